@@ -1,0 +1,40 @@
+# Two commands: `make run` starts the tray app, `make test` runs lint, types and tests.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run headless test lint typecheck unit bench simulator clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[gui,dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m app $(ARGS)
+
+headless: $(STAMP)
+	$(BIN)/python -m proxy_core $(ARGS)
+
+simulator: $(STAMP)
+	$(BIN)/python -m tests.fakes.ollama_sim $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check proxy_core app tests
+	$(BIN)/ruff format --check proxy_core app tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+
+test: lint typecheck unit
+
+bench: $(STAMP)
+	$(BIN)/python -m tests.perf.run_all
+
+clean:
+	rm -rf $(VENV) build *.egg-info

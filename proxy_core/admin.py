@@ -1,0 +1,58 @@
+"""Proxy-owned routes: health, metrics, cache administration (under /_proxy)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from .errors import UpstreamError
+from .state import STATE
+
+HEALTH_TIMEOUT = 2.0
+
+
+async def healthz(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    ollama: dict[str, object] = {"url": state.upstream.base_url, "reachable": False}
+    try:
+        async with asyncio.timeout(HEALTH_TIMEOUT):
+            async with state.upstream.request("GET", "/api/version") as resp:
+                raw = await state.upstream.read_body(resp)
+                if resp.status == 200:
+                    ollama["reachable"] = True
+                    ollama["version"] = json.loads(raw).get("version")
+                else:
+                    ollama["error"] = f"status {resp.status}"
+    except (UpstreamError, TimeoutError, ValueError) as exc:
+        ollama["error"] = str(exc) or "no answer in time"
+    body = {"status": "ok", "proxy": "up", "ollama": ollama,
+            "cache": {"enabled": state.cache.enabled}}
+    return web.json_response(body)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    registry = request.app[STATE].metrics.registry
+    loop = asyncio.get_running_loop()
+    # The cache collector reads sqlite: keep it off the event loop.
+    payload = await loop.run_in_executor(None, generate_latest, registry)
+    return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def cache_stats(request: web.Request) -> web.Response:
+    cache = request.app[STATE].cache
+    entries, size = await cache.volume()
+    stats = cache.stats
+    return web.json_response(
+        {"enabled": cache.enabled, "policy": cache.policy, "ttl": cache.store.ttl,
+         "size_limit": cache.store.size_limit, "entries": entries, "bytes": size,
+         "hits": stats.hits, "misses": stats.misses, "bypasses": stats.bypasses,
+         "writes": stats.writes, "errors": stats.errors, "time_saved": stats.time_saved}
+    )
+
+
+async def cache_clear(request: web.Request) -> web.Response:
+    removed = await request.app[STATE].cache.clear()
+    return web.json_response({"cleared": removed})

@@ -1,0 +1,39 @@
+"""Build the aiohttp application: routes, middleware, state."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from . import admin, native
+from .middleware import boundary
+from .openai import handlers as openai
+from .openai.errors import OpenAIError, error_object
+from .state import STATE, ProxyState
+
+
+async def _openai_unknown(request: web.Request) -> web.StreamResponse:
+    raise OpenAIError(
+        404, error_object(404, f"{request.method} {request.path} is not served by this proxy")
+    )
+
+
+def create_app(state: ProxyState) -> web.Application:
+    app = web.Application(middlewares=[boundary], client_max_size=state.settings.max_body_size)
+    app[STATE] = state
+    r = app.router
+    r.add_get("/healthz", admin.healthz)
+    r.add_get("/metrics", admin.metrics)
+    r.add_get("/_proxy/cache", admin.cache_stats)
+    r.add_delete("/_proxy/cache", admin.cache_clear)
+    r.add_post("/v1/chat/completions", openai.chat_completions)
+    r.add_post("/v1/completions", openai.completions)
+    r.add_post("/v1/embeddings", openai.embeddings)
+    r.add_get("/v1/models", openai.list_models)
+    r.add_get("/v1/models/{model:.+}", openai.get_model)
+    r.add_route("*", "/v1/{tail:.*}", _openai_unknown)
+    r.add_post("/api/chat", native.generation_handler("chat"))
+    r.add_post("/api/generate", native.generation_handler("generate"))
+    r.add_post("/api/embed", native.generation_handler("embed"))
+    r.add_post("/api/embeddings", native.generation_handler("embeddings"))
+    r.add_route("*", "/{tail:.*}", native.passthrough)
+    return app

@@ -1,0 +1,197 @@
+"""The response cache on diskcache: bytes only, never pickle, failures are misses.
+
+An entry is one native answer: a header line (JSON: created time, upstream duration,
+whether Ollama streamed it) followed by the native NDJSON lines exactly as Ollama sent
+them. One entry serves every dialect (see ``proxy_core.render``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import diskcache
+
+log = logging.getLogger(__name__)
+
+
+class PickleRefused(Exception):
+    """A cache row asked to be unpickled (tampered database, CVE-2025-69872)."""
+
+
+class BytesOnlyDisk(diskcache.Disk):  # type: ignore[misc]
+    """diskcache's ``Disk`` unpickles whatever mode a row claims; this one refuses."""
+
+    def put(self, key: Any) -> Any:
+        if not isinstance(key, str):
+            raise TypeError("cache keys are hex strings")
+        return super().put(key)
+
+    def get(self, key: Any, raw: bool) -> Any:
+        if not raw:
+            raise PickleRefused("pickled cache key refused")
+        return super().get(key, raw)
+
+    def store(self, value: Any, read: bool, key: Any = diskcache.core.UNKNOWN) -> Any:
+        if not isinstance(value, bytes):
+            raise TypeError("cache values are bytes")
+        return super().store(value, read, key=key)
+
+    def fetch(self, mode: int, filename: Any, value: Any, read: bool) -> Any:
+        if mode not in (diskcache.core.MODE_RAW, diskcache.core.MODE_BINARY):
+            raise PickleRefused(f"cache row with mode {mode} refused")
+        return super().fetch(mode, filename, value, read)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CacheEntry:
+    lines: tuple[bytes, ...]
+    streamed: bool
+    created: float
+    upstream_seconds: float
+
+    def encode(self) -> bytes:
+        head = json.dumps(
+            {"v": 1, "created": self.created, "dur": self.upstream_seconds, "stream": self.streamed}
+        ).encode()
+        return b"\n".join((head, *self.lines))
+
+    @classmethod
+    def decode(cls, data: bytes) -> CacheEntry:
+        head, *lines = data.split(b"\n")
+        meta = json.loads(head)
+        if meta.get("v") != 1 or not lines:
+            raise ValueError("unknown cache entry format")
+        return cls(tuple(lines), bool(meta["stream"]), float(meta["created"]), float(meta["dur"]))
+
+
+@dataclasses.dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    bypasses: int = 0
+    writes: int = 0
+    errors: int = 0
+    time_saved: float = 0.0
+
+
+class ResponseStore:
+    """Synchronous diskcache wrapper; callers run writes in an executor."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        size_limit: int,
+        ttl: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.directory = directory
+        self.size_limit = size_limit
+        self.ttl = ttl
+        self.clock = clock
+        self.stats = CacheStats()
+        self._cache: diskcache.Cache | None = None
+        self._failed_once = False
+
+    def open(self) -> None:
+        self.directory.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            self._cache = self._open()
+        except (sqlite3.Error, OSError, PickleRefused) as exc:
+            self._report(exc)
+            self._rebuild()
+
+    def _open(self) -> diskcache.Cache:
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.directory.chmod(0o700)
+        return diskcache.Cache(
+            str(self.directory),
+            disk=BytesOnlyDisk,
+            size_limit=self.size_limit,
+            eviction_policy="least-recently-stored",
+            cull_limit=10,
+            disk_min_file_size=1 << 20,  # keep answers in sqlite: one read per hit
+            statistics=False,
+        )
+
+    def close(self) -> None:
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
+
+    def _report(self, exc: BaseException) -> None:
+        self.stats.errors += 1
+        if not self._failed_once:
+            self._failed_once = True
+            log.warning("response cache failed (%s); rebuilding, requests go upstream", exc)
+
+    def _rebuild(self) -> None:
+        """Move a broken cache aside and start an empty one; give up quietly if that fails."""
+        self.close()
+        try:
+            if self.directory.exists():
+                aside = self.directory.with_name(f"{self.directory.name}.broken-{int(time.time())}")
+                shutil.move(str(self.directory), str(aside))
+                shutil.rmtree(aside, ignore_errors=True)
+            self._cache = self._open()
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("response cache disabled: %s", exc)
+            self._cache = None
+
+    def get(self, key: str, max_age: float | None = None) -> CacheEntry | None:
+        cache = self._cache
+        if cache is None:
+            return None
+        try:
+            data = cache.get(key)
+            if data is None:
+                return None
+            entry = CacheEntry.decode(data)
+        except (sqlite3.Error, OSError, PickleRefused, ValueError, KeyError) as exc:
+            self._report(exc)
+            self._rebuild()
+            return None
+        age = self.clock() - entry.created
+        limit = self.ttl if max_age is None else min(self.ttl, max_age)
+        if age > limit:
+            return None
+        return entry
+
+    def put(self, key: str, entry: CacheEntry) -> None:
+        cache = self._cache
+        if cache is None:
+            return
+        try:
+            cache.set(key, entry.encode(), expire=self.ttl)
+            self.stats.writes += 1
+        except (sqlite3.Error, OSError, TypeError) as exc:
+            self._report(exc)
+            self._rebuild()
+
+    def clear(self) -> int:
+        if self._cache is None:
+            return 0
+        try:
+            return int(self._cache.clear())
+        except (sqlite3.Error, OSError) as exc:
+            self._report(exc)
+            self._rebuild()
+            return 0
+
+    def volume(self) -> tuple[int, int]:
+        """(entries, bytes on disk); blocking, call from an executor."""
+        if self._cache is None:
+            return 0, 0
+        try:
+            return len(self._cache), int(self._cache.volume())
+        except (sqlite3.Error, OSError) as exc:
+            self._report(exc)
+            return 0, 0

@@ -1,0 +1,45 @@
+"""The proxy's error tree. Library errors are translated once, at the upstream boundary.
+
+    ProxyError
+    ├── UpstreamError            Ollama could not give an answer
+    │   ├── UpstreamUnavailable  connection refused / reset / DNS  -> 502
+    │   └── UpstreamTimeout      no byte within the read timeout   -> 504
+    ├── BadRequest               the client's request cannot be served -> 400
+    └── PortInUse                the listen port is taken (start-up)
+"""
+
+from __future__ import annotations
+
+
+class ProxyError(Exception):
+    status = 500
+
+
+class UpstreamError(ProxyError):
+    status = 502
+
+
+class UpstreamUnavailable(UpstreamError):
+    status = 502
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+
+
+class BadRequest(ProxyError):
+    status = 400
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class PortInUse(ProxyError):
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(
+            f"port {port} on {host} is already in use; stop the other program or pick "
+            f"another port with --port"
+        )
+        self.host = host
+        self.port = port

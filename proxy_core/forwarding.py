@@ -1,0 +1,72 @@
+"""Pure helpers for forwarding: hop-by-hop headers and the upstream path."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Mapping
+from urllib.parse import quote, unquote
+
+# RFC 9110 §7.6.1 connection-specific headers, plus those aiohttp sets itself.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+_REQUEST_DROP = HOP_BY_HOP | {"host", "content-length"}
+_RESPONSE_DROP = HOP_BY_HOP | {"content-length", "date", "server"}
+
+
+def _connection_tokens(headers: Mapping[str, str]) -> set[str]:
+    value = headers.get("Connection") or headers.get("connection") or ""
+    return {token.strip().lower() for token in value.split(",") if token.strip()}
+
+
+def _filter(headers: Iterable[tuple[str, str]], drop: frozenset[str], extra: set[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in headers:
+        lower = name.lower()
+        if lower in drop or lower in extra:
+            continue
+        out[name] = value
+    return out
+
+
+def request_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers to send upstream: end-to-end ones only (Host and length are re-derived)."""
+    return _filter(headers.items(), _REQUEST_DROP, _connection_tokens(headers))
+
+
+def response_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers to send to the client; aiohttp frames the body itself."""
+    return _filter(headers.items(), _RESPONSE_DROP, _connection_tokens(headers))
+
+
+def upstream_path(raw_path: str) -> str | None:
+    """The normalized path to request from Ollama, or None when it leaves Ollama's API.
+
+    Decodes percent-escapes before normalizing, so ``/api/%2e%2e/x`` and ``/api/../x``
+    are judged by what they resolve to; empty segments (``//``) collapse.
+    """
+    decoded = unquote(raw_path)
+    if "\x00" in decoded or "\\" in decoded:
+        return None
+    normal = posixpath.normpath("/" + decoded.lstrip("/"))
+    if normal == "/":
+        return "/"
+    if normal == "/api" or normal.startswith("/api/"):
+        return normal
+    return None
+
+
+def encode_path(path: str, query_string: str = "") -> str:
+    """Re-encode a normalized path (and the client's raw query) for the upstream URL."""
+    encoded = quote(path, safe="/:@!$&'()*+,;=-._~")
+    return f"{encoded}?{query_string}" if query_string else encoded

@@ -1,0 +1,87 @@
+"""One boundary for errors (in the dialect of the route) and per-request metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from .errors import BadRequest, UpstreamError
+from .ndjson import dumps
+from .openai.errors import OpenAIError, error_object
+from .state import REQUEST_CACHE, REQUEST_MODEL, STATE
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def is_openai_route(path: str) -> bool:
+    return path.startswith("/v1/") or path == "/v1"
+
+
+def error_response(path: str, status: int, message: str, param: str | None = None) -> web.Response:
+    if is_openai_route(path):
+        body = dumps(error_object(status, message, param))
+    else:
+        body = dumps({"error": message})
+    return web.Response(status=status, body=body, content_type="application/json")
+
+
+def _route_label(request: web.Request) -> str:
+    """A bounded label: the route pattern, never the client's raw path."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse:
+    state = request.app[STATE]
+    metrics = state.metrics
+    started = time.perf_counter()
+    metrics.request_started()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except OpenAIError as exc:
+        status = exc.status
+        return web.Response(status=exc.status, body=dumps(exc.payload), content_type="application/json")
+    except BadRequest as exc:
+        status = 400
+        return error_response(request.path, 400, str(exc), exc.param)
+    except UpstreamError as exc:
+        status = exc.status
+        metrics.upstream_error(type(exc).__name__)
+        return error_response(request.path, exc.status, str(exc))
+    except web.HTTPException as exc:
+        status = exc.status
+        if exc.status < 400:
+            raise
+        if exc.status == 413:
+            message = f"request body is larger than the limit of {state.settings.max_body_size} bytes"
+        else:
+            message = exc.reason
+        response = error_response(request.path, exc.status, message)
+        for name in ("Allow",):
+            if name in exc.headers:
+                response.headers[name] = exc.headers[name]
+        return response
+    except (asyncio.CancelledError, ConnectionError):
+        status = 499  # the client went away; nothing to answer
+        raise
+    except Exception:
+        log.exception("unexpected error serving %s %s", request.method, _route_label(request))
+        return error_response(request.path, 500, "internal proxy error")
+    finally:
+        elapsed = time.perf_counter() - started
+        cache = request.get(REQUEST_CACHE, "NONE")
+        metrics.request_finished(_route_label(request), request.method, status, cache, elapsed)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "request route=%s model=%s status=%s cache=%s duration_ms=%.2f",
+                _route_label(request), request.get(REQUEST_MODEL), status, cache, elapsed * 1000,
+            )

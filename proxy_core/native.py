@@ -1,0 +1,141 @@
+"""Ollama's native API: generation routes through the cache, everything else passed through.
+
+Bytes are forwarded as they arrive (no buffering of streams), so the first token reaches
+the client when Ollama sends it, and a client sees exactly the bytes Ollama sent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from .cache import RouteKind
+from .errors import UpstreamError
+from .forwarding import encode_path, request_headers, response_headers, upstream_path
+from .generation import Reply, open_reply, wants_stream
+from .ndjson import dumps
+from .render import native_body
+from .state import REQUEST_CACHE, REQUEST_MODEL, STATE, ProxyState
+
+log = logging.getLogger(__name__)
+
+# Replies up to this size with a Content-Length are read whole and sent in one write.
+_SMALL_REPLY = 1 << 20
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any] | None:
+    """The body as a dict, or None when it is not a JSON object (Ollama will answer it)."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def generation_handler(kind: RouteKind) -> Handler:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        state = request.app[STATE]
+        raw = await request.read()
+        body = parse_json_object(raw)
+        if body is not None and isinstance(body.get("model"), str):
+            request[REQUEST_MODEL] = body["model"]
+        async with open_reply(state, kind, raw, body, request.headers) as reply:
+            request[REQUEST_CACHE] = reply.cache
+            want_stream = wants_stream(kind, body) if body is not None else reply.streamed
+            return await send_native(request, state, reply, want_stream)
+
+    return handle
+
+
+async def send_native(
+    request: web.Request, state: ProxyState, reply: Reply, want_stream: bool
+) -> web.StreamResponse:
+    headers = dict(reply.headers)
+    headers["X-Cache"] = reply.cache
+    if reply.entry is not None:
+        body, content_type = native_body(reply.entry, want_stream)
+        headers["Content-Type"] = content_type
+        return web.Response(body=body, status=200, headers=headers)
+    assert reply.chunks is not None
+    state.metrics.upstream_first_byte(request.path, reply.ttfb)
+    if not reply.streamed:
+        body = b"".join([chunk async for chunk in reply.chunks])
+        _observe_final(state, request, body)
+        return web.Response(body=body, status=reply.status, headers=headers)
+    return await stream_chunks(request, state, reply.status, headers, reply.chunks)
+
+
+async def stream_chunks(
+    request: web.Request,
+    state: ProxyState,
+    status: int,
+    headers: dict[str, str],
+    chunks: AsyncIterator[bytes],
+) -> web.StreamResponse:
+    response = web.StreamResponse(status=status, headers=headers)
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    last = b""
+    try:
+        async for chunk in chunks:
+            await response.write(chunk)
+            last = chunk
+    except UpstreamError as exc:
+        # Headers are gone already: tell the client in Ollama's mid-stream form.
+        state.metrics.upstream_error(type(exc).__name__)
+        await response.write(dumps({"error": str(exc)}) + b"\n")
+    else:
+        _observe_final(state, request, last)
+    await response.write_eof()
+    return response
+
+
+def _observe_final(state: ProxyState, request: web.Request, tail: bytes) -> None:
+    """Token metrics from Ollama's final chunk, when it is in the last bytes we sent."""
+    line = tail.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+    if b'"eval_count"' not in line:
+        return
+    final = parse_json_object(line)
+    if final is not None:
+        state.metrics.generation_done(str(final.get("model") or request.get(REQUEST_MODEL) or ""), final)
+
+
+async def passthrough(request: web.Request) -> web.StreamResponse:
+    """Any other native route: same method, path, query, status, body, content type."""
+    state = request.app[STATE]
+    path = upstream_path(request.rel_url.raw_path)
+    if path is None:
+        return web.Response(status=404, text="404 page not found", content_type="text/plain")
+    headers = request_headers(request.headers)
+    data: bytes | AsyncIterator[bytes] | None = None
+    if request.body_exists:
+        length = request.content_length
+        if length is not None and length <= _SMALL_REPLY:
+            data = await request.read()
+        else:
+            # Large uploads (/api/blobs) stream through; only a chunk is held at a time.
+            data = _iter_request(request)
+            if length is not None:
+                headers["Content-Length"] = str(length)
+    target = encode_path(path, request.rel_url.raw_query_string)
+    async with state.upstream.request(request.method, target, headers=headers, data=data) as resp:
+        out_headers = response_headers(resp.headers)
+        length = resp.content_length
+        if request.method == "HEAD" or (
+            length is not None and length <= _SMALL_REPLY
+        ):
+            body = await state.upstream.read_body(resp)
+            return web.Response(body=body, status=resp.status, headers=out_headers)
+        return await stream_chunks(
+            request, state, resp.status, out_headers, state.upstream.iter_body(resp)
+        )
+
+
+async def _iter_request(request: web.Request) -> AsyncIterator[bytes]:
+    async for chunk in request.content.iter_chunked(1 << 16):
+        yield chunk

@@ -1,0 +1,1 @@
+"""Metrics: Prometheus exposition and the in-process snapshot API for the dashboard."""

@@ -1,0 +1,209 @@
+"""Records every request into a private Prometheus registry and fixed-bucket counters.
+
+The hot path is a bisect and a few increments (no allocation per subscriber, no signal);
+the dashboard pulls an immutable :class:`MetricsSnapshot` on its own timer.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from ..cache.store import CacheStats
+
+# Resolves sub-millisecond cache hits and multi-minute generations.
+LATENCY_BUCKETS: tuple[float, ...] = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+)
+OTHER_MODEL = "other"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MetricsSnapshot:
+    """An immutable copy of the counters at ``taken`` (``time.monotonic()``)."""
+
+    taken: float
+    requests: int
+    errors: int
+    latency_buckets: tuple[float, ...]
+    latency_counts: tuple[int, ...]  # per bucket, last one is +Inf
+    latency_sum: float
+    ttfb_count: int
+    ttfb_sum: float
+    completion_tokens: int
+    generation_seconds: float
+    cache_hits: int
+    cache_misses: int
+    cache_bypasses: int
+    cache_time_saved: float
+    in_flight: int
+
+
+class _CacheCollector(Collector):
+    def __init__(self, stats: Callable[[], CacheStats], volume: Callable[[], tuple[int, int]]):
+        self._stats = stats
+        self._volume = volume
+
+    def collect(self) -> Iterator[Any]:
+        stats = self._stats()
+        requests = CounterMetricFamily(
+            "proxy_cache_requests", "Cache lookups by result", labels=["result"]
+        )
+        requests.add_metric(["hit"], stats.hits)
+        requests.add_metric(["miss"], stats.misses)
+        requests.add_metric(["bypass"], stats.bypasses)
+        yield requests
+        yield CounterMetricFamily(
+            "proxy_cache_time_saved_seconds", "Upstream time saved by hits", value=stats.time_saved
+        )
+        yield CounterMetricFamily("proxy_cache_writes", "Entries written", value=stats.writes)
+        yield CounterMetricFamily("proxy_cache_errors", "Cache failures", value=stats.errors)
+        entries, size = self._volume()
+        yield GaugeMetricFamily("proxy_cache_entries", "Entries in the cache", value=entries)
+        yield GaugeMetricFamily("proxy_cache_bytes", "Bytes on disk", value=size)
+
+
+class MetricsRecorder:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.request_duration = Histogram(
+            "proxy_request_duration_seconds",
+            "Time from request to the last byte of the reply",
+            ["route", "method", "status_class", "cache"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.tool_duration = Histogram(
+            "tool_execution_duration_seconds",
+            "Built-in tool execution time",
+            ["tool"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.upstream_ttfb = Histogram(
+            "proxy_upstream_ttfb_seconds",
+            "Time to the first byte from Ollama",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.in_flight_gauge = Gauge(
+            "proxy_requests_in_flight", "Requests being served", registry=self.registry
+        )
+        self.upstream_errors = Counter(
+            "proxy_upstream_errors", "Upstream failures by kind", ["kind"], registry=self.registry
+        )
+        self.tokens = Counter(
+            "proxy_tokens", "Tokens by model and kind", ["model", "kind"], registry=self.registry
+        )
+        self.tokens_per_second = Gauge(
+            "proxy_generation_tokens_per_second",
+            "Generation speed of the last reply, from eval_count/eval_duration",
+            ["model"],
+            registry=self.registry,
+        )
+        self.known_models: frozenset[str] = frozenset()
+        self._lock = threading.Lock()
+        self._children: dict[tuple[str, str, str, str], Any] = {}
+        self._counts = [0] * (len(LATENCY_BUCKETS) + 1)
+        self._requests = 0
+        self._errors = 0
+        self._sum = 0.0
+        self._ttfb_count = 0
+        self._ttfb_sum = 0.0
+        self._completion_tokens = 0
+        self._generation_seconds = 0.0
+        self._in_flight = 0
+        self._cache_stats: Callable[[], CacheStats] = CacheStats
+
+    def attach_cache(
+        self, stats: Callable[[], CacheStats], volume: Callable[[], tuple[int, int]]
+    ) -> None:
+        self._cache_stats = stats
+        self.registry.register(_CacheCollector(stats, volume))
+
+    def set_known_models(self, names: Iterable[str]) -> None:
+        self.known_models = frozenset(names)
+
+    def model_label(self, name: str) -> str:
+        """Bounded cardinality: only models Ollama reports get their own label."""
+        return name if name in self.known_models else OTHER_MODEL
+
+    # hot path ---------------------------------------------------------------------------
+    def request_started(self) -> None:
+        self._in_flight += 1
+        self.in_flight_gauge.inc()
+
+    def request_finished(
+        self, route: str, method: str, status: int, cache: str, seconds: float
+    ) -> None:
+        self._in_flight -= 1
+        self.in_flight_gauge.dec()
+        key = (route, method, f"{status // 100}xx", cache)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.request_duration.labels(*key)
+        child.observe(seconds)
+        index = bisect.bisect_left(LATENCY_BUCKETS, seconds)
+        with self._lock:
+            self._counts[index] += 1
+            self._requests += 1
+            self._sum += seconds
+            if status >= 500:
+                self._errors += 1
+
+    def upstream_first_byte(self, route: str, seconds: float) -> None:
+        self.upstream_ttfb.labels(route).observe(seconds)
+        with self._lock:
+            self._ttfb_count += 1
+            self._ttfb_sum += seconds
+
+    def upstream_error(self, kind: str) -> None:
+        self.upstream_errors.labels(kind).inc()
+
+    def generation_done(self, model: str, final: dict[str, Any]) -> None:
+        """Token counts from Ollama's final chunk."""
+        label = self.model_label(model)
+        prompt = final.get("prompt_eval_count")
+        completion = final.get("eval_count")
+        duration = final.get("eval_duration")
+        if isinstance(prompt, int):
+            self.tokens.labels(label, "prompt").inc(prompt)
+        if isinstance(completion, int):
+            self.tokens.labels(label, "completion").inc(completion)
+            if isinstance(duration, int) and duration > 0:
+                self.tokens_per_second.labels(label).set(completion / (duration / 1e9))
+                with self._lock:
+                    self._completion_tokens += completion
+                    self._generation_seconds += duration / 1e9
+
+    # read side ---------------------------------------------------------------------------
+    def snapshot(self) -> MetricsSnapshot:
+        stats = self._cache_stats()
+        with self._lock:
+            return MetricsSnapshot(
+                taken=time.monotonic(),
+                requests=self._requests,
+                errors=self._errors,
+                latency_buckets=LATENCY_BUCKETS,
+                latency_counts=tuple(self._counts),
+                latency_sum=self._sum,
+                ttfb_count=self._ttfb_count,
+                ttfb_sum=self._ttfb_sum,
+                completion_tokens=self._completion_tokens,
+                generation_seconds=self._generation_seconds,
+                cache_hits=stats.hits,
+                cache_misses=stats.misses,
+                cache_bypasses=stats.bypasses,
+                cache_time_saved=stats.time_saved,
+                in_flight=self._in_flight,
+            )

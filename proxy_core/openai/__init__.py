@@ -1,0 +1,1 @@
+"""The OpenAI API, translated to native Ollama calls (pure mapping + thin handlers)."""

@@ -1,0 +1,207 @@
+"""OpenAI routes: parse, map to native, run through the shared generation path, map back.
+
+Handlers only wire I/O; the mapping is in ``request_map`` and ``response_map``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from ..cache import RouteKind, normalize_model
+from ..errors import BadRequest, UpstreamError
+from ..generation import Reply, open_reply
+from ..ndjson import dumps, iter_lines
+from ..state import REQUEST_CACHE, REQUEST_MODEL, STATE
+from . import request_map, response_map
+from .errors import OpenAIError, error_object, from_native_error
+
+
+class _StreamMapper(Protocol):
+    def feed(self, native: dict[str, Any]) -> list[dict[str, Any]]: ...
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw.strip():
+        raise BadRequest("the request body is empty; send a JSON object")
+    try:
+        body = json.loads(raw)
+    except UnicodeDecodeError:
+        raise BadRequest("the request body is not valid UTF-8") from None
+    except RecursionError:
+        raise BadRequest("the request body is nested too deeply") from None
+    except ValueError as exc:
+        raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object")
+    return body
+
+
+async def _native_lines(reply: Reply) -> AsyncIterator[dict[str, Any]]:
+    if reply.entry is not None:
+        for line in reply.entry.lines:
+            yield json.loads(line)
+        return
+    assert reply.chunks is not None
+    async for line in iter_lines(reply.chunks):
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            yield obj
+
+
+async def _raise_for_status(reply: Reply) -> None:
+    if reply.status == 200:
+        return
+    body = b"".join([c async for c in reply.chunks]) if reply.chunks is not None else b""
+    raise OpenAIError(reply.status, from_native_error(reply.status, body))
+
+
+def _include_usage(body: dict[str, Any]) -> bool:
+    options = body.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
+
+
+def _stream_flag(body: dict[str, Any]) -> bool:
+    stream = body.get("stream", False)
+    if stream is not None and not isinstance(stream, bool):
+        raise BadRequest("'stream' must be a boolean", "stream")
+    return bool(stream)
+
+
+async def _sse(
+    request: web.Request, reply: Reply, mapper: _StreamMapper, model: str
+) -> web.StreamResponse:
+    state = request.app[STATE]
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                 "X-Cache": reply.cache}
+    )
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    saw_done = False
+    try:
+        async for native in _native_lines(reply):
+            if "error" in native:
+                await response.write(response_map.sse(error_object(500, str(native["error"]))))
+                break
+            for chunk in mapper.feed(native):
+                await response.write(response_map.sse(chunk))
+            if native.get("done"):
+                saw_done = True
+                state.metrics.generation_done(model, native)
+    except UpstreamError as exc:
+        state.metrics.upstream_error(type(exc).__name__)
+        await response.write(response_map.sse(error_object(exc.status, str(exc))))
+    else:
+        if saw_done:
+            await response.write(response_map.SSE_DONE)
+        elif not reply.entry:
+            message = "Ollama ended the stream before the reply was complete"
+            await response.write(response_map.sse(error_object(502, message)))
+    await response.write_eof()
+    return response
+
+
+async def _collect(request: web.Request, reply: Reply, model: str) -> list[dict[str, Any]]:
+    chunks = [native async for native in _native_lines(reply)]
+    for native in chunks:
+        if "error" in native:
+            raise OpenAIError(500, error_object(500, str(native["error"])))
+    if not chunks or not chunks[-1].get("done"):
+        raise OpenAIError(502, error_object(502, "Ollama ended the reply before it was complete"))
+    request.app[STATE].metrics.generation_done(model, chunks[-1])
+    return chunks
+
+
+def _json(obj: dict[str, Any], reply: Reply) -> web.Response:
+    return web.Response(body=dumps(obj), content_type="application/json",
+                        headers={"X-Cache": reply.cache})
+
+
+async def _generate(
+    request: web.Request,
+    kind: RouteKind,
+    build: Callable[[dict[str, Any], Any], dict[str, Any]],
+    stream_mapper: Callable[[str, bool], _StreamMapper],
+    whole: Callable[[str, list[dict[str, Any]]], dict[str, Any]],
+) -> web.StreamResponse:
+    state = request.app[STATE]
+    body = await read_json_object(request)
+    native = build(body, state.settings.num_ctx_defaults)
+    stream = _stream_flag(body)
+    model = native["model"]
+    request[REQUEST_MODEL] = model
+    async with open_reply(state, kind, dumps(native), native, request.headers) as reply:
+        request[REQUEST_CACHE] = reply.cache
+        if reply.chunks is not None:
+            state.metrics.upstream_first_byte(request.path, reply.ttfb)
+        await _raise_for_status(reply)
+        if stream:
+            return await _sse(request, reply, stream_mapper(model, _include_usage(body)), model)
+        return _json(whole(model, await _collect(request, reply, model)), reply)
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    return await _generate(
+        request, "chat", request_map.chat_request, response_map.ChatStream,
+        response_map.chat_completion,
+    )
+
+
+async def completions(request: web.Request) -> web.StreamResponse:
+    return await _generate(
+        request, "generate", request_map.completion_request, response_map.CompletionStream,
+        response_map.completion,
+    )
+
+
+async def embeddings(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    body = await read_json_object(request)
+    native, encoding = request_map.embedding_request(body)
+    request[REQUEST_MODEL] = native["model"]
+    async with open_reply(state, "embed", dumps(native), native, request.headers) as reply:
+        request[REQUEST_CACHE] = reply.cache
+        await _raise_for_status(reply)
+        if reply.entry is not None:
+            raw = reply.entry.lines[0]
+        else:
+            assert reply.chunks is not None
+            raw = b"".join([c async for c in reply.chunks])
+    result = json.loads(raw)
+    return _json(response_map.embeddings(native["model"], result, encoding), reply)
+
+
+async def _tags(request: web.Request) -> list[dict[str, Any]]:
+    state = request.app[STATE]
+    async with state.upstream.request("GET", "/api/tags") as resp:
+        raw = await state.upstream.read_body(resp)
+        if resp.status != 200:
+            raise OpenAIError(resp.status, from_native_error(resp.status, raw))
+    models = json.loads(raw).get("models") or []
+    state.metrics.set_known_models(str(m.get("model") or m.get("name")) for m in models)
+    return [m for m in models if isinstance(m, dict)]
+
+
+async def list_models(request: web.Request) -> web.Response:
+    models = await _tags(request)
+    data = [response_map.model_object(m) for m in models]
+    return web.Response(body=dumps({"object": "list", "data": data}),
+                        content_type="application/json")
+
+
+async def get_model(request: web.Request) -> web.Response:
+    wanted = request.match_info["model"]
+    for tag in await _tags(request):
+        name = str(tag.get("model") or tag.get("name") or "")
+        if normalize_model(name) == normalize_model(wanted):
+            return web.Response(body=dumps(response_map.model_object(tag, wanted)),
+                                content_type="application/json")
+    raise OpenAIError(404, error_object(404, f"model '{wanted}' not found", "model"))

@@ -1,0 +1,323 @@
+"""OpenAI request bodies -> native Ollama bodies. Pure functions; bad input raises BadRequest.
+
+Only what the client sent is mapped (no invented defaults), so an OpenAI request and the
+equivalent native request share one cache key, and the model's own defaults still apply.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ..cache.keys import normalize_model
+from ..errors import BadRequest
+
+_DATA_URI = re.compile(r"^data:(image/[a-z0-9.+-]+)?;base64,(.*)$", re.IGNORECASE | re.DOTALL)
+_EFFORT = {"none": False, "minimal": "low", "low": "low", "medium": "medium", "high": "high",
+           "max": "max", "xhigh": "max", "ultra": "max"}
+_ROLES = ("system", "developer", "user", "assistant", "tool")
+
+
+def require_model(body: Mapping[str, Any]) -> str:
+    model = body.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise BadRequest("you must provide a model parameter", "model")
+    return model
+
+
+def _number(body: Mapping[str, Any], name: str, *, integer: bool = False) -> float | int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadRequest(f"'{name}' must be a number", name)
+    if integer and not isinstance(value, int):
+        raise BadRequest(f"'{name}' must be an integer", name)
+    return value
+
+
+def _stop(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise BadRequest("'stop' must be a string or a list of strings", "stop")
+
+
+def sampling_options(body: Mapping[str, Any], num_ctx_defaults: Mapping[str, int]) -> dict[str, Any]:
+    """OpenAI sampling fields and the native ``options`` passthrough, merged."""
+    options: dict[str, Any] = {}
+    for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
+        value = _number(body, name)
+        if value is not None:
+            options[name] = value
+    seed = _number(body, "seed", integer=True)
+    if seed is not None:
+        options["seed"] = seed
+    limit = _number(body, "max_completion_tokens", integer=True)
+    if limit is None:
+        limit = _number(body, "max_tokens", integer=True)
+    if limit is not None:
+        options["num_predict"] = limit
+    stop = _stop(body.get("stop"))
+    if stop:
+        options["stop"] = stop
+    extra = body.get("options")
+    if extra is not None:
+        if not isinstance(extra, dict):
+            raise BadRequest("'options' must be an object of Ollama options", "options")
+        options.update(extra)
+    if "num_ctx" not in options:
+        model = normalize_model(str(body.get("model") or ""))
+        for name, ctx in num_ctx_defaults.items():
+            if normalize_model(name) == model:
+                options["num_ctx"] = ctx
+                break
+    return options
+
+
+def _passthrough(body: Mapping[str, Any], native: dict[str, Any]) -> None:
+    if "keep_alive" in body and body["keep_alive"] is not None:
+        keep = body["keep_alive"]
+        if isinstance(keep, bool) or not isinstance(keep, int | float | str):
+            raise BadRequest("'keep_alive' must be a number of seconds or a duration", "keep_alive")
+        native["keep_alive"] = keep
+
+
+def _image(part: Mapping[str, Any], index: int) -> str:
+    ref = part.get("image_url")
+    url = ref.get("url") if isinstance(ref, dict) else ref
+    if not isinstance(url, str):
+        raise BadRequest("image_url needs a url", f"messages[{index}].content")
+    match = _DATA_URI.match(url)
+    if match is None:
+        raise BadRequest(
+            "image URLs are not supported, please use base64 encoded data URIs",
+            f"messages[{index}].content",
+        )
+    data = match.group(2).strip()
+    try:
+        base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest("image data is not valid base64", f"messages[{index}].content") from None
+    return data
+
+
+def _content(content: Any, index: int) -> tuple[str, list[str]]:
+    """Text and bare-base64 images from string or content-part content."""
+    if content is None:
+        return "", []
+    if isinstance(content, str):
+        return content, []
+    if not isinstance(content, list):
+        raise BadRequest("message content must be a string or an array of parts",
+                         f"messages[{index}].content")
+    texts: list[str] = []
+    images: list[str] = []
+    for part in content:
+        if isinstance(part, str):
+            texts.append(part)
+            continue
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind in ("text", "input_text") and isinstance(part.get("text"), str):
+            texts.append(part["text"])
+        elif kind == "image_url":
+            images.append(_image(part, index))
+        else:
+            raise BadRequest(f"unsupported content part type {kind!r}", f"messages[{index}].content")
+    return "".join(texts), images
+
+
+def _tool_calls(calls: Any, index: int) -> list[dict[str, Any]]:
+    if not isinstance(calls, list):
+        raise BadRequest("'tool_calls' must be an array", f"messages[{index}].tool_calls")
+    out = []
+    for n, call in enumerate(calls):
+        fn = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+            raise BadRequest("tool call needs function.name", f"messages[{index}].tool_calls")
+        args = fn.get("arguments")
+        if isinstance(args, str):
+            try:
+                args = json.loads(args) if args.strip() else {}
+            except ValueError:
+                raise BadRequest("invalid tool call arguments",
+                                 f"messages[{index}].tool_calls") from None
+        if not isinstance(args, dict):
+            raise BadRequest("tool call arguments must be a JSON object",
+                             f"messages[{index}].tool_calls")
+        native: dict[str, Any] = {"function": {"index": n, "name": fn["name"], "arguments": args}}
+        if isinstance(call.get("id"), str):
+            native["id"] = call["id"]
+        out.append(native)
+    return out
+
+
+def chat_messages(messages: Any) -> list[dict[str, Any]]:
+    if not isinstance(messages, list) or not messages:
+        raise BadRequest("'messages' must be a non-empty array", "messages")
+    out: list[dict[str, Any]] = []
+    call_names: dict[str, str] = {}
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise BadRequest("each message must be an object", f"messages[{index}]")
+        role = message.get("role")
+        if not isinstance(role, str) or role.lower() not in _ROLES:
+            raise BadRequest(f"invalid role {role!r}", f"messages[{index}].role")
+        role = "system" if role.lower() == "developer" else role.lower()
+        text, images = _content(message.get("content"), index)
+        native: dict[str, Any] = {"role": role, "content": text}
+        if images:
+            native["images"] = images
+        reasoning = message.get("reasoning_content") or message.get("reasoning")
+        if isinstance(reasoning, str) and reasoning:
+            native["thinking"] = reasoning
+        if message.get("tool_calls"):
+            native["tool_calls"] = _tool_calls(message["tool_calls"], index)
+            for call, raw in zip(native["tool_calls"], message["tool_calls"], strict=True):
+                if isinstance(raw.get("id"), str):
+                    call_names[raw["id"]] = call["function"]["name"]
+        if role == "tool":
+            call_id = message.get("tool_call_id")
+            name = message.get("name") or call_names.get(str(call_id))
+            if name:
+                native["tool_name"] = name
+            if isinstance(call_id, str):
+                native["tool_call_id"] = call_id
+        out.append(native)
+    return out
+
+
+def _tools(body: Mapping[str, Any]) -> list[Any] | None:
+    tools = body.get("tools")
+    if tools is None:
+        return None
+    if not isinstance(tools, list) or not all(
+        isinstance(t, dict) and isinstance(t.get("function"), dict)
+        and isinstance(t["function"].get("name"), str)
+        for t in tools
+    ):
+        raise BadRequest("'tools' must be an array of function tools", "tools")
+    choice = body.get("tool_choice")
+    if choice == "none":
+        return None
+    if isinstance(choice, dict):
+        # A forced function: Ollama cannot force a call, so offer only that tool.
+        wanted = (choice.get("function") or {}).get("name")
+        chosen = [t for t in tools if t["function"]["name"] == wanted]
+        if not chosen:
+            raise BadRequest(f"tool_choice names unknown function {wanted!r}", "tool_choice")
+        return chosen
+    return tools or None
+
+
+def _format(body: Mapping[str, Any]) -> Any:
+    fmt = body.get("response_format")
+    if fmt is None:
+        return None
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return "json"
+    if kind == "json_schema":
+        schema = (fmt.get("json_schema") or {}).get("schema")
+        if not isinstance(schema, dict):
+            raise BadRequest("response_format.json_schema.schema must be an object",
+                             "response_format")
+        return schema
+    raise BadRequest("response_format.type must be text, json_object or json_schema",
+                     "response_format")
+
+
+def _think(body: Mapping[str, Any]) -> Any:
+    effort = body.get("reasoning_effort")
+    reasoning = body.get("reasoning")
+    if isinstance(reasoning, dict) and reasoning.get("effort") is not None:
+        effort = reasoning["effort"]
+    if effort is None:
+        return body.get("think")
+    if effort not in _EFFORT:
+        raise BadRequest(f"invalid reasoning value: {effort!r}", "reasoning_effort")
+    return _EFFORT[effort]
+
+
+def chat_request(body: Mapping[str, Any], num_ctx_defaults: Mapping[str, int]) -> dict[str, Any]:
+    native: dict[str, Any] = {"model": require_model(body), "messages": chat_messages(body.get("messages"))}
+    tools = _tools(body)
+    if tools:
+        native["tools"] = tools
+    fmt = _format(body)
+    if fmt is not None:
+        native["format"] = fmt
+    think = _think(body)
+    if think is not None:
+        native["think"] = think
+    options = sampling_options(body, num_ctx_defaults)
+    if options:
+        native["options"] = options
+    _passthrough(body, native)
+    native["stream"] = True  # always streamed upstream: cancellable, and one cache form
+    return native
+
+
+def completion_request(body: Mapping[str, Any], num_ctx_defaults: Mapping[str, int]) -> dict[str, Any]:
+    model = require_model(body)
+    prompt = body.get("prompt")
+    if isinstance(prompt, list):
+        if len(prompt) != 1 or not isinstance(prompt[0], str):
+            raise BadRequest("'prompt' must be a string or a list with exactly one string", "prompt")
+        prompt = prompt[0]
+    if not isinstance(prompt, str):
+        raise BadRequest("'prompt' must be a string", "prompt")
+    if body.get("echo"):
+        raise BadRequest("'echo' is not supported", "echo")
+    n = body.get("n")
+    if n not in (None, 1):
+        raise BadRequest("only n=1 is supported", "n")
+    native: dict[str, Any] = {"model": model, "prompt": prompt}
+    suffix = body.get("suffix")
+    if suffix is not None:
+        if not isinstance(suffix, str):
+            raise BadRequest("'suffix' must be a string", "suffix")
+        if suffix:
+            native["suffix"] = suffix
+    for name in ("system", "raw", "template"):
+        if body.get(name) is not None:
+            native[name] = body[name]
+    options = sampling_options(body, num_ctx_defaults)
+    if options:
+        native["options"] = options
+    _passthrough(body, native)
+    native["stream"] = True
+    return native
+
+
+def embedding_request(body: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    model = require_model(body)
+    inputs = body.get("input")
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    if (
+        not isinstance(inputs, list)
+        or not inputs
+        or not all(isinstance(i, str) for i in inputs)
+    ):
+        raise BadRequest("'input' must be a string or a non-empty array of strings", "input")
+    encoding = body.get("encoding_format") or "float"
+    if encoding not in ("float", "base64"):
+        raise BadRequest("'encoding_format' must be 'float' or 'base64'", "encoding_format")
+    native: dict[str, Any] = {"model": model, "input": inputs}
+    dims = body.get("dimensions")
+    if dims is not None:
+        if isinstance(dims, bool) or not isinstance(dims, int) or dims <= 0:
+            raise BadRequest("'dimensions' must be a positive integer", "dimensions")
+        native["dimensions"] = dims
+    _passthrough(body, native)
+    return native, encoding

@@ -1,0 +1,178 @@
+"""ProxyService: start, stop and re-apply settings on whatever asyncio loop is running.
+
+The headless runner uses a plain asyncio (or uvloop) loop; the tray app uses qasync's.
+Nothing here knows which.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from .app_factory import create_app
+from .cache import CacheLayer
+from .errors import PortInUse
+from .observe.recorder import MetricsRecorder, MetricsSnapshot
+from .settings import ProxySettings
+from .state import ProxyState
+from .upstream import UpstreamClient
+
+log = logging.getLogger(__name__)
+
+
+def _upstream(settings: ProxySettings) -> UpstreamClient:
+    return UpstreamClient(
+        settings.ollama_base,
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        max_connections=settings.max_connections,
+    )
+
+
+def _cache(settings: ProxySettings) -> CacheLayer:
+    return CacheLayer(
+        settings.data_dir / "cache",
+        enabled=settings.cache_enabled,
+        policy=settings.cache_policy,
+        ttl=settings.cache_ttl,
+        size_limit=settings.cache_size_limit,
+    )
+
+
+class ProxyService:
+    def __init__(self, settings: ProxySettings, *, cache: CacheLayer | None = None) -> None:
+        self.settings = settings
+        self._cache_override = cache
+        self.state: ProxyState | None = None
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self._retired: set[asyncio.Task[Any]] = set()
+
+    @property
+    def running(self) -> bool:
+        return self._site is not None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The bound (host, port); the real port when settings asked for port 0."""
+        if self._runner is None or not self._runner.addresses:
+            return self.settings.host, self.settings.port
+        host, port = self._runner.addresses[0][:2]
+        return str(host), int(port)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.address
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{port}"
+
+    async def start(self) -> None:
+        if self._runner is not None:
+            raise RuntimeError("ProxyService is already running")
+        settings = self.settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        settings.data_dir.chmod(0o700)
+        upstream = _upstream(settings)
+        await upstream.start()
+        cache = self._cache_override or _cache(settings)
+        await cache.open()
+        metrics = MetricsRecorder()
+        metrics.attach_cache(lambda: cache.stats, cache.store.volume)
+        self.state = ProxyState(settings, upstream, cache, metrics)
+        runner = web.AppRunner(
+            create_app(self.state),
+            handler_cancellation=True,  # a client disconnect closes the upstream request
+            shutdown_timeout=settings.shutdown_grace,
+            access_log=None,
+        )
+        await runner.setup()
+        self._runner = runner
+        try:
+            await self._bind(settings.host, settings.port)
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("proxy listening on %s, forwarding to %s", self.base_url, settings.ollama_base)
+
+    async def _bind(self, host: str, port: int) -> None:
+        assert self._runner is not None
+        site = web.TCPSite(self._runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUse(host, port) from None
+            raise
+        self._site = site
+
+    async def stop(self) -> None:
+        """Stop listening; in-flight streams get ``shutdown_grace`` seconds to finish."""
+        runner, self._runner, self._site = self._runner, None, None
+        if runner is not None:
+            await runner.cleanup()
+        if self._retired:
+            await asyncio.gather(*self._retired, return_exceptions=True)
+        state, self.state = self.state, None
+        if state is not None:
+            await state.upstream.close()
+            await state.cache.close()
+
+    def set_caching(self, enabled: bool) -> None:
+        """Switch the cache on or off at once (the tray toggle); no restart."""
+        self.settings = self.settings.replace(cache_enabled=enabled)
+        if self.state is not None:
+            self.state.settings = self.settings
+            self.state.cache.enabled = enabled
+
+    async def apply(self, new: ProxySettings) -> None:
+        """Re-apply settings while running: a listen change re-binds, an Ollama URL or
+        timeout change swaps the upstream client, cache settings apply at once."""
+        old = self.settings
+        state = self.state
+        self.settings = new
+        if state is None:
+            return
+        if (new.ollama_url, new.connect_timeout, new.read_timeout, new.max_connections) != (
+            old.ollama_url, old.connect_timeout, old.read_timeout, old.max_connections
+        ):
+            fresh = _upstream(new)
+            await fresh.start()
+            retired, state.upstream = state.upstream, fresh
+            self._retire(retired, new.shutdown_grace)
+        state.cache.configure(enabled=new.cache_enabled, policy=new.cache_policy, ttl=new.cache_ttl)
+        state.settings = new
+        if (new.host, new.port) != (old.host, old.port):
+            await self._rebind(new, old)
+
+    async def _rebind(self, new: ProxySettings, old: ProxySettings) -> None:
+        site = self._site
+        if site is not None:
+            await site.stop()
+            self._site = None
+        try:
+            await self._bind(new.host, new.port)
+        except BaseException:
+            await self._bind(old.host, old.port)  # keep serving where we were
+            self.settings = old.replace(**{k: v for k, v in new.to_json().items()
+                                         if k not in ("host", "port", "data_dir")})
+            if self.state is not None:
+                self.state.settings = self.settings
+            raise
+
+    def _retire(self, client: UpstreamClient, grace: float) -> None:
+        """Close a replaced upstream client once requests still using it had time to end."""
+
+        async def later() -> None:
+            await asyncio.sleep(grace)
+            await client.close()
+
+        task = asyncio.get_running_loop().create_task(later())
+        self._retired.add(task)
+        task.add_done_callback(self._retired.discard)
+
+    def metrics_snapshot(self) -> MetricsSnapshot | None:
+        return self.state.metrics.snapshot() if self.state is not None else None

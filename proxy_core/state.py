@@ -1,0 +1,30 @@
+"""Everything a request handler needs, hung off the aiohttp app by typed keys."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from aiohttp import web
+
+from .cache import CacheLayer
+from .observe.recorder import MetricsRecorder
+from .settings import ProxySettings
+from .upstream import UpstreamClient
+
+
+@dataclasses.dataclass
+class ProxyState:
+    """Mutable on purpose: ``ProxyService.apply`` swaps settings and parts in place, so
+    handlers always see the current ones without restarting the server."""
+
+    settings: ProxySettings
+    upstream: UpstreamClient
+    cache: CacheLayer
+    metrics: MetricsRecorder
+
+
+STATE = web.AppKey("proxy_state", ProxyState)
+
+# Per-request facts the metrics middleware reads after the handler ran.
+REQUEST_MODEL = web.RequestKey("proxy_model", str)
+REQUEST_CACHE = web.RequestKey("proxy_cache", str)

@@ -1,0 +1,129 @@
+"""One pooled HTTP client to Ollama for the whole process.
+
+aiohttp's client was chosen over httpx by measurement (``tests/perf/bench_upstream.py``,
+figures in docs/PERFORMANCE.md). Timeouts: a short connect timeout so "Ollama is down"
+answers fast; no total timeout, because a generation may stream for minutes; a generous
+per-read timeout, because a cold model load sends no byte until the model is in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import aiohttp
+from yarl import URL
+
+from .errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+
+# Headers aiohttp would add on its own; the client's own headers are forwarded instead.
+_SKIP_AUTO = frozenset({"User-Agent", "Accept", "Accept-Encoding"})
+# A reused keep-alive connection that Ollama closed (restart) fails with one of these
+# before any byte of the reply; the request is safe to send once more on a new connection.
+_STALE_CONNECTION = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+
+
+class UpstreamClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+        max_connections: int,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=connect_timeout, sock_connect=connect_timeout,
+            sock_read=read_timeout,
+        )
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(
+            limit=self._max_connections, keepalive_timeout=30, enable_cleanup_closed=False
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=self._timeout,
+            auto_decompress=False,  # bytes reach the client exactly as Ollama sent them
+            skip_auto_headers=_SKIP_AUTO,
+            trust_env=False,  # a system HTTP_PROXY must not capture localhost traffic
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("UpstreamClient.start() was not awaited")
+        return self._session
+
+    @asynccontextmanager
+    async def request(
+        self,
+        method: str,
+        path_qs: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        data: bytes | AsyncIterator[bytes] | None = None,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """Send one request; the response is released (and the upstream request closed
+        if unfinished) when the block exits, including by cancellation."""
+        # path_qs is already percent-encoded (see forwarding.encode_path); keep it as is.
+        url = URL(self.base_url + path_qs, encoded=True)
+        attempts = 2 if not _is_stream(data) else 1
+        for attempt in range(attempts):
+            try:
+                resp = await self.session.request(
+                    method, url, headers=headers, data=data, allow_redirects=False
+                )
+            except _STALE_CONNECTION as exc:
+                if attempt + 1 < attempts and not isinstance(exc, aiohttp.ClientConnectorError):
+                    continue
+                raise map_error(exc, self.base_url) from exc
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                raise map_error(exc, self.base_url) from exc
+            break
+        try:
+            yield resp
+        finally:
+            # close(), not release(): an unfinished stream must drop the connection so
+            # that Ollama sees the disconnect and stops generating.
+            if resp.content.at_eof():
+                resp.release()
+            else:
+                resp.close()
+
+    async def iter_body(self, resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+        """Chunks as they arrive, with library errors mapped to the proxy's tree."""
+        try:
+            async for chunk in resp.content.iter_any():
+                yield chunk
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise map_error(exc, self.base_url) from exc
+
+    async def read_body(self, resp: aiohttp.ClientResponse) -> bytes:
+        try:
+            return await resp.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise map_error(exc, self.base_url) from exc
+
+
+def _is_stream(data: object) -> bool:
+    return data is not None and not isinstance(data, bytes | bytearray)
+
+
+def map_error(exc: BaseException, base_url: str) -> UpstreamError:
+    if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        return UpstreamTimeout(f"Ollama at {base_url} did not answer in time")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return UpstreamUnavailable(f"Ollama is not reachable at {base_url}: {exc.os_error}")
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
+        return UpstreamUnavailable(f"Ollama at {base_url} closed the connection")
+    return UpstreamUnavailable(f"Ollama at {base_url} failed: {exc}")

@@ -1,0 +1,64 @@
+"""Shared fixtures: the Ollama simulator and a proxy in front of it, both on port 0."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from proxy_core import ProxyService, ProxySettings
+from tests.fakes.ollama_sim import SIM_CONFIG, SIM_RECORDER, SimConfig, SimRecorder, create_sim_app
+
+
+@dataclasses.dataclass
+class Sim:
+    server: TestServer
+
+    @property
+    def url(self) -> str:
+        return str(self.server.make_url("")).rstrip("/")
+
+    @property
+    def config(self) -> SimConfig:
+        return self.server.app[SIM_CONFIG]
+
+    @property
+    def recorder(self) -> SimRecorder:
+        return self.server.app[SIM_RECORDER]
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Sim]:
+    server = TestServer(create_sim_app())
+    await server.start_server()
+    try:
+        yield Sim(server)
+    finally:
+        await server.close()
+
+
+def make_settings(tmp_path: Path, ollama_url: str, **changes: object) -> ProxySettings:
+    return ProxySettings(
+        host="127.0.0.1", port=0, ollama_url=ollama_url, data_dir=tmp_path / "data",
+        shutdown_grace=1.0, **changes,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+async def proxy(sim: Sim, tmp_path: Path) -> AsyncIterator[ProxyService]:
+    service = ProxyService(make_settings(tmp_path, sim.url))
+    await service.start()
+    try:
+        yield service
+    finally:
+        await service.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(auto_decompress=False) as session:
+        yield session
