@@ -135,7 +135,10 @@ class ResponseStore:
 
     def _rebuild(self) -> None:
         """Move a broken cache aside and start an empty one; give up quietly if that fails."""
-        self.close()
+        try:
+            self.close()
+        except Exception:  # a broken handle may fail to close; it is dropped either way
+            self._cache = None
         try:
             if self.directory.exists():
                 aside = self.directory.with_name(f"{self.directory.name}.broken-{int(time.time())}")
@@ -155,7 +158,7 @@ class ResponseStore:
             if data is None:
                 return None
             entry = CacheEntry.decode(data)
-        except (sqlite3.Error, OSError, PickleRefused, ValueError, KeyError) as exc:
+        except Exception as exc:  # any cache failure is a miss, never a failed request
             self._report(exc)
             self._rebuild()
             return None
@@ -172,7 +175,7 @@ class ResponseStore:
         try:
             cache.set(key, entry.encode(), expire=self.ttl)
             self.stats.writes += 1
-        except (sqlite3.Error, OSError, TypeError) as exc:
+        except Exception as exc:  # a failed write loses an entry, never a reply
             self._report(exc)
             self._rebuild()
 

@@ -85,10 +85,11 @@ async def _sse(
     )
     response.enable_chunked_encoding()
     await response.prepare(request)
-    saw_done = False
+    saw_done = errored = False
     try:
         async for native in _native_lines(reply):
             if "error" in native:
+                errored = True
                 await response.write(response_map.sse(error_object(500, str(native["error"]))))
                 break
             for chunk in mapper.feed(native):
@@ -102,7 +103,7 @@ async def _sse(
     else:
         if saw_done:
             await response.write(response_map.SSE_DONE)
-        elif not reply.entry:
+        elif not errored:
             message = "Ollama ended the stream before the reply was complete"
             await response.write(response_map.sse(error_object(502, message)))
     await response.write_eof()

@@ -1,0 +1,84 @@
+"""Settings precedence, validation, and the headless command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from proxy_core.settings import ProxySettings, SettingsError, resolve, save
+
+
+def test_precedence_cli_env_file_defaults(tmp_path: Path) -> None:
+    (tmp_path / "settings.json").write_text(json.dumps(
+        {"port": 1111, "cache_ttl": 60, "log_level": "debug", "cache_policy": "all"}))
+    env = {"OLLAMA_PROXY_PORT": "2222", "OLLAMA_PROXY_CACHE_TTL": "90"}
+    s = resolve({"data_dir": str(tmp_path), "port": 3333}, env)
+    assert s.port == 3333  # CLI beats env and file
+    assert s.cache_ttl == 90.0  # env beats file
+    assert s.log_level == "debug" and s.cache_policy == "all"  # file beats defaults
+    assert s.host == "127.0.0.1" and s.ollama_url == "http://127.0.0.1:11434"
+
+
+def test_env_chooses_data_dir(tmp_path: Path) -> None:
+    s = resolve({}, {"OLLAMA_PROXY_DATA_DIR": str(tmp_path), "OLLAMA_PROXY_CACHE_ENABLED": "no"})
+    assert s.data_dir == tmp_path and s.cache_enabled is False
+
+
+@pytest.mark.parametrize(("changes", "needle"), [
+    ({"port": 70000}, "port"), ({"ollama_url": "ftp://x"}, "ollama_url"),
+    ({"ollama_url": "http://"}, "ollama_url"), ({"cache_policy": "some"}, "cache_policy"),
+    ({"read_timeout": 0}, "read_timeout"), ({"log_level": "loud"}, "log_level"),
+    ({"host": ""}, "host"),
+])
+def test_invalid_values_name_the_setting(changes: dict[str, object], needle: str) -> None:
+    with pytest.raises(SettingsError, match=needle):
+        ProxySettings(**changes)  # type: ignore[arg-type]
+
+
+def test_bad_env_and_file_values(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="port"):
+        resolve({"data_dir": str(tmp_path)}, {"OLLAMA_PROXY_PORT": "eleven"})
+    (tmp_path / "settings.json").write_text("{broken")
+    with pytest.raises(SettingsError, match="settings file"):
+        resolve({"data_dir": str(tmp_path)}, {})
+
+
+def test_save_round_trip(tmp_path: Path) -> None:
+    s = ProxySettings(data_dir=tmp_path, port=4444, num_ctx_defaults={"llama3.2": 8192})
+    save(s)
+    assert resolve({"data_dir": str(tmp_path)}, {}) == s
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "proxy_core", *args], capture_output=True,
+                          text=True, timeout=30, env={**os.environ, **(env or {})})
+
+
+def test_help_explains_each_flag() -> None:
+    out = _run("--help").stdout
+    for flag in ("--host", "--port", "--ollama-url", "--data-dir", "--no-cache", "--log-level"):
+        assert flag in out
+    assert "OLLAMA_PROXY_" in out
+
+
+def test_invalid_setting_is_one_line(tmp_path: Path) -> None:
+    result = _run("--data-dir", str(tmp_path), "--ollama-url", "nope")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "ollama_url" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_port_in_use_names_the_port(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = _run("--data-dir", str(tmp_path), "--port", str(port))
+    assert result.returncode == 1
+    assert f"port {port}" in result.stderr and "Traceback" not in result.stderr
