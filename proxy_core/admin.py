@@ -28,8 +28,12 @@ async def healthz(request: web.Request) -> web.Response:
                     ollama["error"] = f"status {resp.status}"
     except (UpstreamError, TimeoutError, ValueError) as exc:
         ollama["error"] = str(exc) or "no answer in time"
-    body = {"status": "ok", "proxy": "up", "ollama": ollama,
-            "cache": {"enabled": state.cache.enabled}}
+    body = {
+        "status": "ok",
+        "proxy": "up",
+        "ollama": ollama,
+        "cache": {"enabled": state.cache.enabled},
+    }
     return web.json_response(body)
 
 
@@ -46,10 +50,20 @@ async def cache_stats(request: web.Request) -> web.Response:
     entries, size = await cache.volume()
     stats = cache.stats
     return web.json_response(
-        {"enabled": cache.enabled, "policy": cache.policy, "ttl": cache.store.ttl,
-         "size_limit": cache.store.size_limit, "entries": entries, "bytes": size,
-         "hits": stats.hits, "misses": stats.misses, "bypasses": stats.bypasses,
-         "writes": stats.writes, "errors": stats.errors, "time_saved": stats.time_saved}
+        {
+            "enabled": cache.enabled,
+            "policy": cache.policy,
+            "ttl": cache.store.ttl,
+            "size_limit": cache.store.size_limit,
+            "entries": entries,
+            "bytes": size,
+            "hits": stats.hits,
+            "misses": stats.misses,
+            "bypasses": stats.bypasses,
+            "writes": stats.writes,
+            "errors": stats.errors,
+            "time_saved": stats.time_saved,
+        }
     )
 
 

@@ -37,26 +37,41 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     add("--host", help="address to listen on (default 127.0.0.1; loopback only is safest)")
     add("--port", type=int, help="port to listen on (default 11435; 0 picks a free port)")
     add("--ollama-url", help="where Ollama answers (default http://127.0.0.1:11434)")
-    add("--data-dir", help="folder for the settings file and the response cache "
-        "(default ~/.local/share/ollama-tray-proxy)")
-    add("--no-cache", dest="cache_enabled", action="store_const", const=False,
-        help="do not cache answers (can be switched on again at run time)")
+    add(
+        "--data-dir",
+        help="folder for the settings file and the response cache "
+        "(default ~/.local/share/ollama-tray-proxy)",
+    )
+    add(
+        "--no-cache",
+        dest="cache_enabled",
+        action="store_const",
+        const=False,
+        help="do not cache answers (can be switched on again at run time)",
+    )
     add("--cache-ttl", type=float, help="seconds a cached answer stays valid (default 300)")
     add("--cache-size-limit", type=int, help="cache size limit in bytes (default 1 GiB)")
-    add("--cache-policy", choices=("deterministic", "all"),
-        help="cache only deterministic requests (temperature 0 or a fixed seed; default) or all")
-    add("--read-timeout", type=float,
+    add(
+        "--cache-policy",
+        choices=("deterministic", "all"),
+        help="cache only deterministic requests (temperature 0 or a fixed seed; default) or all",
+    )
+    add(
+        "--read-timeout",
+        type=float,
         help="seconds to wait for each byte from Ollama; a cold model load can take minutes "
-        "(default 600)")
+        "(default 600)",
+    )
     add("--connect-timeout", type=float, help="seconds to wait to connect to Ollama (default 5)")
-    add("--log-level", choices=("debug", "info", "warning", "error"),
-        help="log verbosity (default info; debug logs one line per request)")
+    add(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        help="log verbosity (default info; debug logs one line per request)",
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> ProxySettings:
-    cli: dict[str, Any] = {
-        name: value for name, value in vars(args).items() if value is not None
-    }
+    cli: dict[str, Any] = {name: value for name, value in vars(args).items() if value is not None}
     return resolve(cli)
 
 

@@ -1,11 +1,11 @@
 """The proxy's error tree. Library errors are translated once, at the upstream boundary.
 
-    ProxyError
-    ├── UpstreamError            Ollama could not give an answer
-    │   ├── UpstreamUnavailable  connection refused / reset / DNS  -> 502
-    │   └── UpstreamTimeout      no byte within the read timeout   -> 504
-    ├── BadRequest               the client's request cannot be served -> 400
-    └── PortInUse                the listen port is taken (start-up)
+ProxyError
+├── UpstreamError            Ollama could not give an answer
+│   ├── UpstreamUnavailable  connection refused / reset / DNS  -> 502
+│   └── UpstreamTimeout      no byte within the read timeout   -> 504
+├── BadRequest               the client's request cannot be served -> 400
+└── PortInUse                the listen port is taken (start-up)
 """
 
 from __future__ import annotations

@@ -29,7 +29,9 @@ def _connection_tokens(headers: Mapping[str, str]) -> set[str]:
     return {token.strip().lower() for token in value.split(",") if token.strip()}
 
 
-def _filter(headers: Iterable[tuple[str, str]], drop: frozenset[str], extra: set[str]) -> dict[str, str]:
+def _filter(
+    headers: Iterable[tuple[str, str]], drop: frozenset[str], extra: set[str]
+) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, value in headers:
         lower = name.lower()

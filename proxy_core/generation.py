@@ -67,11 +67,7 @@ async def open_reply(
     """Yield the reply for one native request; leaving the block releases upstream."""
     headers = request_headers(client_headers)
     cache = state.cache
-    if (
-        body is None
-        or not cache.enabled
-        or not is_cacheable_request(kind, body, cache.policy)
-    ):
+    if body is None or not cache.enabled or not is_cacheable_request(kind, body, cache.policy):
         if body is not None:
             cache.stats.bypasses += 1
         async with _direct(state, kind, raw_body, headers, BYPASS) as reply:
@@ -85,7 +81,9 @@ async def open_reply(
         if entry is not None:
             cache.stats.hits += 1
             cache.stats.time_saved += entry.upstream_seconds
-            content_type = "application/x-ndjson" if entry.streamed else "application/json; charset=utf-8"
+            content_type = (
+                "application/x-ndjson" if entry.streamed else "application/json; charset=utf-8"
+            )
             yield Reply(200, {"Content-Type": content_type}, HIT, entry=entry)
             return
     if control.lookup:
@@ -118,7 +116,10 @@ async def open_reply(
     try:
         status, reply_headers = await flight.head
         yield Reply(
-            status, reply_headers, MISS if control.lookup else BYPASS, chunks=flight.follow(),
+            status,
+            reply_headers,
+            MISS if control.lookup else BYPASS,
+            chunks=flight.follow(),
             ttfb=time.perf_counter() - started,
         )
     finally:

@@ -49,7 +49,9 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
         return response
     except OpenAIError as exc:
         status = exc.status
-        return web.Response(status=exc.status, body=dumps(exc.payload), content_type="application/json")
+        return web.Response(
+            status=exc.status, body=dumps(exc.payload), content_type="application/json"
+        )
     except BadRequest as exc:
         status = 400
         return error_response(request.path, 400, str(exc), exc.param)
@@ -62,7 +64,9 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
         if exc.status < 400:
             raise
         if exc.status == 413:
-            message = f"request body is larger than the limit of {state.settings.max_body_size} bytes"
+            message = (
+                f"request body is larger than the limit of {state.settings.max_body_size} bytes"
+            )
         else:
             message = exc.reason
         response = error_response(request.path, exc.status, message)
@@ -83,5 +87,9 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "request route=%s model=%s status=%s cache=%s duration_ms=%.2f",
-                _route_label(request), request.get(REQUEST_MODEL), status, cache, elapsed * 1000,
+                _route_label(request),
+                request.get(REQUEST_MODEL),
+                status,
+                cache,
+                elapsed * 1000,
             )

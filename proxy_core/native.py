@@ -102,7 +102,9 @@ def _observe_final(state: ProxyState, request: web.Request, tail: bytes) -> None
         return
     final = parse_json_object(line)
     if final is not None:
-        state.metrics.generation_done(str(final.get("model") or request.get(REQUEST_MODEL) or ""), final)
+        state.metrics.generation_done(
+            str(final.get("model") or request.get(REQUEST_MODEL) or ""), final
+        )
 
 
 async def passthrough(request: web.Request) -> web.StreamResponse:
@@ -126,9 +128,7 @@ async def passthrough(request: web.Request) -> web.StreamResponse:
     async with state.upstream.request(request.method, target, headers=headers, data=data) as resp:
         out_headers = response_headers(resp.headers)
         length = resp.content_length
-        if request.method == "HEAD" or (
-            length is not None and length <= _SMALL_REPLY
-        ):
+        if request.method == "HEAD" or (length is not None and length <= _SMALL_REPLY):
             body = await state.upstream.read_body(resp)
             return web.Response(body=body, status=resp.status, headers=out_headers)
         return await stream_chunks(

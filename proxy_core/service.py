@@ -137,7 +137,10 @@ class ProxyService:
         if state is None:
             return
         if (new.ollama_url, new.connect_timeout, new.read_timeout, new.max_connections) != (
-            old.ollama_url, old.connect_timeout, old.read_timeout, old.max_connections
+            old.ollama_url,
+            old.connect_timeout,
+            old.read_timeout,
+            old.max_connections,
         ):
             fresh = _upstream(new)
             await fresh.start()
@@ -157,8 +160,9 @@ class ProxyService:
             await self._bind(new.host, new.port)
         except BaseException:
             await self._bind(old.host, old.port)  # keep serving where we were
-            self.settings = old.replace(**{k: v for k, v in new.to_json().items()
-                                         if k not in ("host", "port", "data_dir")})
+            self.settings = old.replace(
+                **{k: v for k, v in new.to_json().items() if k not in ("host", "port", "data_dir")}
+            )
             if self.state is not None:
                 self.state.settings = self.settings
             raise

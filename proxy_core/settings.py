@@ -156,9 +156,7 @@ def from_file(path: Path) -> dict[str, Any]:
     return {name: coerce(name, value) for name, value in raw.items()}
 
 
-def resolve(
-    cli: Mapping[str, Any], environ: Mapping[str, str] | None = None
-) -> ProxySettings:
+def resolve(cli: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> ProxySettings:
     """Merge the sources with precedence CLI > env > file > defaults."""
     env = from_env(os.environ if environ is None else environ)
     data_dir = cli.get("data_dir") or env.get("data_dir") or default_data_dir()

@@ -35,7 +35,9 @@ class UpstreamClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(
-            total=None, connect=connect_timeout, sock_connect=connect_timeout,
+            total=None,
+            connect=connect_timeout,
+            sock_connect=connect_timeout,
             sock_read=read_timeout,
         )
         self._max_connections = max_connections
@@ -87,7 +89,7 @@ class UpstreamClient:
                 if attempt + 1 < attempts and not isinstance(exc, aiohttp.ClientConnectorError):
                     continue
                 raise map_error(exc, self.base_url) from exc
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 raise map_error(exc, self.base_url) from exc
             break
         try:
@@ -105,13 +107,13 @@ class UpstreamClient:
         try:
             async for chunk in resp.content.iter_any():
                 yield chunk
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise map_error(exc, self.base_url) from exc
 
     async def read_body(self, resp: aiohttp.ClientResponse) -> bytes:
         try:
             return await resp.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise map_error(exc, self.base_url) from exc
 
 

@@ -43,8 +43,12 @@ async def sim() -> AsyncIterator[Sim]:
 
 def make_settings(tmp_path: Path, ollama_url: str, **changes: object) -> ProxySettings:
     return ProxySettings(
-        host="127.0.0.1", port=0, ollama_url=ollama_url, data_dir=tmp_path / "data",
-        shutdown_grace=1.0, **changes,  # type: ignore[arg-type]
+        host="127.0.0.1",
+        port=0,
+        ollama_url=ollama_url,
+        data_dir=tmp_path / "data",
+        shutdown_grace=1.0,
+        **changes,  # type: ignore[arg-type]
     )
 
 

@@ -68,9 +68,12 @@ def _canonical_message(message: Any) -> Any:
     calls = out.get("tool_calls")
     if isinstance(calls, list):
         out["tool_calls"] = [
-            {"name": (c.get("function") or {}).get("name"),
-             "arguments": (c.get("function") or {}).get("arguments")}
-            if isinstance(c, dict) else c
+            {
+                "name": (c.get("function") or {}).get("name"),
+                "arguments": (c.get("function") or {}).get("arguments"),
+            }
+            if isinstance(c, dict)
+            else c
             for c in calls
         ]
     return out

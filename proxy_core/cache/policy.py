@@ -39,9 +39,12 @@ def is_deterministic(kind: RouteKind, body: Mapping[str, Any]) -> bool:
     if not isinstance(options, dict):
         return False
     temperature = options.get("temperature")
-    if isinstance(temperature, int | float) and not isinstance(temperature, bool):
-        if temperature == 0:
-            return True
+    if (
+        isinstance(temperature, int | float)
+        and not isinstance(temperature, bool)
+        and temperature == 0
+    ):
+        return True
     seed = options.get("seed")
     return isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0
 

@@ -5,10 +5,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
-_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-          404: "not_found_error", 413: "invalid_request_error", 429: "rate_limit_error"}
-_CODES = {404: "model_not_found", 413: "request_too_large", 502: "upstream_unavailable",
-          503: "upstream_unavailable", 504: "upstream_timeout"}
+_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+}
+_CODES = {
+    404: "model_not_found",
+    413: "request_too_large",
+    502: "upstream_unavailable",
+    503: "upstream_unavailable",
+    504: "upstream_timeout",
+}
 
 
 def error_type(status: int) -> str:

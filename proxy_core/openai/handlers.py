@@ -80,8 +80,11 @@ async def _sse(
 ) -> web.StreamResponse:
     state = request.app[STATE]
     response = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-                 "X-Cache": reply.cache}
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Cache": reply.cache,
+        }
     )
     response.enable_chunked_encoding()
     await response.prepare(request)
@@ -122,8 +125,9 @@ async def _collect(request: web.Request, reply: Reply, model: str) -> list[dict[
 
 
 def _json(obj: dict[str, Any], reply: Reply) -> web.Response:
-    return web.Response(body=dumps(obj), content_type="application/json",
-                        headers={"X-Cache": reply.cache})
+    return web.Response(
+        body=dumps(obj), content_type="application/json", headers={"X-Cache": reply.cache}
+    )
 
 
 async def _generate(
@@ -151,14 +155,20 @@ async def _generate(
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     return await _generate(
-        request, "chat", request_map.chat_request, response_map.ChatStream,
+        request,
+        "chat",
+        request_map.chat_request,
+        response_map.ChatStream,
         response_map.chat_completion,
     )
 
 
 async def completions(request: web.Request) -> web.StreamResponse:
     return await _generate(
-        request, "generate", request_map.completion_request, response_map.CompletionStream,
+        request,
+        "generate",
+        request_map.completion_request,
+        response_map.CompletionStream,
         response_map.completion,
     )
 
@@ -194,8 +204,9 @@ async def _tags(request: web.Request) -> list[dict[str, Any]]:
 async def list_models(request: web.Request) -> web.Response:
     models = await _tags(request)
     data = [response_map.model_object(m) for m in models]
-    return web.Response(body=dumps({"object": "list", "data": data}),
-                        content_type="application/json")
+    return web.Response(
+        body=dumps({"object": "list", "data": data}), content_type="application/json"
+    )
 
 
 async def get_model(request: web.Request) -> web.Response:
@@ -203,6 +214,7 @@ async def get_model(request: web.Request) -> web.Response:
     for tag in await _tags(request):
         name = str(tag.get("model") or tag.get("name") or "")
         if normalize_model(name) == normalize_model(wanted):
-            return web.Response(body=dumps(response_map.model_object(tag, wanted)),
-                                content_type="application/json")
+            return web.Response(
+                body=dumps(response_map.model_object(tag, wanted)), content_type="application/json"
+            )
     raise OpenAIError(404, error_object(404, f"model '{wanted}' not found", "model"))

@@ -17,8 +17,16 @@ from ..cache.keys import normalize_model
 from ..errors import BadRequest
 
 _DATA_URI = re.compile(r"^data:(image/[a-z0-9.+-]+)?;base64,(.*)$", re.IGNORECASE | re.DOTALL)
-_EFFORT = {"none": False, "minimal": "low", "low": "low", "medium": "medium", "high": "high",
-           "max": "max", "xhigh": "max", "ultra": "max"}
+_EFFORT = {
+    "none": False,
+    "minimal": "low",
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "max": "max",
+    "xhigh": "max",
+    "ultra": "max",
+}
 _ROLES = ("system", "developer", "user", "assistant", "tool")
 
 
@@ -50,7 +58,9 @@ def _stop(value: Any) -> list[str] | None:
     raise BadRequest("'stop' must be a string or a list of strings", "stop")
 
 
-def sampling_options(body: Mapping[str, Any], num_ctx_defaults: Mapping[str, int]) -> dict[str, Any]:
+def sampling_options(
+    body: Mapping[str, Any], num_ctx_defaults: Mapping[str, int]
+) -> dict[str, Any]:
     """OpenAI sampling fields and the native ``options`` passthrough, merged."""
     options: dict[str, Any] = {}
     for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
@@ -116,8 +126,9 @@ def _content(content: Any, index: int) -> tuple[str, list[str]]:
     if isinstance(content, str):
         return content, []
     if not isinstance(content, list):
-        raise BadRequest("message content must be a string or an array of parts",
-                         f"messages[{index}].content")
+        raise BadRequest(
+            "message content must be a string or an array of parts", f"messages[{index}].content"
+        )
     texts: list[str] = []
     images: list[str] = []
     for part in content:
@@ -130,7 +141,9 @@ def _content(content: Any, index: int) -> tuple[str, list[str]]:
         elif kind == "image_url":
             images.append(_image(part, index))
         else:
-            raise BadRequest(f"unsupported content part type {kind!r}", f"messages[{index}].content")
+            raise BadRequest(
+                f"unsupported content part type {kind!r}", f"messages[{index}].content"
+            )
     return "".join(texts), images
 
 
@@ -147,11 +160,13 @@ def _tool_calls(calls: Any, index: int) -> list[dict[str, Any]]:
             try:
                 args = json.loads(args) if args.strip() else {}
             except ValueError:
-                raise BadRequest("invalid tool call arguments",
-                                 f"messages[{index}].tool_calls") from None
+                raise BadRequest(
+                    "invalid tool call arguments", f"messages[{index}].tool_calls"
+                ) from None
         if not isinstance(args, dict):
-            raise BadRequest("tool call arguments must be a JSON object",
-                             f"messages[{index}].tool_calls")
+            raise BadRequest(
+                "tool call arguments must be a JSON object", f"messages[{index}].tool_calls"
+            )
         native: dict[str, Any] = {"function": {"index": n, "name": fn["name"], "arguments": args}}
         if isinstance(call.get("id"), str):
             native["id"] = call["id"]
@@ -199,7 +214,8 @@ def _tools(body: Mapping[str, Any]) -> list[Any] | None:
     if tools is None:
         return None
     if not isinstance(tools, list) or not all(
-        isinstance(t, dict) and isinstance(t.get("function"), dict)
+        isinstance(t, dict)
+        and isinstance(t.get("function"), dict)
         and isinstance(t["function"].get("name"), str)
         for t in tools
     ):
@@ -229,11 +245,13 @@ def _format(body: Mapping[str, Any]) -> Any:
     if kind == "json_schema":
         schema = (fmt.get("json_schema") or {}).get("schema")
         if not isinstance(schema, dict):
-            raise BadRequest("response_format.json_schema.schema must be an object",
-                             "response_format")
+            raise BadRequest(
+                "response_format.json_schema.schema must be an object", "response_format"
+            )
         return schema
-    raise BadRequest("response_format.type must be text, json_object or json_schema",
-                     "response_format")
+    raise BadRequest(
+        "response_format.type must be text, json_object or json_schema", "response_format"
+    )
 
 
 def _think(body: Mapping[str, Any]) -> Any:
@@ -249,7 +267,10 @@ def _think(body: Mapping[str, Any]) -> Any:
 
 
 def chat_request(body: Mapping[str, Any], num_ctx_defaults: Mapping[str, int]) -> dict[str, Any]:
-    native: dict[str, Any] = {"model": require_model(body), "messages": chat_messages(body.get("messages"))}
+    native: dict[str, Any] = {
+        "model": require_model(body),
+        "messages": chat_messages(body.get("messages")),
+    }
     tools = _tools(body)
     if tools:
         native["tools"] = tools
@@ -267,12 +288,16 @@ def chat_request(body: Mapping[str, Any], num_ctx_defaults: Mapping[str, int]) -
     return native
 
 
-def completion_request(body: Mapping[str, Any], num_ctx_defaults: Mapping[str, int]) -> dict[str, Any]:
+def completion_request(
+    body: Mapping[str, Any], num_ctx_defaults: Mapping[str, int]
+) -> dict[str, Any]:
     model = require_model(body)
     prompt = body.get("prompt")
     if isinstance(prompt, list):
         if len(prompt) != 1 or not isinstance(prompt[0], str):
-            raise BadRequest("'prompt' must be a string or a list with exactly one string", "prompt")
+            raise BadRequest(
+                "'prompt' must be a string or a list with exactly one string", "prompt"
+            )
         prompt = prompt[0]
     if not isinstance(prompt, str):
         raise BadRequest("'prompt' must be a string", "prompt")
@@ -304,11 +329,7 @@ def embedding_request(body: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     inputs = body.get("input")
     if isinstance(inputs, str):
         inputs = [inputs]
-    if (
-        not isinstance(inputs, list)
-        or not inputs
-        or not all(isinstance(i, str) for i in inputs)
-    ):
+    if not isinstance(inputs, list) or not inputs or not all(isinstance(i, str) for i in inputs):
         raise BadRequest("'input' must be a string or a non-empty array of strings", "input")
     encoding = body.get("encoding_format") or "float"
     if encoding not in ("float", "base64"):

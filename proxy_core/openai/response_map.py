@@ -25,8 +25,11 @@ def new_id(prefix: str) -> str:
 def usage(final: dict[str, Any]) -> dict[str, int]:
     prompt = int(final.get("prompt_eval_count") or 0)
     completion = int(final.get("eval_count") or 0)
-    return {"prompt_tokens": prompt, "completion_tokens": completion,
-            "total_tokens": prompt + completion}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
 
 
 def finish_reason(done_reason: Any, had_tool_calls: bool) -> str:
@@ -44,7 +47,9 @@ def _openai_call(call: dict[str, Any], index: int) -> dict[str, Any]:
         "type": "function",
         "function": {
             "name": fn.get("name", ""),
-            "arguments": args if isinstance(args, str) else json.dumps(args or {}, ensure_ascii=False),
+            "arguments": args
+            if isinstance(args, str)
+            else json.dumps(args or {}, ensure_ascii=False),
         },
     }
 
@@ -61,9 +66,14 @@ class ChatStream:
         self._calls = 0
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                "model": self.model, "system_fingerprint": FINGERPRINT,
-                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "system_fingerprint": FINGERPRINT,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
 
     def _delta(self, fields: dict[str, Any]) -> dict[str, Any]:
         if not self._sent_role:
@@ -119,10 +129,19 @@ def chat_completion(model: str, chunks: Iterable[dict[str, Any]]) -> dict[str, A
     if calls:
         message_out["tool_calls"] = calls
     return {
-        "id": new_id("chatcmpl"), "object": "chat.completion", "created": int(time.time()),
-        "model": model, "system_fingerprint": FINGERPRINT,
-        "choices": [{"index": 0, "message": message_out, "logprobs": None,
-                     "finish_reason": finish_reason(final.get("done_reason"), bool(calls))}],
+        "id": new_id("chatcmpl"),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": FINGERPRINT,
+        "choices": [
+            {
+                "index": 0,
+                "message": message_out,
+                "logprobs": None,
+                "finish_reason": finish_reason(final.get("done_reason"), bool(calls)),
+            }
+        ],
         "usage": usage(final),
     }
 
@@ -137,9 +156,14 @@ class CompletionStream:
         self.include_usage = include_usage
 
     def _chunk(self, text: str, finish: str | None) -> dict[str, Any]:
-        return {"id": self.id, "object": "text_completion", "created": self.created,
-                "model": self.model, "system_fingerprint": FINGERPRINT,
-                "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": finish}]}
+        return {
+            "id": self.id,
+            "object": "text_completion",
+            "created": self.created,
+            "model": self.model,
+            "system_fingerprint": FINGERPRINT,
+            "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": finish}],
+        }
 
     def feed(self, native: dict[str, Any]) -> list[dict[str, Any]]:
         text = native.get("response") or ""
@@ -161,10 +185,19 @@ def completion(model: str, chunks: Iterable[dict[str, Any]]) -> dict[str, Any]:
         text.append(native.get("response") or "")
         final = native
     return {
-        "id": new_id("cmpl"), "object": "text_completion", "created": int(time.time()),
-        "model": model, "system_fingerprint": FINGERPRINT,
-        "choices": [{"text": "".join(text), "index": 0, "logprobs": None,
-                     "finish_reason": finish_reason(final.get("done_reason"), False)}],
+        "id": new_id("cmpl"),
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": FINGERPRINT,
+        "choices": [
+            {
+                "text": "".join(text),
+                "index": 0,
+                "logprobs": None,
+                "finish_reason": finish_reason(final.get("done_reason"), False),
+            }
+        ],
         "usage": usage(final),
     }
 
@@ -176,20 +209,31 @@ def _encode_base64(vector: list[float]) -> str:
 def embeddings(model: str, native: dict[str, Any], encoding: str) -> dict[str, Any]:
     vectors = native.get("embeddings") or []
     data = [
-        {"object": "embedding", "index": i,
-         "embedding": _encode_base64(v) if encoding == "base64" else v}
+        {
+            "object": "embedding",
+            "index": i,
+            "embedding": _encode_base64(v) if encoding == "base64" else v,
+        }
         for i, v in enumerate(vectors)
     ]
     tokens = int(native.get("prompt_eval_count") or 0)
-    return {"object": "list", "data": data, "model": model,
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+    return {
+        "object": "list",
+        "data": data,
+        "model": model,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
 
 
 def model_object(tag: dict[str, Any], requested: str | None = None) -> dict[str, Any]:
     name = str(tag.get("model") or tag.get("name") or "")
     owner = name.split("/")[-2] if name.count("/") >= 1 else "library"
-    return {"id": requested or name, "object": "model", "created": _unix(tag.get("modified_at")),
-            "owned_by": owner}
+    return {
+        "id": requested or name,
+        "object": "model",
+        "created": _unix(tag.get("modified_at")),
+        "owned_by": owner,
+    }
 
 
 def _unix(stamp: Any) -> int:
@@ -202,7 +246,7 @@ def _unix(stamp: Any) -> int:
         head, _, rest = stamp.partition(".")
         if rest:
             digits = "".join(ch for ch in rest if ch.isdigit())[:6]
-            zone = rest[len("".join(ch for ch in rest if ch.isdigit())):]
+            zone = rest[len("".join(ch for ch in rest if ch.isdigit())) :]
             stamp = f"{head}.{digits}{zone}"
         return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp())
     except ValueError:

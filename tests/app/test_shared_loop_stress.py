@@ -28,8 +28,14 @@ async def test_qasync_loop_survives_thousands_of_concurrent_requests(
     sim: Sim, tmp_path: Path
 ) -> None:
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.app.qasync_proxy_child", sim.url, str(tmp_path),
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "tests.app.qasync_proxy_child",
+        sim.url,
+        str(tmp_path),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     assert child.stdout is not None and child.stdin is not None
     try:
@@ -37,10 +43,22 @@ async def test_qasync_loop_survives_thousands_of_concurrent_requests(
         base = f"http://127.0.0.1:{port}"
         bodies = [
             ("/api/chat", {"model": "llama3.2", "messages": [{"role": "user", "content": "s"}]}),
-            ("/api/chat", {"model": "llama3.2", "stream": False,
-                           "messages": [{"role": "user", "content": "n"}]}),
-            ("/v1/chat/completions", {"model": "llama3.2", "stream": True,
-                                      "messages": [{"role": "user", "content": "o"}]}),
+            (
+                "/api/chat",
+                {
+                    "model": "llama3.2",
+                    "stream": False,
+                    "messages": [{"role": "user", "content": "n"}],
+                },
+            ),
+            (
+                "/v1/chat/completions",
+                {
+                    "model": "llama3.2",
+                    "stream": True,
+                    "messages": [{"role": "user", "content": "o"}],
+                },
+            ),
             ("/api/tags", None),
         ]
         errors: list[str] = []

@@ -53,7 +53,11 @@ class SimModel:
 DEFAULT_MODELS: tuple[SimModel, ...] = (
     SimModel("llama3.2:latest", "llama", "3.2B", ("completion", "tools"), context_length=131072),
     SimModel(
-        "qwen2.5-coder:1.5b", "qwen2", "1.5B", ("completion", "tools", "insert"), context_length=32768
+        "qwen2.5-coder:1.5b",
+        "qwen2",
+        "1.5B",
+        ("completion", "tools", "insert"),
+        context_length=32768,
     ),
     SimModel("deepseek-r1:7b", "qwen2", "7.6B", ("completion", "thinking"), context_length=65536),
     SimModel("llava:7b", "llama", "7B", ("completion", "vision")),
@@ -320,7 +324,7 @@ async def show(request: web.Request) -> web.Response:
         {
             "license": "simulated",
             "modelfile": f"FROM {m.name}\n",
-            "parameters": f"num_ctx {min(m.context_length, 4096)}\nstop \"<|end|>\"",
+            "parameters": f'num_ctx {min(m.context_length, 4096)}\nstop "<|end|>"',
             "template": template,
             "details": _details(m),
             "model_info": info,
@@ -422,7 +426,9 @@ async def chat(request: web.Request) -> web.StreamResponse:
     messages = body.get("messages") or []
     if not isinstance(messages, list):
         return _error(
-            400, "json: cannot unmarshal into Go struct field ChatRequest.messages of type []api.Message"
+            400,
+            "json: cannot unmarshal into Go struct field ChatRequest.messages"
+            " of type []api.Message",
         )
     m, err = _check_generation(request, body, "completion")
     if err:
@@ -741,9 +747,7 @@ def main() -> None:
         import uvloop
 
         uvloop.install()
-    web.run_app(
-        create_sim_app(config), host=args.host, port=args.port, print=None, access_log=None
-    )
+    web.run_app(create_sim_app(config), host=args.host, port=args.port, print=None, access_log=None)
 
 
 if __name__ == "__main__":

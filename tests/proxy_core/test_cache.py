@@ -17,8 +17,11 @@ from proxy_core import ProxyService
 from proxy_core.cache import CacheLayer, cache_key
 from tests.conftest import Sim, make_settings
 
-CHAT = {"model": "llama3.2", "messages": [{"role": "user", "content": "cache me"}],
-        "options": {"temperature": 0}}
+CHAT = {
+    "model": "llama3.2",
+    "messages": [{"role": "user", "content": "cache me"}],
+    "options": {"temperature": 0},
+}
 
 
 class Clock:
@@ -37,8 +40,14 @@ def clock() -> Clock:
 @pytest.fixture
 async def cached(sim: Sim, tmp_path: Path, clock: Clock) -> AsyncIterator[ProxyService]:
     settings = make_settings(tmp_path, sim.url)
-    layer = CacheLayer(settings.data_dir / "cache", enabled=True, policy="deterministic",
-                       ttl=300, size_limit=1 << 30, clock=clock)
+    layer = CacheLayer(
+        settings.data_dir / "cache",
+        enabled=True,
+        policy="deterministic",
+        ttl=300,
+        size_limit=1 << 30,
+        clock=clock,
+    )
     service = ProxyService(settings, cache=layer)
     await service.start()
     try:
@@ -47,8 +56,9 @@ async def cached(sim: Sim, tmp_path: Path, clock: Clock) -> AsyncIterator[ProxyS
         await service.stop()
 
 
-async def post(service: ProxyService, path: str, body: Any,
-               headers: dict[str, str] | None = None) -> tuple[int, str, bytes]:
+async def post(
+    service: ProxyService, path: str, body: Any, headers: dict[str, str] | None = None
+) -> tuple[int, str, bytes]:
     assert service.state is not None
     async with aiohttp.ClientSession() as http:
         async with http.post(service.base_url + path, json=body, headers=headers) as resp:
@@ -70,7 +80,9 @@ async def test_deterministic_request_hits_and_replays_bytes(cached: ProxyService
     assert upstream_calls(sim) == 1
 
 
-async def test_non_deterministic_request_bypasses_by_default(cached: ProxyService, sim: Sim) -> None:
+async def test_non_deterministic_request_bypasses_by_default(
+    cached: ProxyService, sim: Sim
+) -> None:
     body = {**CHAT, "options": {}}
     assert (await post(cached, "/api/chat", body))[1] == "BYPASS"
     assert (await post(cached, "/api/chat", body))[1] == "BYPASS"
@@ -90,16 +102,29 @@ async def test_cross_dialect_hit_and_shapes(cached: ProxyService, sim: Sim) -> N
     _, status, native_raw = await post(cached, "/api/chat", {**CHAT, "stream": False})
     assert status == "MISS"
     native = json.loads(native_raw)
-    _, status, raw = await post(cached, "/v1/chat/completions", {
-        "model": "llama3.2:latest", "temperature": 0,
-        "messages": [{"role": "user", "content": "cache me"}]})
+    _, status, raw = await post(
+        cached,
+        "/v1/chat/completions",
+        {
+            "model": "llama3.2:latest",
+            "temperature": 0,
+            "messages": [{"role": "user", "content": "cache me"}],
+        },
+    )
     assert status == "HIT"
     reply = json.loads(raw)
     assert reply["choices"][0]["message"]["content"] == native["message"]["content"]
     assert reply["usage"]["completion_tokens"] == native["eval_count"]
-    _, status, raw = await post(cached, "/v1/chat/completions", {
-        "model": "llama3.2", "temperature": 0, "stream": True,
-        "messages": [{"role": "user", "content": "cache me"}]})
+    _, status, raw = await post(
+        cached,
+        "/v1/chat/completions",
+        {
+            "model": "llama3.2",
+            "temperature": 0,
+            "stream": True,
+            "messages": [{"role": "user", "content": "cache me"}],
+        },
+    )
     assert status == "HIT" and raw.endswith(b"data: [DONE]\n\n")
     _, status, raw = await post(cached, "/api/chat", CHAT)  # native stream from a single object
     assert status == "HIT" and json.loads(raw.splitlines()[-1])["done"] is True
@@ -194,8 +219,9 @@ async def test_leader_leaving_does_not_break_followers(cached: ProxyService, sim
 
 async def test_size_bound_evicts(sim: Sim, tmp_path: Path) -> None:
     settings = make_settings(tmp_path, sim.url)
-    layer = CacheLayer(settings.data_dir / "cache", enabled=True, policy="all", ttl=300,
-                       size_limit=200_000)
+    layer = CacheLayer(
+        settings.data_dir / "cache", enabled=True, policy="all", ttl=300, size_limit=200_000
+    )
     await layer.open()
     try:
         for i in range(300):

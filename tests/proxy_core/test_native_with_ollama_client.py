@@ -36,10 +36,21 @@ async def test_chat_stream_assembles(client: ollama.AsyncClient) -> None:
 
 
 async def test_chat_tool_call_arguments_are_objects(client: ollama.AsyncClient) -> None:
-    tool = {"type": "function", "function": {"name": "get_weather", "parameters": {
-        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        },
+    }
     reply = await client.chat(
-        model="llama3.2", messages=[{"role": "user", "content": "weather?"}], tools=[tool],
+        model="llama3.2",
+        messages=[{"role": "user", "content": "weather?"}],
+        tools=[tool],
         stream=False,
     )
     calls = reply.message.tool_calls or []
@@ -48,7 +59,9 @@ async def test_chat_tool_call_arguments_are_objects(client: ollama.AsyncClient) 
 
 
 async def test_generate_with_suffix(client: ollama.AsyncClient) -> None:
-    reply = await client.generate(model="qwen2.5-coder:1.5b", prompt="def f(", suffix="    return x")
+    reply = await client.generate(
+        model="qwen2.5-coder:1.5b", prompt="def f(", suffix="    return x"
+    )
     assert reply.response == "<fill between 6 and 12 chars>"
 
 

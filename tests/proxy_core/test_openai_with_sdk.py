@@ -13,9 +13,18 @@ import pytest
 from proxy_core import ProxyService
 from tests.conftest import Sim
 
-WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "weather",
-           "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                          "required": ["city"]}}}
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "weather",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
 
 
 @pytest.fixture
@@ -44,7 +53,9 @@ async def test_chat_non_stream_with_usage(client: openai.AsyncOpenAI, sim: Sim) 
 
 async def test_chat_stream_assembles_and_reports_usage(client: openai.AsyncOpenAI) -> None:
     stream = await client.chat.completions.create(
-        model="llama3.2", messages=[{"role": "user", "content": "stream it"}], stream=True,
+        model="llama3.2",
+        messages=[{"role": "user", "content": "stream it"}],
+        stream=True,
         stream_options={"include_usage": True},
     )
     chunks = [c async for c in stream]
@@ -66,8 +77,11 @@ async def test_tool_calls(
     client: openai.AsyncOpenAI, sim: Sim, stream: bool, on_final_chunk: bool
 ) -> None:
     sim.config.tool_calls_on_final_chunk = on_final_chunk
-    kwargs = {"model": "llama3.2", "tools": [WEATHER],
-              "messages": [{"role": "user", "content": "weather in parallel?"}]}
+    kwargs = {
+        "model": "llama3.2",
+        "tools": [WEATHER],
+        "messages": [{"role": "user", "content": "weather in parallel?"}],
+    }
     if stream:
         calls: dict[int, dict[str, str]] = {}
         finish = None
@@ -83,23 +97,42 @@ async def test_tool_calls(
     else:
         reply = await client.chat.completions.create(**kwargs)
         finish = reply.choices[0].finish_reason
-        got = [(c.function.name, json.loads(c.function.arguments))
-               for c in reply.choices[0].message.tool_calls or []]
+        got = [
+            (c.function.name, json.loads(c.function.arguments))
+            for c in reply.choices[0].message.tool_calls or []
+        ]
     assert finish == "tool_calls"
     assert got == [("get_weather", {"city": "Tokyo"}), ("get_weather", {"city": "Paris"})]
 
 
 async def test_tool_history_is_translated(client: openai.AsyncOpenAI, sim: Sim) -> None:
-    await client.chat.completions.create(model="llama3.2", tools=[WEATHER], messages=[
-        {"role": "user", "content": "weather?"},
-        {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function",
-         "function": {"name": "get_weather", "arguments": "{\"city\": \"Oslo\"}"}}]},
-        {"role": "tool", "tool_call_id": "call_1", "content": "cold"},
-    ])
+    await client.chat.completions.create(
+        model="llama3.2",
+        tools=[WEATHER],
+        messages=[
+            {"role": "user", "content": "weather?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "call_1", "content": "cold"},
+        ],
+    )
     sent = _final_chat(sim)["messages"]
     assert sent[1]["tool_calls"][0]["function"]["arguments"] == {"city": "Oslo"}
-    assert sent[2] == {"role": "tool", "content": "cold", "tool_name": "get_weather",
-                       "tool_call_id": "call_1"}
+    assert sent[2] == {
+        "role": "tool",
+        "content": "cold",
+        "tool_name": "get_weather",
+        "tool_call_id": "call_1",
+    }
 
 
 async def test_max_tokens_gives_length(client: openai.AsyncOpenAI, sim: Sim) -> None:
@@ -112,21 +145,34 @@ async def test_max_tokens_gives_length(client: openai.AsyncOpenAI, sim: Sim) -> 
 
 async def test_options_and_num_ctx_reach_ollama(client: openai.AsyncOpenAI, sim: Sim) -> None:
     await client.chat.completions.create(
-        model="llama3.2", messages=[{"role": "user", "content": "x"}], temperature=0, seed=7,
-        stop="END", top_p=0.5, presence_penalty=0.1, frequency_penalty=0.2,
+        model="llama3.2",
+        messages=[{"role": "user", "content": "x"}],
+        temperature=0,
+        seed=7,
+        stop="END",
+        top_p=0.5,
+        presence_penalty=0.1,
+        frequency_penalty=0.2,
         response_format={"type": "json_object"},
         extra_body={"options": {"num_ctx": 16384}, "keep_alive": "10m"},
     )
     sent = _final_chat(sim)
-    assert sent["options"] == {"temperature": 0, "seed": 7, "stop": ["END"], "top_p": 0.5,
-                               "presence_penalty": 0.1, "frequency_penalty": 0.2,
-                               "num_ctx": 16384}
+    assert sent["options"] == {
+        "temperature": 0,
+        "seed": 7,
+        "stop": ["END"],
+        "top_p": 0.5,
+        "presence_penalty": 0.1,
+        "frequency_penalty": 0.2,
+        "num_ctx": 16384,
+    }
     assert sent["keep_alive"] == "10m" and sent["format"] == "json"
 
 
 async def test_reasoning_content(client: openai.AsyncOpenAI, sim: Sim) -> None:
     reply = await client.chat.completions.create(
-        model="deepseek-r1:7b", messages=[{"role": "user", "content": "think"}],
+        model="deepseek-r1:7b",
+        messages=[{"role": "user", "content": "think"}],
         reasoning_effort="high",
     )
     message = reply.choices[0].message.model_dump()
@@ -136,11 +182,24 @@ async def test_reasoning_content(client: openai.AsyncOpenAI, sim: Sim) -> None:
 
 async def test_image_parts_become_native_images(client: openai.AsyncOpenAI, sim: Sim) -> None:
     png = base64.b64encode(b"\x89PNG fake").decode()
-    await client.chat.completions.create(model="llava:7b", messages=[{"role": "user", "content": [
-        {"type": "text", "text": "what is "}, {"type": "text", "text": "this?"},
-        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}}]}])
+    await client.chat.completions.create(
+        model="llava:7b",
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "what is "},
+                    {"type": "text", "text": "this?"},
+                    {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}},
+                ],
+            }
+        ],
+    )
     assert _final_chat(sim)["messages"][0] == {
-        "role": "user", "content": "what is this?", "images": [png]}
+        "role": "user",
+        "content": "what is this?",
+        "images": [png],
+    }
 
 
 async def test_completions_with_suffix(client: openai.AsyncOpenAI, sim: Sim) -> None:
@@ -151,7 +210,8 @@ async def test_completions_with_suffix(client: openai.AsyncOpenAI, sim: Sim) -> 
     sent = sim.recorder.by_path("/api/generate")[-1].json()
     assert sent["suffix"] == "\n    return c" and sent["options"]["num_predict"] == 50
     stream = await client.completions.create(
-        model="qwen2.5-coder:1.5b", prompt="x = ", suffix=";", stream=True)
+        model="qwen2.5-coder:1.5b", prompt="x = ", suffix=";", stream=True
+    )
     texts = [c.choices[0].text async for c in stream if c.choices]
     assert "".join(texts) == "<fill between 4 and 1 chars>"
 
@@ -167,7 +227,9 @@ async def test_completions_reject_echo_and_prompt_lists(client: openai.AsyncOpen
 @pytest.mark.parametrize("encoding", ["float", "base64"])
 async def test_embeddings(client: openai.AsyncOpenAI, sim: Sim, encoding: str) -> None:
     reply = await client.embeddings.create(
-        model="nomic-embed-text", input=["one two", "three"], encoding_format=encoding  # type: ignore[arg-type]
+        model="nomic-embed-text",
+        input=["one two", "three"],
+        encoding_format=encoding,  # type: ignore[arg-type]
     )
     direct = [r for r in sim.recorder.by_path("/api/embed")][-1].json()
     assert direct["input"] == ["one two", "three"]
@@ -183,11 +245,14 @@ async def test_embeddings(client: openai.AsyncOpenAI, sim: Sim, encoding: str) -
 
 async def test_embeddings_default_sdk_base64_decodes(proxy: ProxyService) -> None:
     async with aiohttp.ClientSession() as http:
-        async with http.post(proxy.base_url + "/v1/embeddings", json={
-            "model": "nomic-embed-text", "input": "x", "encoding_format": "base64"}) as resp:
+        async with http.post(
+            proxy.base_url + "/v1/embeddings",
+            json={"model": "nomic-embed-text", "input": "x", "encoding_format": "base64"},
+        ) as resp:
             b64 = (await resp.json())["data"][0]["embedding"]
-        async with http.post(proxy.base_url + "/v1/embeddings", json={
-            "model": "nomic-embed-text", "input": "x"}) as resp:
+        async with http.post(
+            proxy.base_url + "/v1/embeddings", json={"model": "nomic-embed-text", "input": "x"}
+        ) as resp:
             floats = (await resp.json())["data"][0]["embedding"]
     decoded = struct.unpack("<8f", base64.b64decode(b64))
     assert decoded == pytest.approx(floats, rel=1e-6)
@@ -204,22 +269,38 @@ async def test_models(client: openai.AsyncOpenAI) -> None:
 
 async def test_unknown_model_is_not_found(client: openai.AsyncOpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as info:
-        await client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
-    assert info.value.body == {"message": "model 'nope' not found", "type": "not_found_error",
-                               "param": None, "code": "model_not_found"}
+        await client.chat.completions.create(
+            model="nope", messages=[{"role": "user", "content": "x"}]
+        )
+    assert info.value.body == {
+        "message": "model 'nope' not found",
+        "type": "not_found_error",
+        "param": None,
+        "code": "model_not_found",
+    }
 
 
-@pytest.mark.parametrize("body", [
-    b"{not json", b"[]", b"", b'{"model": "llama3.2"}', b'{"messages": [{"role":"user"}]}',
-    b'{"model":"llama3.2","messages":[{"role":"wizard","content":"x"}]}',
-    b'{"model":"llama3.2","messages":"hi"}',
-    b'{"model":"llama3.2","messages":[{"role":"user","content":"x"}],"temperature":"hot"}',
-    b'\xff\xfe',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"[]",
+        b"",
+        b'{"model": "llama3.2"}',
+        b'{"messages": [{"role":"user"}]}',
+        b'{"model":"llama3.2","messages":[{"role":"wizard","content":"x"}]}',
+        b'{"model":"llama3.2","messages":"hi"}',
+        b'{"model":"llama3.2","messages":[{"role":"user","content":"x"}],"temperature":"hot"}',
+        b"\xff\xfe",
+    ],
+)
 async def test_malformed_input_is_400_in_openai_shape(proxy: ProxyService, body: bytes) -> None:
     async with aiohttp.ClientSession() as http:
-        async with http.post(proxy.base_url + "/v1/chat/completions", data=body,
-                             headers={"Content-Type": "application/json"}) as resp:
+        async with http.post(
+            proxy.base_url + "/v1/chat/completions",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        ) as resp:
             payload = await resp.json()
     assert resp.status == 400
     assert payload["error"]["type"] == "invalid_request_error"
@@ -234,12 +315,17 @@ async def test_bad_request_error_from_sdk(client: openai.AsyncOpenAI) -> None:
 async def test_mid_stream_error_is_one_error_event(proxy: ProxyService, sim: Sim) -> None:
     sim.config.fail_after_chunks = 2
     async with aiohttp.ClientSession() as http:
-        async with http.post(proxy.base_url + "/v1/chat/completions", json={
-            "model": "llama3.2", "stream": True,
-            "messages": [{"role": "user", "content": "x y z"}]}) as resp:
+        async with http.post(
+            proxy.base_url + "/v1/chat/completions",
+            json={
+                "model": "llama3.2",
+                "stream": True,
+                "messages": [{"role": "user", "content": "x y z"}],
+            },
+        ) as resp:
             raw = await resp.read()
     events = [e for e in raw.decode().split("\n\n") if e]
-    assert events[-1].startswith("data: {\"error\"")
+    assert events[-1].startswith('data: {"error"')
     assert "[DONE]" not in raw.decode()
     assert json.loads(events[-1][6:])["error"]["message"] == "simulated failure mid-stream"
 
@@ -251,7 +337,8 @@ async def test_cancelling_an_openai_stream_closes_upstream(
 
     sim.config.token_delay = 0.3
     stream = await client.chat.completions.create(
-        model="llama3.2", messages=[{"role": "user", "content": "never ending"}], stream=True)
+        model="llama3.2", messages=[{"role": "user", "content": "never ending"}], stream=True
+    )
     async for _ in stream:
         break
     await stream.close()
@@ -266,11 +353,19 @@ async def test_zed_strict_stream_shape(proxy: ProxyService) -> None:
     """Zed parses every SSE event strictly: ``choices`` always present with ``index``;
     tool-call deltas carry ``index``; usage has ``total_tokens``."""
     async with aiohttp.ClientSession() as http:
-        async with http.post(proxy.base_url + "/v1/chat/completions", json={
-            "model": "llama3.2", "stream": True, "stream_options": {"include_usage": True},
-            "tools": [WEATHER], "parallel_tool_calls": True, "prompt_cache_key": "k",
-            "max_completion_tokens": 64,
-            "messages": [{"role": "user", "content": "weather"}]}) as resp:
+        async with http.post(
+            proxy.base_url + "/v1/chat/completions",
+            json={
+                "model": "llama3.2",
+                "stream": True,
+                "stream_options": {"include_usage": True},
+                "tools": [WEATHER],
+                "parallel_tool_calls": True,
+                "prompt_cache_key": "k",
+                "max_completion_tokens": 64,
+                "messages": [{"role": "user", "content": "weather"}],
+            },
+        ) as resp:
             raw = (await resp.read()).decode()
     events = [json.loads(e[6:]) for e in raw.split("\n\n") if e and e != "data: [DONE]"]
     for event in events:
@@ -286,16 +381,32 @@ async def test_zed_strict_stream_shape(proxy: ProxyService) -> None:
 async def test_copilot_headers_and_stream_options(proxy: ProxyService) -> None:
     """Copilot Chat sends ``Bearer `` with an empty key, its own User-Agent and ids, n=1,
     and ``stream_options.include_usage``; none of it may break the request."""
-    headers = {"Authorization": "Bearer ", "User-Agent": "GitHubCopilotChat/0.30.0",
-               "X-Request-Id": "abc", "OpenAI-Intent": "conversation-panel",
-               "X-Initiator": "user"}
+    headers = {
+        "Authorization": "Bearer ",
+        "User-Agent": "GitHubCopilotChat/0.30.0",
+        "X-Request-Id": "abc",
+        "OpenAI-Intent": "conversation-panel",
+        "X-Initiator": "user",
+    }
     async with aiohttp.ClientSession() as http:
-        async with http.post(proxy.base_url + "/v1/chat/completions", headers=headers, json={
-            "model": "llama3.2:latest", "n": 1, "stream": True, "temperature": 0.1,
-            "top_p": 1, "tool_choice": "auto", "tools": [WEATHER],
-            "stream_options": {"include_usage": True},
-            "messages": [{"role": "system", "content": "s"},
-                         {"role": "user", "content": "hello"}]}) as resp:
+        async with http.post(
+            proxy.base_url + "/v1/chat/completions",
+            headers=headers,
+            json={
+                "model": "llama3.2:latest",
+                "n": 1,
+                "stream": True,
+                "temperature": 0.1,
+                "top_p": 1,
+                "tool_choice": "auto",
+                "tools": [WEATHER],
+                "stream_options": {"include_usage": True},
+                "messages": [
+                    {"role": "system", "content": "s"},
+                    {"role": "user", "content": "hello"},
+                ],
+            },
+        ) as resp:
             assert resp.status == 200
             raw = (await resp.read()).decode()
     assert raw.endswith("data: [DONE]\n\n")

@@ -43,7 +43,11 @@ STABLE_REQUESTS = [
 
 @pytest.mark.parametrize(("method", "path", "body"), STABLE_REQUESTS)
 async def test_bytes_equal_direct(
-    sim: Sim, proxy: ProxyService, http: aiohttp.ClientSession, method: str, path: str,
+    sim: Sim,
+    proxy: ProxyService,
+    http: aiohttp.ClientSession,
+    method: str,
+    path: str,
     body: object,
 ) -> None:
     data = json.dumps(body).encode() if body is not None else None
@@ -148,8 +152,10 @@ async def test_upstream_down_then_back(tmp_path: Path, http: aiohttp.ClientSessi
         assert resp.status == 502
         assert time.perf_counter() - started < 1.0
         assert f"127.0.0.1:{port}" in body["error"]
-        async with http.post(service.base_url + "/v1/chat/completions", json={
-            "model": "m", "messages": [{"role": "user", "content": "x"}]}) as resp:
+        async with http.post(
+            service.base_url + "/v1/chat/completions",
+            json={"model": "m", "messages": [{"role": "user", "content": "x"}]},
+        ) as resp:
             err = await resp.json()
         assert resp.status == 502 and err["error"]["type"] == "api_error"
         async with http.get(service.base_url + "/healthz") as resp:
@@ -164,7 +170,10 @@ async def test_upstream_down_then_back(tmp_path: Path, http: aiohttp.ClientSessi
             async with http.get(service.base_url + "/healthz") as resp:
                 health = await resp.json()
             assert health["ollama"] == {
-                "url": f"http://127.0.0.1:{port}", "reachable": True, "version": "0.32.15"}
+                "url": f"http://127.0.0.1:{port}",
+                "reachable": True,
+                "version": "0.32.15",
+            }
         finally:
             await server.close()
         # Ollama restarted: pooled connections are dead, the next request still works.
@@ -186,8 +195,10 @@ async def test_upstream_read_timeout_is_504(
     service = ProxyService(make_settings(tmp_path, sim.url, read_timeout=0.2))
     await service.start()
     try:
-        async with http.post(service.base_url + "/api/chat", json={
-            "model": "llama3.2", "messages": [{"role": "user", "content": "x"}]}) as resp:
+        async with http.post(
+            service.base_url + "/api/chat",
+            json={"model": "llama3.2", "messages": [{"role": "user", "content": "x"}]},
+        ) as resp:
             assert resp.status == 504
             assert "did not answer in time" in (await resp.json())["error"]
     finally:
@@ -204,7 +215,9 @@ async def test_path_tricks_never_leave_the_api(
 
 
 def test_import_proxy_core_pulls_no_qt() -> None:
-    code = "import sys, proxy_core, proxy_core.cli; " \
+    code = (
+        "import sys, proxy_core, proxy_core.cli; "
         "bad=[m for m in sys.modules if m.startswith(('PySide6','qasync','PyQt'))]; print(bad)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -37,8 +37,10 @@ async def test_stop_lets_an_inflight_stream_finish(sim: Sim, tmp_path: Path) -> 
     service = ProxyService(make_settings(tmp_path, sim.url))
     await service.start()
     async with aiohttp.ClientSession() as http:
-        resp = await http.post(service.base_url + "/api/chat", json={
-            "model": "llama3.2", "messages": [{"role": "user", "content": "a b c"}]})
+        resp = await http.post(
+            service.base_url + "/api/chat",
+            json={"model": "llama3.2", "messages": [{"role": "user", "content": "a b c"}]},
+        )
         await resp.content.readline()
         stopping = asyncio.ensure_future(service.stop())
         raw = await resp.read()
@@ -54,8 +56,10 @@ async def test_metrics_exposition_moves_with_requests(proxy: ProxyService) -> No
         values: dict[str, float] = {}
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
-                if sample.name == "proxy_request_duration_seconds_count" and \
-                        sample.labels["route"] == "/api/chat":
+                if (
+                    sample.name == "proxy_request_duration_seconds_count"
+                    and sample.labels["route"] == "/api/chat"
+                ):
                     values["chat"] = values.get("chat", 0) + sample.value
                 if sample.name == "proxy_tokens_total":
                     values["tokens"] = values.get("tokens", 0) + sample.value
@@ -64,8 +68,10 @@ async def test_metrics_exposition_moves_with_requests(proxy: ProxyService) -> No
     before = await scrape()
     async with aiohttp.ClientSession() as http:
         for _ in range(3):
-            async with http.post(proxy.base_url + "/api/chat", json={
-                "model": "llama3.2", "messages": [{"role": "user", "content": "m"}]}) as resp:
+            async with http.post(
+                proxy.base_url + "/api/chat",
+                json={"model": "llama3.2", "messages": [{"role": "user", "content": "m"}]},
+            ) as resp:
                 await resp.read()
     after = await scrape()
     assert after["chat"] - before.get("chat", 0) == 3

@@ -15,8 +15,9 @@ from proxy_core.settings import ProxySettings, SettingsError, resolve, save
 
 
 def test_precedence_cli_env_file_defaults(tmp_path: Path) -> None:
-    (tmp_path / "settings.json").write_text(json.dumps(
-        {"port": 1111, "cache_ttl": 60, "log_level": "debug", "cache_policy": "all"}))
+    (tmp_path / "settings.json").write_text(
+        json.dumps({"port": 1111, "cache_ttl": 60, "log_level": "debug", "cache_policy": "all"})
+    )
     env = {"OLLAMA_PROXY_PORT": "2222", "OLLAMA_PROXY_CACHE_TTL": "90"}
     s = resolve({"data_dir": str(tmp_path), "port": 3333}, env)
     assert s.port == 3333  # CLI beats env and file
@@ -30,12 +31,18 @@ def test_env_chooses_data_dir(tmp_path: Path) -> None:
     assert s.data_dir == tmp_path and s.cache_enabled is False
 
 
-@pytest.mark.parametrize(("changes", "needle"), [
-    ({"port": 70000}, "port"), ({"ollama_url": "ftp://x"}, "ollama_url"),
-    ({"ollama_url": "http://"}, "ollama_url"), ({"cache_policy": "some"}, "cache_policy"),
-    ({"read_timeout": 0}, "read_timeout"), ({"log_level": "loud"}, "log_level"),
-    ({"host": ""}, "host"),
-])
+@pytest.mark.parametrize(
+    ("changes", "needle"),
+    [
+        ({"port": 70000}, "port"),
+        ({"ollama_url": "ftp://x"}, "ollama_url"),
+        ({"ollama_url": "http://"}, "ollama_url"),
+        ({"cache_policy": "some"}, "cache_policy"),
+        ({"read_timeout": 0}, "read_timeout"),
+        ({"log_level": "loud"}, "log_level"),
+        ({"host": ""}, "host"),
+    ],
+)
 def test_invalid_values_name_the_setting(changes: dict[str, object], needle: str) -> None:
     with pytest.raises(SettingsError, match=needle):
         ProxySettings(**changes)  # type: ignore[arg-type]
@@ -56,8 +63,13 @@ def test_save_round_trip(tmp_path: Path) -> None:
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "proxy_core", *args], capture_output=True,
-                          text=True, timeout=30, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "proxy_core", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_help_explains_each_flag() -> None:
