@@ -130,9 +130,22 @@ async def passthrough(request: web.Request) -> web.StreamResponse:
         length = resp.content_length
         if request.method == "HEAD" or (length is not None and length <= _SMALL_REPLY):
             body = await state.upstream.read_body(resp)
+            if path == "/api/tags" and resp.status == 200:
+                _learn_models(state, body)
             return web.Response(body=body, status=resp.status, headers=out_headers)
         return await stream_chunks(
             request, state, resp.status, out_headers, state.upstream.iter_body(resp)
+        )
+
+
+def _learn_models(state: ProxyState, body: bytes) -> None:
+    """Model metric labels are bounded to the models Ollama reports; clients list them
+    often, so the proxy learns them passively instead of polling."""
+    tags = parse_json_object(body)
+    models = tags.get("models") if tags is not None else None
+    if isinstance(models, list):
+        state.metrics.set_known_models(
+            str(m.get("model") or m.get("name")) for m in models if isinstance(m, dict)
         )
 
 

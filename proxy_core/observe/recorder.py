@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from ..cache.keys import normalize_model
 from ..cache.store import CacheStats
 
 # Resolves sub-millisecond cache hits and multi-minute generations.
@@ -148,11 +149,12 @@ class MetricsRecorder:
         self.registry.register(_CacheCollector(stats, volume))
 
     def set_known_models(self, names: Iterable[str]) -> None:
-        self.known_models = frozenset(names)
+        self.known_models = frozenset(normalize_model(name) for name in names)
 
     def model_label(self, name: str) -> str:
         """Bounded cardinality: only models Ollama reports get their own label."""
-        return name if name in self.known_models else OTHER_MODEL
+        normal = normalize_model(name)
+        return normal if normal in self.known_models else OTHER_MODEL
 
     # hot path ---------------------------------------------------------------------------
     def request_started(self) -> None:

@@ -78,3 +78,15 @@ async def test_metrics_exposition_moves_with_requests(proxy: ProxyService) -> No
     assert after["tokens"] > before.get("tokens", 0)
     snapshot = proxy.metrics_snapshot()
     assert snapshot is not None and snapshot.requests >= 3
+
+
+async def test_model_labels_are_bounded_to_models_ollama_reports(proxy: ProxyService) -> None:
+    assert proxy.state is not None
+    metrics = proxy.state.metrics
+    assert metrics.model_label("llama3.2:latest") == "other"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(proxy.base_url + "/api/tags") as resp:
+            assert resp.status == 200
+    assert metrics.model_label("llama3.2:latest") == "llama3.2:latest"
+    assert metrics.model_label("LLAMA3.2") == "llama3.2:latest"  # one label per model
+    assert metrics.model_label("made-up-by-a-client") == "other"
