@@ -142,11 +142,8 @@ def _learn_models(state: ProxyState, body: bytes) -> None:
     """Model metric labels are bounded to the models Ollama reports; clients list them
     often, so the proxy learns them passively instead of polling."""
     tags = parse_json_object(body)
-    models = tags.get("models") if tags is not None else None
-    if isinstance(models, list):
-        state.metrics.set_known_models(
-            str(m.get("model") or m.get("name")) for m in models if isinstance(m, dict)
-        )
+    if tags is not None:
+        state.metrics.learn_models(tags.get("models"))
 
 
 async def _iter_request(request: web.Request) -> AsyncIterator[bytes]:

@@ -151,6 +151,13 @@ class MetricsRecorder:
     def set_known_models(self, names: Iterable[str]) -> None:
         self.known_models = frozenset(normalize_model(name) for name in names)
 
+    def learn_models(self, tags_models: Any) -> None:
+        """Take the label set from the ``models`` list of an ``/api/tags`` reply."""
+        if isinstance(tags_models, list):
+            self.set_known_models(
+                str(m.get("model") or m.get("name")) for m in tags_models if isinstance(m, dict)
+            )
+
     def model_label(self, name: str) -> str:
         """Bounded cardinality: only models Ollama reports get their own label."""
         normal = normalize_model(name)

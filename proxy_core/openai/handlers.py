@@ -197,7 +197,7 @@ async def _tags(request: web.Request) -> list[dict[str, Any]]:
         if resp.status != 200:
             raise OpenAIError(resp.status, from_native_error(resp.status, raw))
     models = json.loads(raw).get("models") or []
-    state.metrics.set_known_models(str(m.get("model") or m.get("name")) for m in models)
+    state.metrics.learn_models(models)
     return [m for m in models if isinstance(m, dict)]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import struct
+from typing import Any
 
 import aiohttp
 import openai
@@ -33,6 +34,17 @@ async def client(proxy: ProxyService):  # type: ignore[no-untyped-def]
         base_url=proxy.base_url + "/v1", api_key="unused", max_retries=0
     ) as c:
         yield c
+
+
+async def post_sse(
+    proxy: ProxyService, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """POST a streaming chat request without the SDK, to see the raw SSE bytes."""
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            proxy.base_url + "/v1/chat/completions", json=body, headers=headers
+        ) as resp:
+            return resp.status, (await resp.read()).decode()
 
 
 def _final_chat(sim: Sim) -> dict[str, object]:
@@ -314,19 +326,13 @@ async def test_bad_request_error_from_sdk(client: openai.AsyncOpenAI) -> None:
 
 async def test_mid_stream_error_is_one_error_event(proxy: ProxyService, sim: Sim) -> None:
     sim.config.fail_after_chunks = 2
-    async with aiohttp.ClientSession() as http:
-        async with http.post(
-            proxy.base_url + "/v1/chat/completions",
-            json={
-                "model": "llama3.2",
-                "stream": True,
-                "messages": [{"role": "user", "content": "x y z"}],
-            },
-        ) as resp:
-            raw = await resp.read()
-    events = [e for e in raw.decode().split("\n\n") if e]
+    _, raw = await post_sse(
+        proxy,
+        {"model": "llama3.2", "stream": True, "messages": [{"role": "user", "content": "x y z"}]},
+    )
+    events = [e for e in raw.split("\n\n") if e]
     assert events[-1].startswith('data: {"error"')
-    assert "[DONE]" not in raw.decode()
+    assert "[DONE]" not in raw
     assert json.loads(events[-1][6:])["error"]["message"] == "simulated failure mid-stream"
 
 
@@ -352,21 +358,19 @@ async def test_cancelling_an_openai_stream_closes_upstream(
 async def test_zed_strict_stream_shape(proxy: ProxyService) -> None:
     """Zed parses every SSE event strictly: ``choices`` always present with ``index``;
     tool-call deltas carry ``index``; usage has ``total_tokens``."""
-    async with aiohttp.ClientSession() as http:
-        async with http.post(
-            proxy.base_url + "/v1/chat/completions",
-            json={
-                "model": "llama3.2",
-                "stream": True,
-                "stream_options": {"include_usage": True},
-                "tools": [WEATHER],
-                "parallel_tool_calls": True,
-                "prompt_cache_key": "k",
-                "max_completion_tokens": 64,
-                "messages": [{"role": "user", "content": "weather"}],
-            },
-        ) as resp:
-            raw = (await resp.read()).decode()
+    _, raw = await post_sse(
+        proxy,
+        {
+            "model": "llama3.2",
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "tools": [WEATHER],
+            "parallel_tool_calls": True,
+            "prompt_cache_key": "k",
+            "max_completion_tokens": 64,
+            "messages": [{"role": "user", "content": "weather"}],
+        },
+    )
     events = [json.loads(e[6:]) for e in raw.split("\n\n") if e and e != "data: [DONE]"]
     for event in events:
         assert "choices" in event
@@ -388,26 +392,24 @@ async def test_copilot_headers_and_stream_options(proxy: ProxyService) -> None:
         "OpenAI-Intent": "conversation-panel",
         "X-Initiator": "user",
     }
-    async with aiohttp.ClientSession() as http:
-        async with http.post(
-            proxy.base_url + "/v1/chat/completions",
-            headers=headers,
-            json={
-                "model": "llama3.2:latest",
-                "n": 1,
-                "stream": True,
-                "temperature": 0.1,
-                "top_p": 1,
-                "tool_choice": "auto",
-                "tools": [WEATHER],
-                "stream_options": {"include_usage": True},
-                "messages": [
-                    {"role": "system", "content": "s"},
-                    {"role": "user", "content": "hello"},
-                ],
-            },
-        ) as resp:
-            assert resp.status == 200
-            raw = (await resp.read()).decode()
+    status, raw = await post_sse(
+        proxy,
+        {
+            "model": "llama3.2:latest",
+            "n": 1,
+            "stream": True,
+            "temperature": 0.1,
+            "top_p": 1,
+            "tool_choice": "auto",
+            "tools": [WEATHER],
+            "stream_options": {"include_usage": True},
+            "messages": [
+                {"role": "system", "content": "s"},
+                {"role": "user", "content": "hello"},
+            ],
+        },
+        headers,
+    )
+    assert status == 200
     assert raw.endswith("data: [DONE]\n\n")
     assert '"usage"' in raw
