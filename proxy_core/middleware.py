@@ -12,7 +12,7 @@ from aiohttp import web
 from .errors import BadRequest, UpstreamError
 from .ndjson import dumps
 from .openai.errors import OpenAIError, error_object
-from .state import REQUEST_CACHE, REQUEST_MODEL, STATE
+from .state import REQUEST_CACHE, REQUEST_MODEL, REQUEST_TTFB, STATE
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -85,11 +85,13 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
         cache = request.get(REQUEST_CACHE, "NONE")
         metrics.request_finished(_route_label(request), request.method, status, cache, elapsed)
         if log.isEnabledFor(logging.DEBUG):
+            ttfb = request.get(REQUEST_TTFB)
             log.debug(
-                "request route=%s model=%s status=%s cache=%s duration_ms=%.2f",
+                "request route=%s model=%s status=%s cache=%s duration_ms=%.2f ttfb_ms=%s",
                 _route_label(request),
                 request.get(REQUEST_MODEL),
                 status,
                 cache,
                 elapsed * 1000,
+                "-" if ttfb is None else f"{ttfb * 1000:.2f}",
             )

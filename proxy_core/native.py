@@ -19,7 +19,7 @@ from .forwarding import encode_path, request_headers, response_headers, upstream
 from .generation import Reply, open_reply, wants_stream
 from .ndjson import dumps
 from .render import native_body
-from .state import REQUEST_CACHE, REQUEST_MODEL, STATE, ProxyState
+from .state import REQUEST_CACHE, REQUEST_MODEL, REQUEST_TTFB, STATE, ProxyState
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ async def send_native(
         return web.Response(body=body, status=200, headers=headers)
     assert reply.chunks is not None
     state.metrics.upstream_first_byte(request.path, reply.ttfb)
+    request[REQUEST_TTFB] = reply.ttfb
     if not reply.streamed:
         body = b"".join([chunk async for chunk in reply.chunks])
         _observe_final(state, request, body)

@@ -16,6 +16,8 @@ from aiohttp import web
 from .app_factory import create_app
 from .cache import CacheLayer
 from .errors import PortInUse
+from .observe.hardware import HardwareMonitor
+from .observe.monitor import BackgroundMonitor
 from .observe.recorder import MetricsRecorder, MetricsSnapshot
 from .settings import ProxySettings
 from .state import ProxyState
@@ -51,6 +53,7 @@ class ProxyService:
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._retired: set[asyncio.Task[Any]] = set()
+        self._monitor: asyncio.Task[None] | None = None
 
     @property
     def running(self) -> bool:
@@ -96,7 +99,17 @@ class ProxyService:
         except BaseException:
             await self.stop()
             raise
+        if settings.monitor_interval > 0:
+            await self._start_monitor(self.state, settings)
         log.info("proxy listening on %s, forwarding to %s", self.base_url, settings.ollama_base)
+
+    async def _start_monitor(self, state: ProxyState, settings: ProxySettings) -> None:
+        loop = asyncio.get_running_loop()
+        hardware = await loop.run_in_executor(None, HardwareMonitor, settings.data_dir)
+        interval = settings.monitor_interval
+        # Ollama is asked every fifth tick (5 s by default): enough for a tray alert.
+        monitor = BackgroundMonitor(state, hardware, interval=interval, ollama_every=5 * interval)
+        self._monitor = loop.create_task(monitor.run(), name="proxy-monitor")
 
     async def _bind(self, host: str, port: int) -> None:
         assert self._runner is not None
@@ -111,6 +124,10 @@ class ProxyService:
 
     async def stop(self) -> None:
         """Stop listening; in-flight streams get ``shutdown_grace`` seconds to finish."""
+        monitor, self._monitor = self._monitor, None
+        if monitor is not None:
+            monitor.cancel()
+            await asyncio.gather(monitor, return_exceptions=True)
         runner, self._runner, self._site = self._runner, None, None
         if runner is not None:
             await runner.cleanup()

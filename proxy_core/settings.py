@@ -49,6 +49,8 @@ class ProxySettings:
     shutdown_grace: float = 5.0
     max_body_size: int = 64 << 20
     num_ctx_defaults: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    # Seconds between hardware / cache-volume samples; 0 switches the monitor off.
+    monitor_interval: float = 1.0
 
     def __post_init__(self) -> None:
         validate(self)
@@ -91,6 +93,8 @@ def validate(s: ProxySettings) -> None:
     for name in ("cache_ttl", "connect_timeout", "read_timeout", "shutdown_grace"):
         if getattr(s, name) <= 0:
             raise SettingsError(f"{name}: must be a positive number of seconds")
+    if s.monitor_interval < 0:
+        raise SettingsError("monitor_interval: must be 0 (off) or a positive number of seconds")
     for name in ("cache_size_limit", "max_connections", "max_body_size"):
         if getattr(s, name) <= 0:
             raise SettingsError(f"{name}: must be a positive whole number")

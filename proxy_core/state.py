@@ -28,3 +28,4 @@ STATE = web.AppKey("proxy_state", ProxyState)
 # Per-request facts the metrics middleware reads after the handler ran.
 REQUEST_MODEL = web.RequestKey("proxy_model", str)
 REQUEST_CACHE = web.RequestKey("proxy_cache", str)
+REQUEST_TTFB = web.RequestKey("proxy_ttfb", float)  # seconds to Ollama's first byte

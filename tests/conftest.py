@@ -42,6 +42,8 @@ async def sim() -> AsyncIterator[Sim]:
 
 
 def make_settings(tmp_path: Path, ollama_url: str, **changes: object) -> ProxySettings:
+    # The background monitor polls Ollama; tests that count upstream calls want quiet.
+    changes.setdefault("monitor_interval", 0)
     return ProxySettings(
         host="127.0.0.1",
         port=0,

@@ -79,6 +79,8 @@ class CacheStats:
     bypasses: int = 0
     writes: int = 0
     errors: int = 0
+    evictions: int = 0  # removed to stay under the size limit
+    expirations: int = 0  # removed because their TTL ran out
     time_saved: float = 0.0
 
 
@@ -117,7 +119,7 @@ class ResponseStore:
             disk=BytesOnlyDisk,
             size_limit=self.size_limit,
             eviction_policy="least-recently-stored",
-            cull_limit=10,
+            cull_limit=0,  # culled in put() instead, so evictions can be counted
             disk_min_file_size=1 << 20,  # keep answers in sqlite: one read per hit
             statistics=False,
         )
@@ -175,6 +177,10 @@ class ResponseStore:
         try:
             cache.set(key, entry.encode(), expire=self.ttl)
             self.stats.writes += 1
+            # diskcache's own cull on set() reports nothing; doing it here separates
+            # expired rows from evictions for the size limit.
+            self.stats.expirations += int(cache.expire())
+            self.stats.evictions += int(cache.cull())
         except Exception as exc:  # a failed write loses an entry, never a reply
             self._report(exc)
             self._rebuild()

@@ -19,6 +19,8 @@ from prometheus_client.registry import Collector
 
 from ..cache.keys import normalize_model
 from ..cache.store import CacheStats
+from .hardware import HardwareSample
+from .ollama_status import OllamaStatus
 
 # Resolves sub-millisecond cache hits and multi-minute generations.
 LATENCY_BUCKETS: tuple[float, ...] = (
@@ -62,7 +64,13 @@ class MetricsSnapshot:
     cache_misses: int
     cache_bypasses: int
     cache_time_saved: float
+    cache_writes: int
+    cache_evictions: int
+    cache_entries: int  # as of the last monitor tick (a sqlite read, so not per snapshot)
+    cache_bytes: int
     in_flight: int
+    hardware: HardwareSample | None = None  # None until the first sample
+    ollama: OllamaStatus | None = None  # None until the first check
 
 
 class _CacheCollector(Collector):
@@ -84,9 +92,96 @@ class _CacheCollector(Collector):
         )
         yield CounterMetricFamily("proxy_cache_writes", "Entries written", value=stats.writes)
         yield CounterMetricFamily("proxy_cache_errors", "Cache failures", value=stats.errors)
+        yield CounterMetricFamily(
+            "proxy_cache_evictions", "Entries evicted by the size limit", value=stats.evictions
+        )
+        yield CounterMetricFamily(
+            "proxy_cache_expirations",
+            "Entries removed when their TTL ran out",
+            value=stats.expirations,
+        )
         entries, size = self._volume()
         yield GaugeMetricFamily("proxy_cache_entries", "Entries in the cache", value=entries)
         yield GaugeMetricFamily("proxy_cache_bytes", "Bytes on disk", value=size)
+
+
+class _HardwareCollector(Collector):
+    """Gauges from the monitor's last sample; nothing when there is none yet."""
+
+    def __init__(self, recorder: MetricsRecorder) -> None:
+        self._recorder = recorder
+
+    def collect(self) -> Iterator[Any]:
+        sample = self._recorder.hardware
+        if sample is not None:
+            yield from hardware_families(sample)
+        status = self._recorder.ollama
+        if status is not None:
+            yield GaugeMetricFamily(
+                "proxy_ollama_up", "Ollama answered the last check", value=int(status.reachable)
+            )
+            yield GaugeMetricFamily(
+                "proxy_ollama_models_loaded",
+                "Models Ollama holds in memory",
+                value=len(status.loaded),
+            )
+
+
+def hardware_families(sample: HardwareSample) -> Iterator[Any]:
+    cpu = GaugeMetricFamily("proxy_host_cpu_percent", "CPU use of the whole machine")
+    cpu.add_metric([], sample.cpu_percent)
+    yield cpu
+    memory = GaugeMetricFamily("proxy_host_memory_bytes", "RAM and swap", labels=["kind"])
+    for kind, value in (
+        ("total", sample.ram_total),
+        ("used", sample.ram_used),
+        ("available", sample.ram_available),
+        ("swap_total", sample.swap_total),
+        ("swap_used", sample.swap_used),
+    ):
+        memory.add_metric([kind], value)
+    yield memory
+    if sample.net_rx_mbps is not None and sample.net_tx_mbps is not None:
+        net = GaugeMetricFamily(
+            "proxy_host_network_mbps", "Network throughput", labels=["direction"]
+        )
+        net.add_metric(["receive"], sample.net_rx_mbps)
+        net.add_metric(["transmit"], sample.net_tx_mbps)
+        yield net
+    processes = [("proxy", sample.proxy), ("ollama", sample.ollama)]
+    cpu_proc = GaugeMetricFamily(
+        "proxy_process_cpu_percent", "CPU of one core used", labels=["process"]
+    )
+    rss = GaugeMetricFamily("proxy_process_rss_bytes", "Resident memory", labels=["process"])
+    for name, usage in processes:
+        if usage.cpu_percent is not None and usage.rss is not None:
+            cpu_proc.add_metric([name], usage.cpu_percent)
+            rss.add_metric([name], usage.rss)
+    yield cpu_proc
+    yield rss
+    if sample.gpus:
+        util = GaugeMetricFamily("proxy_gpu_utilization_percent", "GPU use", labels=["gpu"])
+        mem = GaugeMetricFamily("proxy_gpu_memory_used_bytes", "GPU memory used", labels=["gpu"])
+        for index, gpu in enumerate(sample.gpus):
+            util.add_metric([str(index)], gpu.utilization_percent)
+            mem.add_metric([str(index)], gpu.memory_used)
+        yield util
+        yield mem
+    verdict = GaugeMetricFamily(
+        "proxy_spec_verdict",
+        "Machine vs the recommended specs: -1 unknown, 0 below minimum, 1 meets minimum, 2 optimal",
+        labels=["item"],
+    )
+    for item in sample.assessment.items:
+        verdict.add_metric([item.requirement.item], int(item.verdict))
+    verdict.add_metric(["overall"], int(sample.assessment.overall))
+    yield verdict
+    if sample.assessment.ram_headroom is not None:
+        yield GaugeMetricFamily(
+            "proxy_spec_ram_headroom_bytes",
+            "Available RAM above the 8 GB minimum (negative: short of it)",
+            value=sample.assessment.ram_headroom,
+        )
 
 
 class MetricsRecorder:
@@ -141,6 +236,11 @@ class MetricsRecorder:
         self._generation_seconds = 0.0
         self._in_flight = 0
         self._cache_stats: Callable[[], CacheStats] = CacheStats
+        # Set by the background monitor (proxy_core.observe.monitor), read by snapshot().
+        self.hardware: HardwareSample | None = None
+        self.ollama: OllamaStatus | None = None
+        self.cache_volume: tuple[int, int] = (0, 0)
+        self.registry.register(_HardwareCollector(self))
 
     def attach_cache(
         self, stats: Callable[[], CacheStats], volume: Callable[[], tuple[int, int]]
@@ -230,5 +330,11 @@ class MetricsRecorder:
                 cache_misses=stats.misses,
                 cache_bypasses=stats.bypasses,
                 cache_time_saved=stats.time_saved,
+                cache_writes=stats.writes,
+                cache_evictions=stats.evictions,
+                cache_entries=self.cache_volume[0],
+                cache_bytes=self.cache_volume[1],
                 in_flight=self._in_flight,
+                hardware=self.hardware,
+                ollama=self.ollama,
             )

@@ -15,7 +15,7 @@ from ..cache import RouteKind, normalize_model
 from ..errors import BadRequest, UpstreamError
 from ..generation import Reply, open_reply
 from ..ndjson import dumps, iter_lines
-from ..state import REQUEST_CACHE, REQUEST_MODEL, STATE
+from ..state import REQUEST_CACHE, REQUEST_MODEL, REQUEST_TTFB, STATE
 from . import request_map, response_map
 from .errors import OpenAIError, error_object, from_native_error
 
@@ -147,6 +147,7 @@ async def _generate(
         request[REQUEST_CACHE] = reply.cache
         if reply.chunks is not None:
             state.metrics.upstream_first_byte(request.path, reply.ttfb)
+            request[REQUEST_TTFB] = reply.ttfb
         await _raise_for_status(reply)
         if stream:
             return await _sse(request, reply, stream_mapper(model, _include_usage(body)), model)

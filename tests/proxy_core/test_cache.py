@@ -228,6 +228,9 @@ async def test_size_bound_evicts(sim: Sim, tmp_path: Path) -> None:
             layer.store.put(f"{i:064x}", layer.new_entry([b"x" * 4000], False, 0.1))
         entries, size = await layer.volume()
         assert entries < 300
+        assert size <= 200_000
+        assert layer.stats.evictions == 300 - entries  # every removal is counted
+        assert layer.stats.expirations == 0
         assert layer.store.get(f"{0:064x}") is None  # oldest went first
         assert layer.store.get(f"{299:064x}") is not None
     finally:

@@ -1,0 +1,60 @@
+"""The background ticker: hardware, cache volume and Ollama status, off the hot path.
+
+Each tick's blocking reads (psutil, sqlite) run in the default executor; the GPU is an
+asyncio subprocess; Ollama is asked over the shared upstream pool every few ticks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from ..state import ProxyState
+from .hardware import HardwareMonitor
+from .ollama_status import check_ollama
+
+log = logging.getLogger(__name__)
+
+
+class BackgroundMonitor:
+    def __init__(
+        self,
+        state: ProxyState,
+        hardware: HardwareMonitor | None,
+        *,
+        interval: float,
+        ollama_every: float,
+    ) -> None:
+        self._state = state
+        self._hardware = hardware
+        self._interval = interval
+        self._ollama_every = ollama_every
+        self._next_ollama = float("-inf")
+        self._failed_once = False
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:  # a monitor failure must never take the proxy down
+                if not self._failed_once:
+                    self._failed_once = True
+                    log.exception("background monitor tick failed; it keeps trying")
+            await asyncio.sleep(self._interval)
+
+    async def tick(self) -> None:
+        state = self._state
+        metrics = state.metrics
+        loop = asyncio.get_running_loop()
+        if self._hardware is not None:
+            await self._hardware.read_gpus()
+            metrics.hardware = await loop.run_in_executor(None, self._hardware.sample)
+        metrics.cache_volume = await state.cache.volume()
+        now = time.monotonic()
+        if now >= self._next_ollama:
+            self._next_ollama = now + self._ollama_every
+            status = await check_ollama(state.upstream)
+            metrics.ollama = status
+            if status.reachable:
+                metrics.set_known_models(status.models)

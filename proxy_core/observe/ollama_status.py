@@ -1,0 +1,81 @@
+"""Is Ollama up, which version, which models are loaded: polled, never per request."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import time
+from typing import Any
+
+from ..errors import UpstreamError
+from ..upstream import UpstreamClient
+
+CHECK_TIMEOUT = 3.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LoadedModel:
+    name: str
+    size: int  # bytes in memory
+    size_vram: int  # of which on the GPU
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OllamaStatus:
+    checked: float  # time.monotonic()
+    reachable: bool
+    version: str | None = None
+    loaded: tuple[LoadedModel, ...] = ()
+    models: tuple[str, ...] = ()  # installed, from /api/tags
+    error: str | None = None
+
+
+async def _get_json(upstream: UpstreamClient, path: str) -> Any:
+    async with upstream.request("GET", path) as resp:
+        raw = await upstream.read_body(resp)
+        if resp.status != 200:
+            raise UpstreamError(f"{path} answered {resp.status}")
+        return json.loads(raw)
+
+
+def _loaded(payload: Any) -> tuple[LoadedModel, ...]:
+    models = payload.get("models") if isinstance(payload, dict) else None
+    out = []
+    for m in models if isinstance(models, list) else ():
+        if isinstance(m, dict):
+            out.append(
+                LoadedModel(
+                    str(m.get("name") or m.get("model") or "?"),
+                    int(m.get("size") or 0),
+                    int(m.get("size_vram") or 0),
+                )
+            )
+    return tuple(out)
+
+
+def _installed(payload: Any) -> tuple[str, ...]:
+    models = payload.get("models") if isinstance(payload, dict) else None
+    return tuple(
+        str(m.get("model") or m.get("name"))
+        for m in (models if isinstance(models, list) else ())
+        if isinstance(m, dict)
+    )
+
+
+async def check_ollama(upstream: UpstreamClient) -> OllamaStatus:
+    """One round of /api/version, /api/ps and /api/tags; any failure means unreachable."""
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT):
+            version = await _get_json(upstream, "/api/version")
+            ps = await _get_json(upstream, "/api/ps")
+            tags = await _get_json(upstream, "/api/tags")
+    except (UpstreamError, TimeoutError, ValueError, TypeError) as exc:
+        return OllamaStatus(time.monotonic(), False, error=str(exc) or "no answer in time")
+    return OllamaStatus(
+        time.monotonic(),
+        True,
+        version=str(version.get("version")) if isinstance(version, dict) else None,
+        loaded=_loaded(ps),
+        models=_installed(tags),
+    )
