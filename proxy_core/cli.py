@@ -8,7 +8,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .errors import PortInUse
@@ -70,9 +70,12 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def settings_from_args(args: argparse.Namespace) -> ProxySettings:
+def settings_from_args(
+    args: argparse.Namespace, stored: Mapping[str, Any] | None = None
+) -> ProxySettings:
+    """Flags over environment over ``stored`` (the tray's QSettings) over the file."""
     cli: dict[str, Any] = {name: value for name, value in vars(args).items() if value is not None}
-    return resolve(cli)
+    return resolve(cli, stored=stored)
 
 
 async def serve(settings: ProxySettings) -> None:

@@ -164,6 +164,8 @@ class ProxyService:
             retired, state.upstream = state.upstream, fresh
             self._retire(retired, new.shutdown_grace)
         state.cache.configure(enabled=new.cache_enabled, policy=new.cache_policy, ttl=new.cache_ttl)
+        if new.cache_size_limit != old.cache_size_limit:
+            await state.cache.resize(new.cache_size_limit)
         state.settings = new
         if (new.host, new.port) != (old.host, old.port):
             await self._rebind(new, old)

@@ -160,12 +160,22 @@ def from_file(path: Path) -> dict[str, Any]:
     return {name: coerce(name, value) for name, value in raw.items()}
 
 
-def resolve(cli: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> ProxySettings:
-    """Merge the sources with precedence CLI > env > file > defaults."""
+def resolve(
+    cli: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    stored: Mapping[str, Any] | None = None,
+) -> ProxySettings:
+    """Merge the sources with precedence CLI > env > ``stored`` > file > defaults.
+
+    ``stored`` is the tray app's QSettings (already typed); headless mode has none.
+    """
     env = from_env(os.environ if environ is None else environ)
-    data_dir = cli.get("data_dir") or env.get("data_dir") or default_data_dir()
+    saved = {k: coerce(k, v) for k, v in (stored or {}).items()}
+    data_dir = cli.get("data_dir") or env.get("data_dir") or saved.get("data_dir")
+    data_dir = data_dir or default_data_dir()
     merged: dict[str, Any] = {}
     merged.update(from_file(Path(data_dir) / SETTINGS_FILE))
+    merged.update(saved)
     merged.update(env)
     merged.update({k: coerce(k, v) for k, v in cli.items() if v is not None})
     merged["data_dir"] = Path(data_dir).expanduser()

@@ -42,16 +42,17 @@ async def sim() -> AsyncIterator[Sim]:
 
 
 def make_settings(tmp_path: Path, ollama_url: str, **changes: object) -> ProxySettings:
-    # The background monitor polls Ollama; tests that count upstream calls want quiet.
-    changes.setdefault("monitor_interval", 0)
-    return ProxySettings(
-        host="127.0.0.1",
-        port=0,
-        ollama_url=ollama_url,
-        data_dir=tmp_path / "data",
-        shutdown_grace=1.0,
-        **changes,  # type: ignore[arg-type]
-    )
+    values: dict[str, object] = {
+        "host": "127.0.0.1",
+        "port": 0,
+        "ollama_url": ollama_url,
+        "data_dir": tmp_path / "data",
+        "shutdown_grace": 1.0,
+        # The background monitor polls Ollama; tests that count upstream calls want quiet.
+        "monitor_interval": 0,
+    }
+    values.update(changes)
+    return ProxySettings(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture

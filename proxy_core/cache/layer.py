@@ -46,6 +46,10 @@ class CacheLayer:
         self.policy = policy
         self.store.ttl = ttl
 
+    async def resize(self, size_limit: int) -> None:
+        """A new size limit; culling down to it writes sqlite, so it runs in the executor."""
+        await asyncio.get_running_loop().run_in_executor(None, self.store.resize, size_limit)
+
     def lookup(self, key: str, max_age: float | None) -> CacheEntry | None:
         # Measured in tests/perf/bench_cache.py: a hit reads one sqlite row in tens of
         # microseconds, cheaper than a hop to an executor, so reads stay on the loop.

@@ -185,6 +185,18 @@ class ResponseStore:
             self._report(exc)
             self._rebuild()
 
+    def resize(self, size_limit: int) -> None:
+        self.size_limit = size_limit
+        cache = self._cache
+        if cache is None:
+            return
+        try:
+            cache.reset("size_limit", size_limit)
+            self.stats.evictions += int(cache.cull())
+        except Exception as exc:  # same rule as put(): a cache failure never fails a caller
+            self._report(exc)
+            self._rebuild()
+
     def clear(self) -> int:
         if self._cache is None:
             return 0

@@ -1,5 +1,6 @@
-"""Child process for the shared-loop stress test: ProxyService on qasync's loop with a
-QApplication, exactly as the tray app runs it. Prints its port, serves until stdin closes."""
+"""Child process for the shared-loop stress test: ProxyService on the tray app's loop
+(qasync with batched callbacks, app.qt_loop) with a QApplication, as the tray app runs it.
+Prints its port, serves until stdin closes."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_API", "pyside6")
 
-import qasync  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from app.qt_loop import BatchingQEventLoop  # noqa: E402
 from proxy_core import ProxyService, ProxySettings  # noqa: E402
 
 
@@ -29,7 +30,7 @@ async def serve(ollama_url: str, data_dir: Path) -> None:
 
 def main() -> None:
     app = QApplication(sys.argv[:1])
-    loop = qasync.QEventLoop(app)
+    loop = BatchingQEventLoop(app)
     asyncio.set_event_loop(loop)
     with loop:
         loop.run_until_complete(serve(sys.argv[1], Path(sys.argv[2])))

@@ -1,0 +1,245 @@
+"""Owns the proxy service and every window; turns menu actions into service calls.
+
+Everything runs on the one qasync loop: Qt slots that need the proxy schedule coroutines
+with ``asyncio.ensure_future`` and never block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, QUrl
+from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtWidgets import QInputDialog, QMessageBox, QSystemTrayIcon
+
+from proxy_core import ProxyService, ProxySettings
+from proxy_core.errors import PortInUse
+from proxy_core.observe.rates import compare
+from proxy_core.observe.recorder import MetricsSnapshot
+
+from . import autostart
+from .connect_dialog import ConnectDialog
+from .dashboard import DashboardWindow
+from .presenter import DashboardPresenter, TrayState, ollama_notice, tooltip, tray_state
+from .settings_dialog import SettingsDialog
+from .settings_store import SettingsStore
+from .tray import Tray
+
+log = logging.getLogger(__name__)
+STATUS_MS = 1000
+PortAsker = Callable[[PortInUse], Awaitable[int | None]]
+
+
+async def ask_port_dialog(error: PortInUse) -> int | None:
+    """Ask for another port without a nested event loop (the proxy shares this loop)."""
+    dialog = QInputDialog()
+    dialog.setWindowTitle("Port in use")
+    dialog.setLabelText(f"{error}\n\nChoose another port for the proxy (0 picks a free one):")
+    dialog.setInputMode(QInputDialog.InputMode.IntInput)
+    dialog.setIntRange(0, 65535)
+    dialog.setIntValue(error.port + 1 if error.port < 65535 else 0)
+    done: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+    dialog.finished.connect(
+        lambda result: done.done() or done.set_result(dialog.intValue() if result else None)
+    )
+    dialog.open()
+    return await done
+
+
+class AppController(QObject):
+    def __init__(
+        self,
+        service: ProxyService,
+        store: SettingsStore,
+        *,
+        tray_available: bool | None = None,
+        ask_port: PortAsker = ask_port_dialog,
+    ) -> None:
+        super().__init__()
+        self.service = service
+        self.store = store
+        self.ask_port = ask_port
+        self.error: str | None = None
+        self.notices: list[tuple[str, str]] = []  # every notification shown, newest last
+        self.quit_requested = asyncio.Event()
+        self._ollama_up: bool | None = None
+        self._status_snapshot: MetricsSnapshot | None = None  # for the tooltip's req/s
+        self._tasks: set[asyncio.Task[Any]] = set()
+        if tray_available is None:
+            tray_available = QSystemTrayIcon.isSystemTrayAvailable()
+        self.tray_available = tray_available
+
+        self.presenter = DashboardPresenter(service.settings.ollama_url)
+        self.dashboard = DashboardWindow(self.snapshot, self.presenter)
+        self.dashboard.clear_cache_requested.connect(lambda: self._spawn(self.clear_cache()))
+        self.dashboard.quit_requested.connect(self.quit)
+        self.tray = Tray()
+        menu = self.tray.menu
+        menu.open_dashboard.triggered.connect(self.open_dashboard)
+        menu.caching.toggled.connect(self.set_caching)
+        menu.copy_openai_url.triggered.connect(self.copy_openai_url)
+        menu.copy_ollama_url.triggered.connect(self.copy_ollama_url)
+        menu.connect_ide.triggered.connect(self.open_connect)
+        menu.settings.triggered.connect(self.open_settings)
+        menu.open_metrics.triggered.connect(self.open_metrics)
+        menu.quit.triggered.connect(self.quit)
+        self.tray.activated.connect(self._tray_clicked)
+        self.status_timer = QTimer(self)
+        self.status_timer.setInterval(STATUS_MS)
+        self.status_timer.timeout.connect(self.update_status)
+        self.connect_dialog: ConnectDialog | None = None
+        self.settings_dialog: SettingsDialog | None = None
+
+    # lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> bool:
+        """Start the proxy; on a taken port ask for another. False: the user gave up."""
+        while True:
+            try:
+                await self.service.start()
+                break
+            except PortInUse as exc:
+                port = await self.ask_port(exc)
+                if port is None:
+                    return False
+                new = self.service.settings.replace(port=port)
+                self.store.save_changes(self.service.settings, new)
+                self.service.settings = new
+        self.error = None
+        self.tray.menu.caching.setChecked(self.service.settings.cache_enabled)
+        if self.tray_available:
+            self.tray.show()
+        else:
+            self.dashboard.close_quits = True
+            self.dashboard.banner.setText(
+                "No system tray was found on this desktop, so this window stands in for it: "
+                "closing it quits the app."
+            )
+            self.dashboard.banner.show()
+            self.open_dashboard()
+        self.update_status()
+        self.status_timer.start()
+        return True
+
+    async def run(self) -> int:
+        if not await self.start():
+            return 1
+        await self.quit_requested.wait()
+        await self.shutdown()
+        return 0
+
+    async def shutdown(self) -> None:
+        """Stop the proxy (in-flight streams get the grace period), then the windows."""
+        self.status_timer.stop()
+        self.tray.hide()
+        self.dashboard.timer.stop()
+        await self.service.stop()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def quit(self) -> None:
+        self.quit_requested.set()
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # status ----------------------------------------------------------------------------------
+    def snapshot(self) -> MetricsSnapshot | None:
+        return self.service.metrics_snapshot()
+
+    @property
+    def state(self) -> TrayState:
+        snap = self.snapshot()
+        return tray_state(self.service.running, self.error, snap.ollama if snap else None)
+
+    def update_status(self) -> None:
+        snap = self.snapshot()
+        ollama = snap.ollama if snap is not None else None
+        state = tray_state(self.service.running, self.error, ollama)
+        figures = None if snap is None else compare(self._status_snapshot, snap)
+        self._status_snapshot = snap
+        self.tray.show_state(state, tooltip(state, self.service.base_url, figures))
+        self.tray.menu.status.setText(f"{self.service.base_url} — {state.name.lower()}")
+        now = None if ollama is None else ollama.reachable
+        notice = ollama_notice(self._ollama_up, now, self.service.settings.ollama_url)
+        if now is not None:
+            self._ollama_up = now
+        if notice is not None:
+            self.notify(*notice)
+
+    def notify(self, title: str, message: str) -> None:
+        self.notices.append((title, message))
+        if self.tray_available and self.tray.isVisible():
+            self.tray.showMessage(title, message, QSystemTrayIcon.MessageIcon.Information, 5000)
+
+    # actions ---------------------------------------------------------------------------------
+    def _tray_clicked(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason == QSystemTrayIcon.ActivationReason.Trigger:
+            self.open_dashboard()
+
+    def open_dashboard(self) -> None:
+        self.dashboard.show()
+        self.dashboard.raise_()
+        self.dashboard.activateWindow()
+
+    def set_caching(self, enabled: bool) -> None:
+        before = self.service.settings
+        if before.cache_enabled == enabled:
+            return
+        self.service.set_caching(enabled)
+        self.store.save_changes(before, self.service.settings)
+
+    def copy_openai_url(self) -> None:
+        QGuiApplication.clipboard().setText(self.service.base_url + "/v1")
+
+    def copy_ollama_url(self) -> None:
+        QGuiApplication.clipboard().setText(self.service.base_url)
+
+    def open_metrics(self) -> None:
+        QDesktopServices.openUrl(QUrl(self.service.base_url + "/metrics"))
+
+    def open_connect(self) -> None:
+        self.connect_dialog = ConnectDialog(self.service.base_url)
+        self.connect_dialog.show()
+
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.service.settings, self.store.start_at_login)
+        dialog.accepted.connect(lambda: self._spawn(self.apply_dialog(dialog)))
+        self.settings_dialog = dialog
+        dialog.show()
+
+    async def apply_dialog(self, dialog: SettingsDialog) -> None:
+        new = dialog.accepted_settings
+        if new is not None:
+            await self.apply_settings(new)
+        wanted = dialog.start_at_login.isChecked()
+        if wanted != self.store.start_at_login and autostart.supported():
+            autostart.set_start_at_login(wanted)
+            self.store.start_at_login = wanted
+
+    async def apply_settings(self, new: ProxySettings) -> None:
+        before = self.service.settings
+        try:
+            await self.service.apply(new)
+        except PortInUse as exc:
+            QMessageBox.warning(
+                self.dashboard,
+                "Port in use",
+                f"{exc}\n\nThe proxy keeps listening on {self.service.base_url}.",
+            )
+        applied = self.service.settings
+        self.store.save_changes(before, applied)
+        logging.getLogger().setLevel(applied.log_level.upper())
+        self.presenter.ollama_url = applied.ollama_url
+        self.tray.menu.caching.setChecked(applied.cache_enabled)
+        self.update_status()
+
+    async def clear_cache(self) -> None:
+        state = self.service.state
+        if state is not None:
+            removed = await state.cache.clear()
+            self.notify("Cache cleared", f"{removed} entries removed.")

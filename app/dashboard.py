@@ -1,0 +1,202 @@
+"""The dashboard window: pulls a snapshot on a timer while visible, never per request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QHideEvent, QShowEvent
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from proxy_core.observe.recorder import MetricsSnapshot
+
+from .charts import VERDICT_COLORS, HistogramWidget, SpecBar, TimelineWidget
+from .icons import app_icon
+from .presenter import DashboardPresenter, DashboardView, SpecRow
+
+REFRESH_MS = 500  # about twice a second, as the brief asks
+SnapshotSource = Callable[[], MetricsSnapshot | None]
+
+
+class _Form(QWidget):
+    """A label/value form whose rows are replaced in place (no widget churn per refresh)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._layout = QFormLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._values: list[tuple[QLabel, QLabel]] = []
+
+    def set_rows(self, rows: Sequence[tuple[str, str]]) -> None:
+        while len(self._values) < len(rows):
+            name, value = QLabel(), QLabel()
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setWordWrap(True)
+            self._layout.addRow(name, value)
+            self._values.append((name, value))
+        for index, (name_label, value_label) in enumerate(self._values):
+            visible = index < len(rows)
+            name_label.setVisible(visible)
+            value_label.setVisible(visible)
+            if visible:
+                name_label.setText(rows[index][0])
+                value_label.setText(rows[index][1])
+
+    def text(self) -> dict[str, str]:
+        return {n.text(): v.text() for n, v in self._values if n.isVisibleTo(self)}
+
+
+class _HardwareRow:
+    def __init__(self, grid: QGridLayout, row: int) -> None:
+        self.name = QLabel()
+        self.capacity = QLabel()
+        self.bar = SpecBar()
+        self.verdict = QLabel()
+        self.detail = QLabel()
+        self.detail.setWordWrap(True)
+        grid.addWidget(self.name, row, 0)
+        grid.addWidget(self.capacity, row, 1)
+        grid.addWidget(self.bar, row, 2)
+        grid.addWidget(self.verdict, row, 3)
+        grid.addWidget(self.detail, row, 4)
+
+    def show(self, data: SpecRow | None) -> None:
+        for widget in (self.name, self.capacity, self.bar, self.verdict, self.detail):
+            widget.setVisible(data is not None)
+        if data is None:
+            return
+        self.name.setText(f"<b>{data.name}</b>")
+        self.capacity.setText(data.capacity)
+        self.bar.set_row(data)
+        if data.verdict is None:
+            self.verdict.setText("")
+        else:
+            color = VERDICT_COLORS[data.verdict].name()
+            self.verdict.setText(f'<span style="color:{color}">{data.verdict.label}</span>')
+        self.detail.setText(data.detail)
+
+
+class DashboardWindow(QWidget):
+    clear_cache_requested = Signal()
+    quit_requested = Signal()  # closing the window when it stands in for a missing tray
+
+    def __init__(self, source: SnapshotSource, presenter: DashboardPresenter) -> None:
+        super().__init__()
+        self.setWindowTitle("Ollama Tray Proxy — Dashboard")
+        self.setWindowIcon(app_icon())
+        self._source = source
+        self.presenter = presenter
+        self.view: DashboardView | None = None
+        self.timer = QTimer(self)
+        self.timer.setInterval(REFRESH_MS)
+        self.timer.timeout.connect(self.refresh)
+
+        self.close_quits = False
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.hide()
+        self.summary = QLabel("Waiting for the first snapshot…")
+        self.histogram = HistogramWidget()
+        self.percentiles = QLabel()
+        self.timeline = TimelineWidget()
+        self.cache = _Form()
+        self.ollama = _Form()
+        self.models = _Form()
+        self.verdict = QLabel()
+        clear = QPushButton("Clear cache")
+        clear.clicked.connect(self.clear_cache_requested)
+
+        latency = QGroupBox("Latency of recent requests (last minute)")
+        lay = QVBoxLayout(latency)
+        lay.addWidget(self.histogram)
+        lay.addWidget(self.percentiles)
+        traffic = QGroupBox("Traffic")
+        QVBoxLayout(traffic).addWidget(self.timeline)
+        cache = QGroupBox("Cache")
+        lay = QVBoxLayout(cache)
+        lay.addWidget(self.cache)
+        lay.addWidget(clear, alignment=Qt.AlignmentFlag.AlignRight)
+        ollama = QGroupBox("Ollama")
+        lay = QVBoxLayout(ollama)
+        lay.addWidget(self.ollama)
+        lay.addWidget(QLabel("<b>Loaded models</b>"))
+        lay.addWidget(self.models)
+        hardware = QGroupBox("Hardware against the recommended specs")
+        grid = QGridLayout(hardware)
+        grid.addWidget(self.verdict, 0, 0, 1, 5)
+        grid.setColumnStretch(2, 2)
+        grid.setColumnStretch(4, 3)
+        self._hardware_grid = grid
+        self._hardware_rows: list[_HardwareRow] = []
+
+        left = QVBoxLayout()
+        left.addWidget(latency, 3)
+        left.addWidget(traffic, 2)
+        right = QVBoxLayout()
+        right.addWidget(cache)
+        right.addWidget(ollama)
+        right.addStretch(1)
+        columns = QHBoxLayout()
+        columns.addLayout(left, 3)
+        columns.addLayout(right, 2)
+        root = QVBoxLayout(self)
+        root.addWidget(self.banner)
+        root.addWidget(self.summary)
+        root.addLayout(columns, 1)
+        root.addWidget(hardware)
+        self.resize(1000, 720)
+
+    # visibility drives the timer: no refresh work while hidden ------------------------------
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self.presenter.reset()
+        self.refresh()
+        self.timer.start()
+
+    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802
+        self.timer.stop()
+        super().hideEvent(event)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        event.ignore()  # closing hides; only Quit ends the app
+        self.hide()
+        if self.close_quits:
+            self.quit_requested.emit()
+
+    def refresh(self) -> None:
+        snapshot = self._source()
+        if snapshot is None:
+            self.summary.setText("The proxy is not running.")
+            return
+        self.show_view(self.presenter.update(snapshot))
+
+    def show_view(self, view: DashboardView) -> None:
+        self.view = view
+        self.summary.setText(view.summary)
+        self.histogram.set_data(view.histogram, view.marks)
+        self.percentiles.setText(
+            "   ".join(
+                f"<b>{name}</b> {recent} (since start {life})"
+                for name, recent, life in view.percentiles
+            )
+        )
+        self.timeline.set_points(view.timeline)
+        self.cache.set_rows(view.cache)
+        self.ollama.set_rows(view.ollama)
+        self.models.set_rows(view.models or (("", "none loaded"),))
+        self.verdict.setText(f"This machine overall: <b>{view.verdict}</b>")
+        while len(self._hardware_rows) < len(view.hardware):
+            self._hardware_rows.append(
+                _HardwareRow(self._hardware_grid, len(self._hardware_rows) + 1)
+            )
+        for index, row in enumerate(self._hardware_rows):
+            row.show(view.hardware[index] if index < len(view.hardware) else None)

@@ -1,0 +1,59 @@
+"""Start-up: one QApplication, qasync's loop, the proxy service on that same loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from proxy_core import ProxyService
+from proxy_core.cli import build_parser, settings_from_args
+from proxy_core.settings import SettingsError
+
+from .controller import AppController
+from .icons import app_icon
+from .qt_loop import BatchingQEventLoop
+from .settings_store import APPLICATION, ORGANIZATION, SettingsStore
+from .single_instance import SingleInstance, instance_key
+
+PROG = "ollama-tray-proxy"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser(PROG).parse_args(argv)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName("Ollama Tray Proxy")
+    app.setWindowIcon(app_icon())
+    app.setQuitOnLastWindowClosed(False)  # closing windows never quits; only Quit does
+    store = SettingsStore()
+    try:
+        settings = settings_from_args(args, stored=store.load())
+    except SettingsError as exc:
+        print(f"{PROG}: invalid setting: {exc}", file=sys.stderr)
+        QMessageBox.critical(None, "Ollama Tray Proxy", f"Invalid setting:\n{exc}")
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    instance = SingleInstance(instance_key(settings.data_dir))
+    if not instance.claim():
+        print(f"{PROG}: already running; asked it to show its dashboard", flush=True)
+        return 0
+    loop = BatchingQEventLoop(app)
+    asyncio.set_event_loop(loop)
+    controller = AppController(ProxyService(settings), store)
+    instance.activated.connect(controller.open_dashboard)
+    try:
+        with loop:
+            code = loop.run_until_complete(controller.run())
+    finally:
+        instance.release()
+    if code == 0:
+        print(f"{PROG}: stopped", flush=True)
+    return code

@@ -1,0 +1,374 @@
+"""What the tray and the dashboard show, computed from snapshots. No Qt here: pure, tested.
+
+The dashboard's timer calls :meth:`DashboardPresenter.update` with a fresh
+:class:`MetricsSnapshot` about twice a second; the widgets only draw the returned view.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import enum
+
+from proxy_core.observe.hardware import HardwareSample
+from proxy_core.observe.ollama_status import OllamaStatus
+from proxy_core.observe.rates import DashboardFigures, compare, format_seconds
+from proxy_core.observe.recorder import MetricsSnapshot
+from proxy_core.observe.specs import CPU, GB, NETWORK, RAM, STORAGE, Requirement, Verdict
+
+RECENT_SECONDS = 60.0  # the "recent" histogram and hit rate cover the last minute
+TIMELINE_POINTS = 120  # one minute at two refreshes a second
+
+
+class TrayState(enum.Enum):
+    STARTING = "starting"
+    HEALTHY = "healthy"
+    OLLAMA_DOWN = "ollama-down"
+    PROXY_ERROR = "proxy-error"
+
+
+STATE_TEXT = {
+    TrayState.STARTING: "Starting",
+    TrayState.HEALTHY: "Healthy",
+    TrayState.OLLAMA_DOWN: "Ollama unreachable",
+    TrayState.PROXY_ERROR: "Proxy error",
+}
+
+
+def tray_state(running: bool, error: str | None, ollama: OllamaStatus | None) -> TrayState:
+    if error is not None:
+        return TrayState.PROXY_ERROR
+    if not running or ollama is None:
+        return TrayState.STARTING
+    return TrayState.HEALTHY if ollama.reachable else TrayState.OLLAMA_DOWN
+
+
+def tooltip(state: TrayState, base_url: str, figures: DashboardFigures | None) -> str:
+    lines = [f"Ollama Tray Proxy — {STATE_TEXT[state]}", base_url]
+    if figures is not None:
+        rate = figures.hit_rate_lifetime
+        lines.append(
+            f"{figures.requests_per_second:.1f} req/s · cache hit rate "
+            + ("-" if rate is None else f"{rate:.0%}")
+        )
+    return "\n".join(lines)
+
+
+def ollama_notice(before: bool | None, now: bool | None, url: str) -> tuple[str, str] | None:
+    """(title, message) when Ollama went down or came back; None otherwise.
+
+    ``before`` None is the first check: being down at start-up is news, being up is not.
+    """
+    if now is None or before == now:
+        return None
+    if not now:
+        return "Ollama is unreachable", f"Requests will fail until Ollama answers at {url}."
+    if before is False:
+        return "Ollama is back", f"Ollama answers again at {url}."
+    return None
+
+
+# formatting --------------------------------------------------------------------------------
+def format_bytes(value: float | None) -> str:
+    if value is None:
+        return "-"
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(value) >= size:
+            return f"{value / size:.1f} {unit}"
+    return f"{value:.0f} B"
+
+
+def format_rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def format_mbps(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value / 1000:.1f} Gbit/s" if value >= 1000 else f"{value:.1f} Mbit/s"
+
+
+def bucket_label(upper: float | None) -> str:
+    return "+Inf" if upper is None else format_seconds(upper).replace(".0 ", " ")
+
+
+# dashboard view ------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True, slots=True)
+class SpecRow:
+    name: str
+    capacity: str  # "2 cores", "24.0 GB", "not reported"
+    verdict: Verdict | None  # None: the brief sets no spec for this item (GPU)
+    value: float | None  # capacity on the scale; None when unknown
+    minimum: float | None
+    optimal: float | None
+    scale: float  # right end of the drawn scale
+    used: float | None  # 0..1 of the capacity in use now
+    detail: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TimelinePoint:
+    seconds_ago: float
+    requests_per_second: float
+    ttft: float | None  # mean time to Ollama's first byte in that tick
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DashboardView:
+    summary: str
+    histogram: tuple[tuple[str, int], ...]  # recent requests per latency bucket
+    marks: tuple[tuple[str, float], ...]  # ("p50", position in buckets) for the histogram
+    percentiles: tuple[tuple[str, str, str], ...]  # (name, recent, lifetime)
+    timeline: tuple[TimelinePoint, ...]
+    cache: tuple[tuple[str, str], ...]
+    hardware: tuple[SpecRow, ...]
+    verdict: str
+    ollama: tuple[tuple[str, str], ...]
+    models: tuple[tuple[str, str], ...]
+
+
+def bucket_position(bounds: tuple[float, ...], value: float | None) -> float | None:
+    """Where ``value`` falls on the histogram's x axis, in bucket units (for the marks)."""
+    if value is None:
+        return None
+    lower = 0.0
+    for index, upper in enumerate(bounds):
+        if value <= upper:
+            return index + (value - lower) / (upper - lower)
+        lower = upper
+    return float(len(bounds))
+
+
+def _scale(requirement: Requirement, value: float | None) -> float:
+    """The drawn scale runs past the optimal mark, and past the machine when it is bigger."""
+    scale = requirement.optimal * 1.25
+    return scale if value is None else max(scale, value * 1.05)
+
+
+def spec_row(
+    name: str,
+    requirement: Requirement,
+    verdict: Verdict,
+    value: float | None,
+    capacity: str,
+    used: float | None,
+    detail: str,
+    unit: float = 1.0,
+) -> SpecRow:
+    """A row drawn against the spec; ``unit`` scales raw values (bytes -> GB) for drawing."""
+
+    def scaled(v: float | None) -> float | None:
+        return None if v is None else v / unit
+
+    return SpecRow(
+        name=name,
+        capacity=capacity,
+        verdict=verdict,
+        value=scaled(value),
+        minimum=scaled(requirement.minimum),
+        optimal=requirement.optimal / unit,
+        scale=_scale(requirement, value) / unit,
+        used=used,
+        detail=detail,
+    )
+
+
+def _ram_floor(headroom: int | None) -> str:
+    if headroom is None:
+        return ""
+    if headroom >= 0:
+        return f" ({format_bytes(headroom)} above the 8 GB floor)"
+    return f" ({format_bytes(-headroom)} short of the 8 GB floor)"
+
+
+def hardware_rows(sample: HardwareSample) -> tuple[SpecRow, ...]:
+    a = sample.assessment
+    load = "" if sample.load is None else f" · load {sample.load[0]:.2f}"
+    cpu, ram, net, disk = (a.item(n) for n in ("cpu", "ram", "network", "storage"))
+    rows = [
+        spec_row(
+            "CPU",
+            CPU,
+            cpu.verdict,
+            cpu.value,
+            f"{sample.cores} cores" if sample.cores else "not reported",
+            sample.cpu_percent / 100,
+            f"{sample.cpu_percent:.0f}% busy{load}",
+        ),
+        spec_row(
+            "RAM",
+            RAM,
+            ram.verdict,
+            ram.value,
+            format_bytes(sample.ram_total),
+            sample.ram_used / sample.ram_total if sample.ram_total else None,
+            f"{format_bytes(sample.ram_used)} used, {format_bytes(sample.ram_available)} free"
+            + _ram_floor(a.ram_headroom),
+            unit=GB,
+        ),
+    ]
+    rx, tx, link = sample.net_rx_mbps, sample.net_tx_mbps, sample.link_mbps
+    has_traffic = rx is not None and tx is not None
+    rows.append(
+        spec_row(
+            "Network",
+            NETWORK,
+            net.verdict,
+            net.value,
+            "link speed not reported" if link is None else format_mbps(link),
+            min(max(rx or 0.0, tx or 0.0) / link, 1.0) if link and has_traffic else None,
+            f"↓ {format_mbps(rx)}  ↑ {format_mbps(tx)}" if has_traffic else "no counters",
+        )
+    )
+    kind = {True: "SSD", False: "rotational disk", None: "disk kind not detectable"}[sample.ssd]
+    rows.append(
+        spec_row(
+            "Storage",
+            STORAGE,
+            disk.verdict,
+            disk.value,
+            kind,
+            None,
+            "optimal is an SSD; the brief sets no minimum",
+        )
+    )
+    for gpu in sample.gpus:  # the brief sets no GPU spec: drawn as plain utilisation
+        rows.append(
+            SpecRow(
+                name="GPU",
+                capacity=gpu.name,
+                verdict=None,
+                value=gpu.utilization_percent,
+                minimum=None,
+                optimal=None,
+                scale=100.0,
+                used=gpu.memory_used / gpu.memory_total if gpu.memory_total else None,
+                detail=f"{gpu.utilization_percent:.0f}% busy, {format_bytes(gpu.memory_used)} "
+                f"of {format_bytes(gpu.memory_total)} memory",
+            )
+        )
+    return tuple(rows)
+
+
+def _process_text(status: str, cpu: float | None, rss: int | None) -> str:
+    if status != "running":
+        return status
+    return f"{cpu or 0:.0f}% CPU, {format_bytes(rss)} RSS"
+
+
+class DashboardPresenter:
+    """Keeps the last minute of snapshots; turns each new one into a :class:`DashboardView`."""
+
+    def __init__(self, ollama_url: str = "") -> None:
+        self.ollama_url = ollama_url
+        self._history: collections.deque[MetricsSnapshot] = collections.deque()
+        self._timeline: collections.deque[tuple[float, float, float | None]] = collections.deque(
+            maxlen=TIMELINE_POINTS
+        )
+        self.last_figures: DashboardFigures | None = None
+
+    def reset(self) -> None:
+        """Forget history (the dashboard was hidden: a gap must not look like a lull)."""
+        self._history.clear()
+        self._timeline.clear()
+
+    def update(self, snapshot: MetricsSnapshot) -> DashboardView:
+        previous = self._history[-1] if self._history else None
+        tick = compare(previous, snapshot)
+        # Keep one snapshot at or beyond the window's start as its base, so a gap (the
+        # window was hidden) shows the requests since then, not the whole lifetime.
+        history = self._history
+        while len(history) >= 2 and snapshot.taken - history[1].taken >= RECENT_SECONDS:
+            history.popleft()
+        recent = compare(self._history[0] if self._history else None, snapshot)
+        self._history.append(snapshot)
+        if previous is not None:
+            self._timeline.append((snapshot.taken, tick.requests_per_second, tick.ttfb_window))
+        self.last_figures = tick
+        return self._view(snapshot, tick, recent)
+
+    def _view(
+        self, snap: MetricsSnapshot, tick: DashboardFigures, recent: DashboardFigures
+    ) -> DashboardView:
+        bounds = snap.latency_buckets
+        labels = [bucket_label(b) for b in bounds] + [bucket_label(None)]
+        window = recent.window
+        marks = tuple(
+            (name, pos)
+            for name, value in (("p50", window.p50), ("p95", window.p95), ("p99", window.p99))
+            if (pos := bucket_position(bounds, value)) is not None
+        )
+        life = recent.lifetime
+        percentiles = tuple(
+            (name, format_seconds(getattr(window, name)), format_seconds(getattr(life, name)))
+            for name in ("p50", "p95", "p99")
+        )
+        timeline = tuple(
+            TimelinePoint(snap.taken - taken, rps, ttft) for taken, rps, ttft in self._timeline
+        )
+        summary = (
+            f"{tick.requests_per_second:.1f} req/s · {snap.in_flight} in flight · "
+            f"{snap.requests} requests served · {snap.errors} errors"
+        )
+        if tick.tokens_per_second is not None:
+            summary += f" · {tick.tokens_per_second:.0f} tokens/s"
+        cache = (
+            ("Hit rate (last minute)", format_rate(recent.hit_rate_window)),
+            ("Hit rate (since start)", format_rate(recent.hit_rate_lifetime)),
+            ("Hits / misses", f"{snap.cache_hits} / {snap.cache_misses}"),
+            ("Bypassed", str(snap.cache_bypasses)),
+            ("Entries", f"{snap.cache_entries} ({format_bytes(snap.cache_bytes)})"),
+            ("Evicted", str(snap.cache_evictions)),
+            ("Time saved", format_seconds(snap.cache_time_saved)),
+        )
+        hw = snap.hardware
+        verdict = "measuring…" if hw is None else hw.assessment.overall.label
+        return DashboardView(
+            summary=summary,
+            histogram=tuple(zip(labels, window.histogram, strict=True)),
+            marks=marks,
+            percentiles=percentiles,
+            timeline=timeline,
+            cache=cache,
+            hardware=() if hw is None else hardware_rows(hw),
+            verdict=verdict,
+            ollama=self._ollama_rows(snap.ollama, hw),
+            models=self._models(snap.ollama),
+        )
+
+    def _ollama_rows(
+        self, status: OllamaStatus | None, hw: HardwareSample | None
+    ) -> tuple[tuple[str, str], ...]:
+        rows: list[tuple[str, str]] = [("URL", self.ollama_url)]
+        if status is None:
+            rows.append(("Status", "checking…"))
+        elif status.reachable:
+            rows.append(("Status", "reachable"))
+            rows.append(("Version", status.version or "-"))
+            rows.append(("Installed models", str(len(status.models))))
+        else:
+            rows.append(("Status", f"unreachable: {status.error}"))
+        if hw is not None:
+            rows.append(
+                (
+                    "Ollama process",
+                    _process_text(hw.ollama.status, hw.ollama.cpu_percent, hw.ollama.rss),
+                )
+            )
+            rows.append(
+                ("This app", _process_text(hw.proxy.status, hw.proxy.cpu_percent, hw.proxy.rss))
+            )
+        return tuple(rows)
+
+    @staticmethod
+    def _models(status: OllamaStatus | None) -> tuple[tuple[str, str], ...]:
+        if status is None or not status.reachable:
+            return ()
+        return tuple(
+            (
+                m.name,
+                f"{format_bytes(m.size)}"
+                + (f" ({format_bytes(m.size_vram)} on GPU)" if m.size_vram else ""),
+            )
+            for m in status.loaded
+        )

@@ -1,0 +1,139 @@
+"""Settings: the same fields as the headless flags, validated by ProxySettings itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from proxy_core.settings import LOG_LEVELS, ProxySettings, SettingsError
+
+from . import autostart
+from .icons import app_icon
+
+MB = 1 << 20
+
+
+class SettingsDialog(QDialog):
+    def __init__(
+        self, current: ProxySettings, start_at_login: bool, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Ollama Tray Proxy — Settings")
+        self.setWindowIcon(app_icon())
+        self.current = current
+        self.accepted_settings: ProxySettings | None = None
+
+        self.ollama_url = QLineEdit(current.ollama_url)
+        self.host = QLineEdit(current.host)
+        self.port = QSpinBox()
+        self.port.setRange(0, 65535)
+        self.port.setValue(current.port)
+        self.cache_enabled = QCheckBox("Cache deterministic answers on disk")
+        self.cache_enabled.setChecked(current.cache_enabled)
+        self.cache_policy = QComboBox()
+        self.cache_policy.addItem(
+            "Deterministic requests only (temperature 0 or a seed)", "deterministic"
+        )
+        self.cache_policy.addItem("All requests", "all")
+        self.cache_policy.setCurrentIndex(self.cache_policy.findData(current.cache_policy))
+        self.cache_ttl = QDoubleSpinBox()
+        self.cache_ttl.setRange(0, 30 * 24 * 3600)
+        self.cache_ttl.setDecimals(0)
+        self.cache_ttl.setSuffix(" s")
+        self.cache_ttl.setValue(current.cache_ttl)
+        self.cache_size = QSpinBox()
+        self.cache_size.setRange(0, 1 << 20)
+        self.cache_size.setSuffix(" MiB")
+        self.cache_size.setValue(max(1, current.cache_size_limit // MB))
+        self.data_dir = QLineEdit(str(current.data_dir))
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        data_row = QHBoxLayout()
+        data_row.addWidget(self.data_dir, 1)
+        data_row.addWidget(browse)
+        self.log_level = QComboBox()
+        self.log_level.addItems(list(LOG_LEVELS))
+        self.log_level.setCurrentText(current.log_level)
+        self.start_at_login = QCheckBox("Start Ollama Tray Proxy when I log in")
+        self.start_at_login.setChecked(start_at_login)
+        self.start_at_login.setEnabled(autostart.supported())
+
+        form = QFormLayout()
+        form.addRow("Ollama URL", self.ollama_url)
+        form.addRow("Listen host", self.host)
+        form.addRow("Listen port", self.port)
+        form.addRow("Caching", self.cache_enabled)
+        form.addRow("Cache policy", self.cache_policy)
+        form.addRow("Cache TTL", self.cache_ttl)
+        form.addRow("Cache size limit", self.cache_size)
+        form.addRow("Data folder", data_row)
+        form.addRow("Log level", self.log_level)
+        form.addRow("", self.start_at_login)
+        note = QLabel(
+            "Changes apply at once; a new port or host restarts the listener. "
+            "A new data folder takes effect at the next start."
+        )
+        note.setWordWrap(True)
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #e03131")
+        self.error.setWordWrap(True)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        root = QVBoxLayout(self)
+        root.addLayout(form)
+        root.addWidget(note)
+        root.addWidget(self.error)
+        root.addWidget(buttons)
+
+    def _browse(self) -> None:
+        chosen = QFileDialog.getExistingDirectory(self, "Data folder", self.data_dir.text())
+        if chosen:
+            self.data_dir.setText(chosen)
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "ollama_url": self.ollama_url.text().strip(),
+            "host": self.host.text().strip(),
+            "port": self.port.value(),
+            "cache_enabled": self.cache_enabled.isChecked(),
+            "cache_policy": self.cache_policy.currentData(),
+            "cache_ttl": float(self.cache_ttl.value()),
+            "cache_size_limit": self.cache_size.value() * MB,
+            "data_dir": Path(self.data_dir.text().strip()).expanduser(),
+            "log_level": self.log_level.currentText(),
+        }
+
+    def validated(self) -> ProxySettings:
+        """The edited settings, or SettingsError naming the field in words a user reads."""
+        if not self.data_dir.text().strip():
+            raise SettingsError("data_dir: choose a folder for the cache and settings")
+        return self.current.replace(**self.values())
+
+    def accept(self) -> None:
+        try:
+            self.accepted_settings = self.validated()
+        except SettingsError as exc:
+            self.error.setText(str(exc))
+            return
+        self.error.clear()
+        super().accept()

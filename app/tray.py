@@ -1,0 +1,45 @@
+"""The tray icon and its menu. Actions only emit; the controller decides what they do."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
+
+from .icons import state_icon
+from .presenter import TrayState
+
+
+class TrayMenu(QMenu):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.status = self.addAction("Starting…")
+        self.status.setEnabled(False)
+        self.addSeparator()
+        self.open_dashboard = self.addAction("Open dashboard")
+        self.caching = self.addAction("Caching")
+        self.caching.setCheckable(True)
+        self.addSeparator()
+        self.copy_openai_url = self.addAction("Copy OpenAI base URL")
+        self.copy_ollama_url = self.addAction("Copy Ollama URL")
+        self.connect_ide = self.addAction("Connect an IDE…")
+        self.settings = self.addAction("Settings…")
+        self.open_metrics = self.addAction("Open metrics")
+        self.addSeparator()
+        self.quit = self.addAction("Quit")
+
+    def all_actions(self) -> list[QAction]:
+        return [a for a in self.actions() if not a.isSeparator()]
+
+
+class Tray(QSystemTrayIcon):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(state_icon(TrayState.STARTING), parent)
+        self.menu = TrayMenu()
+        self.setContextMenu(self.menu)
+        self.state = TrayState.STARTING
+
+    def show_state(self, state: TrayState, tooltip: str) -> None:
+        if state is not self.state:
+            self.state = state
+            self.setIcon(state_icon(state))
+        self.setToolTip(tooltip)

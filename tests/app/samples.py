@@ -1,0 +1,70 @@
+"""Hand-made snapshots for the presenter and dashboard tests (and the screenshot)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from proxy_core.observe.hardware import GpuUsage, HardwareSample, ProcessUsage
+from proxy_core.observe.ollama_status import LoadedModel, OllamaStatus
+from proxy_core.observe.recorder import LATENCY_BUCKETS, MetricsRecorder, MetricsSnapshot
+from proxy_core.observe.specs import GB, Machine, assess
+
+
+def hardware(*, gpus: bool = False, link: float | None = 1000.0) -> HardwareSample:
+    return HardwareSample(
+        taken=0.0,
+        cpu_percent=37.0,
+        per_core=(30.0, 44.0),
+        load=(0.8, 0.6, 0.5),
+        cores=2,
+        ram_total=24 * GB,
+        ram_used=9 * GB,
+        ram_available=15 * GB,
+        swap_total=0,
+        swap_used=0,
+        net_rx_mbps=12.5,
+        net_tx_mbps=3.0,
+        link_mbps=link,
+        ssd=True,
+        proxy=ProcessUsage("running", 4.0, 120_000_000),
+        ollama=ProcessUsage("no permission"),
+        gpus=(GpuUsage("RTX 4090", 63.0, 8 * GB, 24 * GB),) if gpus else (),
+        assessment=assess(Machine(2, 24 * GB, link, True, ram_available=15 * GB)),
+    )
+
+
+OLLAMA_UP = OllamaStatus(
+    0.0,
+    True,
+    version="0.12.3",
+    loaded=(LoadedModel("llama3.2:latest", 3_400_000_000, 3_000_000_000),),
+    models=("llama3.2:latest", "nomic-embed-text:latest"),
+)
+
+
+def snapshot(taken: float, requests: int, **values: object) -> MetricsSnapshot:
+    """A snapshot whose ``requests`` are spread over a few realistic latency buckets."""
+    counts = [0] * (len(LATENCY_BUCKETS) + 1)
+    counts[LATENCY_BUCKETS.index(0.0005)] = requests // 2  # cache hits
+    counts[LATENCY_BUCKETS.index(0.5)] = requests // 4
+    counts[LATENCY_BUCKETS.index(2.5)] = requests - requests // 2 - requests // 4
+    base = MetricsRecorder().snapshot()
+    fields: dict[str, object] = {
+        "taken": taken,
+        "requests": requests,
+        "latency_counts": tuple(counts),
+        "latency_sum": requests * 0.4,
+        "cache_hits": requests // 2,
+        "cache_misses": requests // 3,
+        "ttfb_count": requests // 2,
+        "ttfb_sum": requests // 2 * 0.12,
+        "completion_tokens": requests * 40,
+        "generation_seconds": requests * 0.5,
+        "cache_entries": 42,
+        "cache_bytes": 3_100_000,
+        "cache_time_saved": 81.0,
+        "hardware": hardware(),
+        "ollama": OLLAMA_UP,
+    }
+    fields.update(values)
+    return dataclasses.replace(base, **fields)  # type: ignore[arg-type]

@@ -1,0 +1,252 @@
+"""The tray app's lifecycle on qasync's loop: real HTTP through the proxy while the GUI
+runs, the tray actions, port conflicts, Ollama down/up notices, quit with a stream open."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp.test_utils import TestServer
+from PySide6.QtGui import QGuiApplication
+
+from app.controller import AppController
+from app.presenter import TrayState
+from app.settings_store import SettingsStore
+from proxy_core import ProxyService
+from proxy_core.errors import PortInUse
+from tests.conftest import make_settings
+from tests.fakes.ollama_sim import SIM_CONFIG, create_sim_app
+
+Run = Callable[[Awaitable[Any]], Any]
+CACHEABLE = {
+    "model": "llama3.2",
+    "stream": False,
+    "options": {"temperature": 0},
+    "messages": [{"role": "user", "content": "hello"}],
+}
+
+
+async def started_sim() -> TestServer:
+    server = TestServer(create_sim_app())
+    await server.start_server()
+    return server
+
+
+def sim_url(server: TestServer) -> str:
+    return str(server.make_url("")).rstrip("/")
+
+
+async def chat(base: str, body: dict[str, Any]) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(base + "/api/chat", json=body) as resp:
+            await resp.read()
+            return resp.status, resp.headers.get("X-Cache", "")
+
+
+async def until(check: Callable[[], bool], seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached")
+
+
+def test_lifecycle_actions_and_quit_with_a_stream_in_flight(
+    on_qt_loop: Run, tmp_path: Path, store: SettingsStore
+) -> None:
+    async def scenario() -> None:
+        sim = await started_sim()
+        settings = make_settings(tmp_path, sim_url(sim), monitor_interval=0.05)
+        controller = AppController(ProxyService(settings), store, tray_available=True)
+        running = asyncio.ensure_future(controller.run())
+        await until(lambda: controller.service.running)
+        base = controller.service.base_url
+        menu = controller.tray.menu
+        assert menu.caching.isChecked()
+
+        # A real request through the proxy while the GUI shares the loop.
+        assert await chat(base, CACHEABLE) == (200, "MISS")
+        assert controller.service.state is not None
+        await controller.service.state.cache.drain()  # the write runs in the executor
+        assert await chat(base, CACHEABLE) == (200, "HIT")
+        # The caching toggle takes effect at once and is persisted.
+        menu.caching.trigger()
+        assert not menu.caching.isChecked()
+        assert await chat(base, CACHEABLE) == (200, "BYPASS")
+        assert store.load()["cache_enabled"] is False
+        menu.caching.trigger()
+        assert await chat(base, CACHEABLE) == (200, "HIT")
+
+        menu.copy_openai_url.trigger()
+        assert QGuiApplication.clipboard().text() == base + "/v1"
+        menu.copy_ollama_url.trigger()
+        assert QGuiApplication.clipboard().text() == base
+
+        await until(lambda: controller.state is TrayState.HEALTHY)
+        controller.update_status()
+        assert controller.tray.state is TrayState.HEALTHY
+        assert base in controller.tray.toolTip()
+
+        menu.open_dashboard.trigger()
+        assert controller.dashboard.isVisible()
+        await until(
+            lambda: (
+                controller.dashboard.view is not None and bool(controller.dashboard.view.hardware)
+            )
+        )
+        assert "requests served" in controller.dashboard.summary.text()
+        menu.connect_ide.trigger()
+        assert controller.connect_dialog is not None
+        assert base in controller.connect_dialog.text.toPlainText()
+
+        # Quit with a stream in flight: the stream ends complete, run() returns 0.
+        sim.app[SIM_CONFIG].token_delay = 0.05
+        async with aiohttp.ClientSession() as http:
+            resp = await http.post(
+                base + "/api/chat",
+                json={"model": "llama3.2", "messages": [{"role": "user", "content": "a b c d"}]},
+            )
+            await resp.content.readline()
+            menu.quit.trigger()
+            raw = await resp.read()
+        assert json.loads(raw.splitlines()[-1])["done"] is True
+        assert await running == 0
+        assert not controller.service.running
+        assert not controller.dashboard.timer.isActive()
+        await sim.close()
+
+    on_qt_loop(scenario())
+
+
+def test_taken_port_asks_for_another(on_qt_loop: Run, tmp_path: Path, store: SettingsStore) -> None:
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    taken = blocker.getsockname()[1]
+    asked: list[PortInUse] = []
+
+    async def ask(error: PortInUse) -> int | None:
+        asked.append(error)
+        return 0  # "pick a free one"
+
+    async def scenario() -> None:
+        settings = make_settings(tmp_path, "http://127.0.0.1:9", port=taken)
+        controller = AppController(ProxyService(settings), store, tray_available=True, ask_port=ask)
+        assert await controller.start()
+        try:
+            assert [e.port for e in asked] == [taken]
+            assert controller.service.address[1] not in (0, taken)
+            assert store.load()["port"] == 0
+        finally:
+            await controller.shutdown()
+
+    try:
+        on_qt_loop(scenario())
+    finally:
+        blocker.close()
+
+
+def test_giving_up_on_the_port_ends_the_app(
+    on_qt_loop: Run, tmp_path: Path, store: SettingsStore
+) -> None:
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+
+    async def give_up(error: PortInUse) -> int | None:
+        return None
+
+    async def scenario() -> int:
+        settings = make_settings(tmp_path, "http://127.0.0.1:9", port=blocker.getsockname()[1])
+        controller = AppController(ProxyService(settings), store, ask_port=give_up)
+        return await controller.run()
+
+    try:
+        assert on_qt_loop(scenario()) == 1
+    finally:
+        blocker.close()
+
+
+def test_ollama_down_and_back_notify_and_change_the_icon(
+    on_qt_loop: Run, tmp_path: Path, store: SettingsStore
+) -> None:
+    async def scenario() -> None:
+        sim = await started_sim()
+        settings = make_settings(tmp_path, "http://127.0.0.1:9", monitor_interval=0.05)
+        controller = AppController(ProxyService(settings), store, tray_available=True)
+        assert await controller.start()
+        try:
+            await until(lambda: controller.state is TrayState.OLLAMA_DOWN)
+            controller.update_status()
+            assert controller.tray.state is TrayState.OLLAMA_DOWN
+            assert controller.notices[-1][0] == "Ollama is unreachable"
+            # Ollama is back (here: the user points the settings at it).
+            await controller.apply_settings(
+                controller.service.settings.replace(ollama_url=sim_url(sim))
+            )
+            await until(lambda: controller.state is TrayState.HEALTHY)
+            controller.update_status()
+            assert controller.notices[-1][0] == "Ollama is back"
+            assert controller.tray.state is TrayState.HEALTHY
+            assert store.load()["ollama_url"] == sim_url(sim)
+        finally:
+            await controller.shutdown()
+            await sim.close()
+
+    on_qt_loop(scenario())
+
+
+def test_no_system_tray_opens_the_dashboard_and_says_why(
+    on_qt_loop: Run, tmp_path: Path, store: SettingsStore
+) -> None:
+    async def scenario() -> None:
+        settings = make_settings(tmp_path, "http://127.0.0.1:9")
+        controller = AppController(ProxyService(settings), store, tray_available=False)
+        running = asyncio.ensure_future(controller.run())
+        await until(lambda: controller.dashboard.isVisible())
+        assert "No system tray" in controller.dashboard.banner.text()
+        controller.dashboard.close()  # standing in for the tray, closing it quits
+        assert await running == 0
+
+    on_qt_loop(scenario())
+
+
+def test_settings_dialog_applies_live_and_rebinds(
+    on_qt_loop: Run, tmp_path: Path, store: SettingsStore
+) -> None:
+    async def scenario() -> None:
+        sim = await started_sim()
+        settings = make_settings(tmp_path, sim_url(sim))
+        controller = AppController(ProxyService(settings), store, tray_available=True)
+        assert await controller.start()
+        try:
+            old_base = controller.service.base_url
+            controller.tray.menu.settings.trigger()
+            dialog = controller.settings_dialog
+            assert dialog is not None
+            dialog.cache_policy.setCurrentIndex(dialog.cache_policy.findData("all"))
+            dialog.cache_enabled.setChecked(False)
+            with socket.socket() as s:  # a port that is free right now
+                s.bind(("127.0.0.1", 0))
+                new_port = s.getsockname()[1]
+            dialog.port.setValue(new_port)
+            dialog.accept()
+            await until(lambda: controller.service.address[1] == new_port)
+            assert controller.service.base_url != old_base
+            assert not controller.tray.menu.caching.isChecked()
+            assert controller.service.state is not None
+            assert controller.service.state.cache.policy == "all"
+            status, _ = await chat(controller.service.base_url, CACHEABLE)
+            assert status == 200
+            stored = store.load()
+            assert stored["port"] == new_port and stored["cache_policy"] == "all"
+        finally:
+            await controller.shutdown()
+            await sim.close()
+
+    on_qt_loop(scenario())

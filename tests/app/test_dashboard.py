@@ -1,0 +1,77 @@
+"""The dashboard renders sample data (to a PNG) and refreshes only while visible."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtGui import QImage
+from pytestqt.qtbot import QtBot
+
+from app.dashboard import DashboardWindow
+from app.presenter import DashboardPresenter
+from proxy_core.observe.recorder import MetricsSnapshot
+from tests.app.samples import hardware, snapshot
+
+
+class Source:
+    """Snapshots that grow by 40 requests per call, like a busy proxy."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> MetricsSnapshot:
+        self.calls += 1
+        return snapshot(self.calls * 0.5, 100 + 40 * self.calls, hardware=hardware(gpus=True))
+
+
+def test_renders_sample_data_to_png(qtbot: QtBot, tmp_path: Path) -> None:
+    source = Source()
+    window = DashboardWindow(source, DashboardPresenter("http://127.0.0.1:11434"))
+    qtbot.addWidget(window)
+    window.show()
+    for _ in range(5):
+        window.refresh()
+    view = window.view
+    assert view is not None
+    assert "80.0 req/s" in window.summary.text()
+    assert window.cache.text()["Entries"] == "42 (3.1 MB)"
+    assert "p95" in window.percentiles.text()
+    rows = [r for r in window._hardware_rows if r.name.isVisibleTo(window)]
+    assert [r.name.text() for r in rows] == [
+        "<b>CPU</b>",
+        "<b>RAM</b>",
+        "<b>Network</b>",
+        "<b>Storage</b>",
+        "<b>GPU</b>",
+    ]
+    path = tmp_path / "dashboard.png"
+    assert window.grab().save(str(path))
+    image = QImage(str(path))
+    assert image.width() >= 900 and image.height() >= 600
+    # Not a blank window: the charts put many distinct colours on it.
+    colours = {
+        image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)
+    }
+    assert len(colours) > 20
+
+
+def test_refreshes_only_while_visible(qtbot: QtBot) -> None:
+    source = Source()
+    window = DashboardWindow(source, DashboardPresenter())
+    qtbot.addWidget(window)
+    assert not window.timer.isActive()
+    window.show()
+    assert window.timer.isActive()
+    qtbot.waitUntil(lambda: source.calls >= 3, timeout=3000)
+    window.close()  # closing hides, never quits
+    assert not window.isVisible() and not window.timer.isActive()
+    calls = source.calls
+    qtbot.wait(700)
+    assert source.calls == calls
+
+
+def test_not_running_says_so(qtbot: QtBot) -> None:
+    window = DashboardWindow(lambda: None, DashboardPresenter())
+    qtbot.addWidget(window)
+    window.refresh()
+    assert window.summary.text() == "The proxy is not running."

@@ -1,0 +1,44 @@
+"""The Connect dialog's text: correct URLs, parseable snippets, same text as the README."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+from app.ide_configs import ide_configs, readme_section
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_plugin_is_covered_with_the_live_url() -> None:
+    configs = {c.name: c for c in ide_configs("http://127.0.0.1:12345")}
+    assert set(configs) == {
+        "Continue",
+        "GitHub Copilot Chat",
+        "Cline / Roo Code",
+        "Zed",
+        "JetBrains AI Assistant",
+        "Void",
+        "Any OpenAI-compatible client",
+    }
+    for config in configs.values():
+        assert "http://127.0.0.1:12345" in config.text + config.where
+        assert "11434" not in config.text  # never Ollama's own port
+    assert "apiBase: http://127.0.0.1:12345\n" in configs["Continue"].text
+    # The OpenAI client gets /v1; the native plugins get the root.
+    assert 'base_url="http://127.0.0.1:12345/v1"' in configs["Any OpenAI-compatible client"].text
+    assert configs["Void"].text == "http://127.0.0.1:12345"
+
+
+def test_json_snippets_are_valid_json_fragments() -> None:
+    configs = {c.name: c for c in ide_configs("http://127.0.0.1:1")}
+    zed = json.loads("{" + configs["Zed"].text + "}")
+    assert zed["language_models"]["ollama"]["api_url"] == "http://127.0.0.1:1"
+    copilot = json.loads("{" + configs["GitHub Copilot Chat"].text + "}")
+    assert copilot["github.copilot.chat.byok.ollamaEndpoint"] == "http://127.0.0.1:1"
+    ast.parse(configs["Any OpenAI-compatible client"].text)  # the Python snippet compiles
+
+
+def test_readme_carries_the_same_text() -> None:
+    assert readme_section() in (ROOT / "README.md").read_text(encoding="utf-8")

@@ -1,0 +1,132 @@
+"""The tray and dashboard logic, without Qt."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.presenter import (
+    DashboardPresenter,
+    TrayState,
+    bucket_position,
+    format_bytes,
+    hardware_rows,
+    ollama_notice,
+    tooltip,
+    tray_state,
+)
+from proxy_core.observe.ollama_status import OllamaStatus
+from proxy_core.observe.rates import compare
+from proxy_core.observe.specs import Verdict
+from tests.app.samples import OLLAMA_UP, hardware, snapshot
+
+DOWN = OllamaStatus(0.0, False, error="connection refused")
+
+
+@pytest.mark.parametrize(
+    ("running", "error", "ollama", "state"),
+    [
+        (False, None, None, TrayState.STARTING),
+        (True, None, None, TrayState.STARTING),
+        (True, None, OLLAMA_UP, TrayState.HEALTHY),
+        (True, None, DOWN, TrayState.OLLAMA_DOWN),
+        (True, "port taken", OLLAMA_UP, TrayState.PROXY_ERROR),
+        (False, "crashed", None, TrayState.PROXY_ERROR),
+    ],
+)
+def test_tray_state(
+    running: bool, error: str | None, ollama: OllamaStatus | None, state: TrayState
+) -> None:
+    assert tray_state(running, error, ollama) is state
+
+
+def test_tooltip_names_endpoint_rate_and_hit_rate() -> None:
+    figures = compare(snapshot(0.0, 0), snapshot(2.0, 20))
+    text = tooltip(TrayState.HEALTHY, "http://127.0.0.1:11435", figures)
+    assert "Healthy" in text and "http://127.0.0.1:11435" in text
+    assert "10.0 req/s" in text and "cache hit rate 62%" in text  # 10 hits / 16 lookups
+
+
+@pytest.mark.parametrize(
+    ("before", "now", "title"),
+    [
+        (None, True, None),  # up at start-up is not news
+        (None, False, "Ollama is unreachable"),  # down at start-up is
+        (True, False, "Ollama is unreachable"),
+        (False, True, "Ollama is back"),
+        (True, True, None),
+        (False, False, None),
+        (True, None, None),
+    ],
+)
+def test_ollama_notice(before: bool | None, now: bool | None, title: str | None) -> None:
+    notice = ollama_notice(before, now, "http://o:11434")
+    assert (notice[0] if notice else None) == title
+
+
+def test_bucket_position() -> None:
+    bounds = (0.001, 0.01, 0.1)
+    assert bucket_position(bounds, 0.0005) == pytest.approx(0.5)
+    assert bucket_position(bounds, 0.0055) == pytest.approx(1.5)
+    assert bucket_position(bounds, 5.0) == 3.0
+    assert bucket_position(bounds, None) is None
+
+
+def test_hardware_rows_against_the_spec() -> None:
+    rows = {row.name: row for row in hardware_rows(hardware(gpus=True))}
+    cpu, ram, net, disk, gpu = (rows[n] for n in ("CPU", "RAM", "Network", "Storage", "GPU"))
+    assert cpu.verdict is Verdict.BELOW_MINIMUM and (cpu.minimum, cpu.optimal) == (4, 8)
+    assert cpu.capacity == "2 cores" and cpu.used == pytest.approx(0.37)
+    assert ram.verdict is Verdict.OPTIMAL and (ram.minimum, ram.optimal) == (8, 16)
+    assert ram.value == pytest.approx(24) and ram.scale >= ram.value
+    assert "7.0 GB above the 8 GB floor" in ram.detail
+    assert net.verdict is Verdict.OPTIMAL and net.used == pytest.approx(12.5 / 1000)
+    assert disk.verdict is Verdict.OPTIMAL and disk.capacity == "SSD"
+    assert gpu.verdict is None and "63% busy" in gpu.detail
+
+
+def test_unknown_link_speed_is_said_not_guessed() -> None:
+    (net,) = [r for r in hardware_rows(hardware(link=None)) if r.name == "Network"]
+    assert net.verdict is Verdict.UNKNOWN and net.value is None
+    assert net.capacity == "link speed not reported"
+
+
+def test_dashboard_view_over_a_minute() -> None:
+    presenter = DashboardPresenter("http://127.0.0.1:11434")
+    first = presenter.update(snapshot(0.0, 100))
+    assert first.timeline == ()  # one snapshot: no interval yet
+    view = presenter.update(snapshot(0.5, 140))
+    assert "80.0 req/s" in view.summary
+    assert sum(count for _, count in view.histogram) == 40
+    assert [name for name, _ in view.marks] == ["p50", "p95", "p99"]
+    assert len(view.timeline) == 1 and view.timeline[0].requests_per_second == 80.0
+    cache = dict(view.cache)
+    assert cache["Entries"] == "42 (3.1 MB)"
+    assert dict(view.ollama)["Version"] == "0.12.3"
+    assert dict(view.ollama)["Ollama process"] == "no permission"
+    assert view.models == (("llama3.2:latest", "3.4 GB (3.0 GB on GPU)"),)
+    assert view.verdict == "below minimum"  # 2 cores
+    # Past a minute, the oldest snapshots leave the recent window.
+    later = presenter.update(snapshot(100.0, 150))
+    assert sum(count for _, count in later.histogram) == 10
+
+
+def test_reset_forgets_history() -> None:
+    presenter = DashboardPresenter()
+    presenter.update(snapshot(0.0, 10))
+    presenter.update(snapshot(1.0, 20))
+    presenter.reset()
+    view = presenter.update(snapshot(2.0, 30))
+    assert view.timeline == ()
+
+
+def test_ollama_down_rows() -> None:
+    view = DashboardPresenter("u").update(snapshot(0.0, 1, ollama=DOWN))
+    assert dict(view.ollama)["Status"] == "unreachable: connection refused"
+    assert view.models == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [(None, "-"), (512, "512 B"), (3_100_000, "3.1 MB"), (24e9, "24.0 GB")]
+)
+def test_format_bytes(value: float | None, text: str) -> None:
+    assert format_bytes(value) == text
