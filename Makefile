@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run headless test lint typecheck unit bench simulator clean
+.PHONY: run headless test lint typecheck unit bench simulator sysdeps screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -12,7 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[gui,dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
+# Qt's shared libraries (Linux): installed when root, otherwise the apt command is printed.
+sysdeps:
+	scripts/qt-system-deps.sh
+
+run: $(STAMP) sysdeps
 	$(BIN)/python -m app $(ARGS)
 
 headless: $(STAMP)
@@ -28,13 +32,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) sysdeps
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 test: lint typecheck unit
 
-bench: $(STAMP)
+bench: $(STAMP) sysdeps
 	$(BIN)/python -m tests.perf.run_all
+
+screenshots: $(STAMP) sysdeps
+	scripts/screenshots.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info

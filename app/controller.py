@@ -23,7 +23,14 @@ from proxy_core.observe.recorder import MetricsSnapshot
 from . import autostart
 from .connect_dialog import ConnectDialog
 from .dashboard import DashboardWindow
-from .presenter import DashboardPresenter, TrayState, ollama_notice, tooltip, tray_state
+from .presenter import (
+    STATE_TEXT,
+    DashboardPresenter,
+    TrayState,
+    ollama_notice,
+    tooltip,
+    tray_state,
+)
 from .settings_dialog import SettingsDialog
 from .settings_store import SettingsStore
 from .tray import Tray
@@ -163,7 +170,7 @@ class AppController(QObject):
         figures = None if snap is None else compare(self._status_snapshot, snap)
         self._status_snapshot = snap
         self.tray.show_state(state, tooltip(state, self.service.base_url, figures))
-        self.tray.menu.status.setText(f"{self.service.base_url} — {state.name.lower()}")
+        self.tray.menu.status.setText(f"{self.service.base_url} — {STATE_TEXT[state]}")
         now = None if ollama is None else ollama.reachable
         notice = ollama_notice(self._ollama_up, now, self.service.settings.ollama_url)
         if now is not None:

@@ -91,7 +91,7 @@ class DashboardWindow(QWidget):
 
     def __init__(self, source: SnapshotSource, presenter: DashboardPresenter) -> None:
         super().__init__()
-        self.setWindowTitle("Ollama Tray Proxy — Dashboard")
+        self.setWindowTitle("Dashboard")  # Qt appends the app's display name
         self.setWindowIcon(app_icon())
         self._source = source
         self.presenter = presenter

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -22,8 +23,25 @@ from .single_instance import SingleInstance, instance_key
 PROG = "ollama-tray-proxy"
 
 
+def use_offscreen_without_display() -> bool:
+    """On a Linux box with no display (a server, CI) run the proxy with Qt's offscreen
+    platform instead of aborting: the endpoint works, the windows are simply unseen."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return False
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return False
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(PROG).parse_args(argv)
+    if use_offscreen_without_display():
+        print(
+            f"{PROG}: no display found; the proxy runs, but its windows cannot be shown "
+            "(use `make headless` on servers)",
+            file=sys.stderr,
+        )
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setOrganizationName(ORGANIZATION)

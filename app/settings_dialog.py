@@ -35,7 +35,7 @@ class SettingsDialog(QDialog):
         self, current: ProxySettings, start_at_login: bool, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Ollama Tray Proxy — Settings")
+        self.setWindowTitle("Settings")
         self.setWindowIcon(app_icon())
         self.current = current
         self.accepted_settings: ProxySettings | None = None

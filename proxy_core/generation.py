@@ -17,7 +17,6 @@ from typing import Any
 from .cache import (
     CacheEntry,
     RouteKind,
-    cache_key,
     is_cacheable_request,
     is_complete_answer,
     parse_cache_control,
@@ -75,7 +74,7 @@ async def open_reply(
         return
 
     control = parse_cache_control(client_headers)
-    key = cache_key(kind, body)
+    key = cache.key_for(kind, raw_body, body)
     if control.lookup:
         entry = cache.lookup(key, control.max_age)
         if entry is not None:

@@ -1,15 +1,28 @@
-"""The cache as the request path sees it: on/off at run time, policy, store, flights."""
+"""The cache as the request path sees it: on/off at run time, policy, store, flights.
+
+Two small in-memory layers keep repeated hits off the slow paths (measured in
+tests/perf/bench_cache.py): an index from the exact request bytes to the cache key, which
+skips canonicalizing and hashing a body seen before, and the most recently used entries,
+which skips the sqlite read. Both live on the event loop thread only; the disk store stays
+the source of truth (TTL, max-age and clear() apply to both).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .flight import FlightBoard
+from .keys import RouteKind, cache_key
 from .store import CacheEntry, CacheStats, ResponseStore
+
+HOT_ENTRY_BYTES = 32 << 20  # recently used answers kept decoded in memory
+KEY_INDEX_BYTES = 8 << 20  # request bodies remembered for the bytes -> key index
+MAX_INDEXED_BODY = 64 << 10  # bigger bodies are rare repeats; hash them each time
 
 
 class CacheLayer:
@@ -28,6 +41,10 @@ class CacheLayer:
         self.store = ResponseStore(directory, size_limit=size_limit, ttl=ttl, clock=clock)
         self.flights = FlightBoard()
         self._pending: set[asyncio.Future[Any]] = set()
+        self._keys: dict[tuple[str, bytes], str] = {}
+        self._keys_bytes = 0
+        self._hot: collections.OrderedDict[str, CacheEntry] = collections.OrderedDict()
+        self._hot_bytes = 0
 
     @property
     def stats(self) -> CacheStats:
@@ -46,17 +63,65 @@ class CacheLayer:
         self.policy = policy
         self.store.ttl = ttl
 
+    def key_for(self, kind: RouteKind, raw: bytes, body: dict[str, Any]) -> str:
+        """The cache key of ``body``; the same bytes as before give the key remembered."""
+        if len(raw) > MAX_INDEXED_BODY:
+            return cache_key(kind, body)
+        index_key = (kind, raw)
+        key = self._keys.get(index_key)
+        if key is None:
+            key = self._keys[index_key] = cache_key(kind, body)
+            self._keys_bytes += len(raw)
+            while self._keys_bytes > KEY_INDEX_BYTES:  # oldest first (dicts keep order)
+                oldest = next(iter(self._keys))
+                del self._keys[oldest]
+                self._keys_bytes -= len(oldest[1])
+        return key
+
+    def _remember(self, key: str, entry: CacheEntry) -> None:
+        size = entry.size
+        if size > HOT_ENTRY_BYTES // 8:
+            return  # one huge answer must not flush everything else
+        old = self._hot.pop(key, None)
+        if old is not None:
+            self._hot_bytes -= old.size
+        self._hot[key] = entry
+        self._hot_bytes += size
+        while self._hot_bytes > HOT_ENTRY_BYTES:
+            _, evicted = self._hot.popitem(last=False)
+            self._hot_bytes -= evicted.size
+
+    def drop_memory(self) -> None:
+        """Forget the in-memory layers, as a restart would (the disk keeps everything)."""
+        self._keys.clear()
+        self._keys_bytes = 0
+        self._hot.clear()
+        self._hot_bytes = 0
+
     async def resize(self, size_limit: int) -> None:
         """A new size limit; culling down to it writes sqlite, so it runs in the executor."""
         await asyncio.get_running_loop().run_in_executor(None, self.store.resize, size_limit)
+        self.drop_memory()  # evicted on disk must not live on in memory
 
     def lookup(self, key: str, max_age: float | None) -> CacheEntry | None:
-        # Measured in tests/perf/bench_cache.py: a hit reads one sqlite row in tens of
-        # microseconds, cheaper than a hop to an executor, so reads stay on the loop.
-        return self.store.get(key, max_age)
+        hot = self._hot.get(key)
+        if hot is not None:
+            if self.store.is_fresh(hot, max_age):
+                self._hot.move_to_end(key)
+                return hot
+            if not self.store.is_fresh(hot, None):
+                self._hot_bytes -= self._hot.pop(key).size
+            return None
+        # A miss in memory reads one sqlite row on the loop: tens of microseconds
+        # (tests/perf/bench_cache.py), cheaper than a hop to an executor and back.
+        entry = self.store.get(key, max_age)
+        if entry is not None:
+            self._remember(key, entry)
+        return entry
 
     def write(self, key: str, entry: CacheEntry) -> None:
         """Writes commit to sqlite (a disk sync), so they run in the executor."""
+        self._remember(key, entry)
         future = asyncio.get_running_loop().run_in_executor(None, self.store.put, key, entry)
         self._pending.add(future)
         future.add_done_callback(self._pending.discard)
@@ -68,6 +133,7 @@ class CacheLayer:
 
     async def clear(self) -> int:
         await self.drain()
+        self.drop_memory()
         return await asyncio.get_running_loop().run_in_executor(None, self.store.clear)
 
     async def volume(self) -> tuple[int, int]:

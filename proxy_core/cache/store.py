@@ -57,6 +57,11 @@ class CacheEntry:
     created: float
     upstream_seconds: float
 
+    @property
+    def size(self) -> int:
+        """Bytes the answer holds in memory (roughly; for the in-memory layer's bound)."""
+        return sum(len(line) for line in self.lines) + 64 * len(self.lines) + 200
+
     def encode(self) -> bytes:
         head = json.dumps(
             {"v": 1, "created": self.created, "dur": self.upstream_seconds, "stream": self.streamed}
@@ -164,11 +169,12 @@ class ResponseStore:
             self._report(exc)
             self._rebuild()
             return None
-        age = self.clock() - entry.created
+        return entry if self.is_fresh(entry, max_age) else None
+
+    def is_fresh(self, entry: CacheEntry, max_age: float | None) -> bool:
+        """Within the TTL, and within the client's ``max-age`` when it sent one."""
         limit = self.ttl if max_age is None else min(self.ttl, max_age)
-        if age > limit:
-            return None
-        return entry
+        return self.clock() - entry.created <= limit
 
     def put(self, key: str, entry: CacheEntry) -> None:
         cache = self._cache

@@ -12,11 +12,12 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 
-from . import bench_metrics, bench_proxy, bench_tray
+from . import bench_cache, bench_metrics, bench_proxy, bench_tray
 from .harness import print_table
 
 SECTIONS: dict[str, Callable[[], Awaitable[list[tuple[str, str]]]]] = {
     "proxy": bench_proxy.run,
+    "cache": bench_cache.run,
     "metrics": bench_metrics.run,
     "tray": bench_tray.run,
 }

@@ -243,6 +243,7 @@ async def test_corrupted_cache_is_a_miss_and_rebuilt(cached: ProxyService, sim: 
     db = cached.state.cache.store.directory / "cache.db"
     with db.open("r+b") as f:  # scribble over the live database
         f.write(b"this is not sqlite" * 200)
+    cached.state.cache.drop_memory()  # as after a restart: the next lookup reads the disk
     status, result, _ = await post(cached, "/api/chat", CHAT)
     assert status == 200 and result == "MISS"
     assert (await post(cached, "/api/chat", CHAT))[1] == "HIT"

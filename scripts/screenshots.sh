@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Screenshots of the real tray app under Xvfb with traffic flowing.
+# Needs: xvfb openbox trayer xdotool imagemagick (apt). Writes docs/screenshots/*.png.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+OUT=docs/screenshots
+work=$(mktemp -d)
+export DISPLAY=:97
+export XDG_CONFIG_HOME="$work/config"   # keep the real QSettings untouched
+unset QT_QPA_PLATFORM
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+Xvfb "$DISPLAY" -screen 0 1440x900x24 -nolisten tcp & pids+=($!)
+sleep 1
+openbox & pids+=($!)
+trayer --edge top --align right --widthtype request --height 26 --transparent false \
+  --tint 0x202020 & pids+=($!)
+$PY -m tests.fakes.ollama_sim --port 18434 --token-delay 0.02 --reply-words 40 & pids+=($!)
+sleep 1
+$PY -m app --port 18435 --ollama-url http://127.0.0.1:18434 --data-dir "$work/data" & pids+=($!)
+app_pid=$!
+sleep 3
+$PY -m scripts.traffic http://127.0.0.1:18435 120 & pids+=($!)
+sleep 20
+
+# A second launch brings the running instance's dashboard forward.
+$PY -m app --data-dir "$work/data"
+sleep 30  # let the dashboard's one-minute timeline fill up
+import -window root "$OUT/dashboard.png"
+
+shot_menu_item() {  # $1: how many Down presses from the top of the tray menu, $2: file
+  local icon
+  icon=$(xdotool search --name '^panel$' | head -1)  # trayer's panel holds our icon
+  eval "$(xdotool getwindowgeometry --shell "$icon")"
+  xdotool mousemove $((X + WIDTH / 2)) $((Y + HEIGHT / 2)) click 3
+  sleep 1
+  if [ "$2" = "tray-menu.png" ]; then import -window root "$OUT/$2"; xdotool key Escape; return; fi
+  xdotool key --delay 80 $(printf 'Down %.0s' $(seq "$1")) Return
+  sleep 2
+  import -window root "$OUT/$2"
+  xdotool key Escape
+  sleep 1
+}
+shot_menu_item 0 tray-menu.png
+shot_menu_item 5 connect.png  # Down 5 = Connect an IDE…
+shot_menu_item 6 settings.png
+kill "$app_pid"
+echo "screenshots in $OUT"
