@@ -26,8 +26,8 @@ simulator: $(STAMP)
 	$(BIN)/python -m tests.fakes.ollama_sim $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check proxy_core app tests
-	$(BIN)/ruff format --check proxy_core app tests
+	$(BIN)/ruff check proxy_core app tests scripts
+	$(BIN)/ruff format --check proxy_core app tests scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -1,8 +1,8 @@
 """Custom-painted charts for the dashboard.
 
 Qt Charts lives in the PySide6-Addons wheel (171 MB for 6.10.3); these three widgets
-are a few dozen lines each, and a dashboard refresh with its repaint costs about 2 ms (measured in
-tests/perf/bench_tray.py). They draw only what the presenter computed.
+are a few dozen lines each, and a dashboard refresh with its repaint costs about 2 ms
+(measured in tests/perf/bench_tray.py). They draw only what the presenter computed.
 """
 
 from __future__ import annotations

@@ -21,19 +21,25 @@ async def worker(http: aiohttp.ClientSession, base: str, deadline: float, seed: 
         options = {"temperature": 0} if deterministic else {}
         question = f"question {rng.randrange(8) if deterministic else n}"
         if rng.random() < 0.5:
-            url, body = base + "/api/chat", {
-                "model": "llama3.2",
-                "stream": rng.random() < 0.5,
-                "options": options,
-                "messages": [{"role": "user", "content": question}],
-            }
+            url, body = (
+                base + "/api/chat",
+                {
+                    "model": "llama3.2",
+                    "stream": rng.random() < 0.5,
+                    "options": options,
+                    "messages": [{"role": "user", "content": question}],
+                },
+            )
         else:
-            url, body = base + "/v1/chat/completions", {
-                "model": "llama3.2",
-                "stream": rng.random() < 0.5,
-                "temperature": 0 if deterministic else 0.7,
-                "messages": [{"role": "user", "content": question}],
-            }
+            url, body = (
+                base + "/v1/chat/completions",
+                {
+                    "model": "llama3.2",
+                    "stream": rng.random() < 0.5,
+                    "temperature": 0 if deterministic else 0.7,
+                    "messages": [{"role": "user", "content": question}],
+                },
+            )
         try:
             async with http.post(url, json=body) as resp:
                 await resp.read()
