@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run headless test lint typecheck unit bench simulator sysdeps screenshots clean
+.PHONY: run headless test lint typecheck unit bench simulator sysdeps testdeps screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -12,9 +12,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[gui,dev]'
 	touch $(STAMP)
 
-# Qt's shared libraries (Linux): installed when root, otherwise the apt command is printed.
+# System packages (Linux): installed when root, otherwise the apt command is printed.
 sysdeps:
-	scripts/qt-system-deps.sh
+	scripts/system-deps.sh qt
+
+testdeps: sysdeps
+	scripts/system-deps.sh browser
 
 run: $(STAMP) sysdeps
 	$(BIN)/python -m app $(ARGS)
@@ -32,7 +35,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) sysdeps
+unit: $(STAMP) testdeps
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 test: lint typecheck unit
@@ -41,6 +44,7 @@ bench: $(STAMP) sysdeps
 	$(BIN)/python -m tests.perf.run_all
 
 screenshots: $(STAMP) sysdeps
+	scripts/system-deps.sh screens
 	scripts/screenshots.sh
 
 clean:

@@ -214,7 +214,9 @@ class AppController(QObject):
         self.connect_dialog.show()
 
     def open_settings(self) -> None:
-        dialog = SettingsDialog(self.service.settings, self.store.start_at_login)
+        dialog = SettingsDialog(
+            self.service.settings, self.store.start_at_login, self.service.access_token
+        )
         dialog.accepted.connect(lambda: self._spawn(self.apply_dialog(dialog)))
         self.settings_dialog = dialog
         dialog.show()

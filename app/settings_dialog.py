@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -32,7 +33,11 @@ MB = 1 << 20
 
 class SettingsDialog(QDialog):
     def __init__(
-        self, current: ProxySettings, start_at_login: bool, parent: QWidget | None = None
+        self,
+        current: ProxySettings,
+        start_at_login: bool,
+        access_token: str = "",
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
@@ -75,6 +80,31 @@ class SettingsDialog(QDialog):
         self.start_at_login.setChecked(start_at_login)
         self.start_at_login.setEnabled(autostart.supported())
 
+        self.require_token = QCheckBox("Require the access token on every request")
+        self.require_token.setChecked(current.require_token)
+        self.token = QLineEdit(access_token)
+        self.token.setReadOnly(True)
+        self.token.setEchoMode(QLineEdit.EchoMode.Password)
+        show = QPushButton("Show")
+        show.setCheckable(True)
+        show.toggled.connect(
+            lambda on: self.token.setEchoMode(
+                QLineEdit.EchoMode.Normal if on else QLineEdit.EchoMode.Password
+            )
+        )
+        copy = QPushButton("Copy")
+        copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.token.text()))
+        token_row = QHBoxLayout()
+        token_row.addWidget(self.token, 1)
+        token_row.addWidget(show)
+        token_row.addWidget(copy)
+        self.allowed_origins = QLineEdit(current.allowed_origins)
+        self.allowed_origins.setPlaceholderText("e.g. chrome-extension://abc*, https://ide.example")
+        self.allow_model_management = QCheckBox(
+            "Pass model management through (pull, push, create, copy, delete)"
+        )
+        self.allow_model_management.setChecked(current.allow_model_management)
+
         form = QFormLayout()
         form.addRow("Ollama URL", self.ollama_url)
         form.addRow("Listen host", self.host)
@@ -84,6 +114,10 @@ class SettingsDialog(QDialog):
         form.addRow("Cache TTL", self.cache_ttl)
         form.addRow("Cache size limit", self.cache_size)
         form.addRow("Data folder", data_row)
+        form.addRow("Access", self.require_token)
+        form.addRow("Access token", token_row)
+        form.addRow("Allowed origins", self.allowed_origins)
+        form.addRow("", self.allow_model_management)
         form.addRow("Log level", self.log_level)
         form.addRow("", self.start_at_login)
         note = QLabel(
@@ -121,6 +155,9 @@ class SettingsDialog(QDialog):
             "cache_size_limit": self.cache_size.value() * MB,
             "data_dir": Path(self.data_dir.text().strip()).expanduser(),
             "log_level": self.log_level.currentText(),
+            "require_token": self.require_token.isChecked(),
+            "allowed_origins": self.allowed_origins.text().strip(),
+            "allow_model_management": self.allow_model_management.isChecked(),
         }
 
     def validated(self) -> ProxySettings:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import admin, native
+from .guard import add_cors_headers, guard
 from .middleware import boundary
 from .openai import handlers as openai
 from .openai.errors import OpenAIError, error_object
@@ -18,8 +19,12 @@ async def _openai_unknown(request: web.Request) -> web.StreamResponse:
 
 
 def create_app(state: ProxyState) -> web.Application:
-    app = web.Application(middlewares=[boundary], client_max_size=state.settings.max_body_size)
+    # boundary outermost: the guard's refusals are counted and logged like any reply.
+    app = web.Application(
+        middlewares=[boundary, guard], client_max_size=state.settings.max_body_size
+    )
     app[STATE] = state
+    app.on_response_prepare.append(add_cors_headers)
     r = app.router
     r.add_get("/healthz", admin.healthz)
     r.add_get("/metrics", admin.metrics)

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .errors import PortInUse
+from .guard import TOKEN_FILE
 from .service import ProxyService
 from .settings import ENV_PREFIX, SETTINGS_FILE, ProxySettings, SettingsError, resolve
 
@@ -64,6 +65,29 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add("--connect-timeout", type=float, help="seconds to wait to connect to Ollama (default 5)")
     add(
+        "--require-token",
+        action="store_const",
+        const=True,
+        help="require Authorization: Bearer <token> on every route (always on when --host is "
+        "not loopback); the token is OLLAMA_PROXY_ACCESS_TOKEN or the per-install one in "
+        "<data-dir>/access-token",
+    )
+    add(
+        "--allowed-origins",
+        help="extra browser origins allowed to call the proxy, comma-separated, * wildcards "
+        "(e.g. chrome-extension://abc*)",
+    )
+    add(
+        "--allowed-hosts",
+        help="Host names accepted when listening beyond loopback, comma-separated",
+    )
+    add(
+        "--allow-model-management",
+        action="store_const",
+        const=True,
+        help="pass /api/pull, push, create, copy, delete and blobs through (off by default)",
+    )
+    add(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
         help="log verbosity (default info; debug logs one line per request)",
@@ -82,6 +106,13 @@ async def serve(settings: ProxySettings) -> None:
     service = ProxyService(settings)
     await service.start()
     print(f"{PROG}: listening on {service.base_url} -> {settings.ollama_base}", flush=True)
+    if service.token_required:
+        where = (
+            f"{ENV_PREFIX}ACCESS_TOKEN"
+            if settings.access_token
+            else str(settings.data_dir / TOKEN_FILE)
+        )
+        print(f"{PROG}: clients must send Authorization: Bearer <token from {where}>", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

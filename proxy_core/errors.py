@@ -5,6 +5,7 @@ ProxyError
 │   ├── UpstreamUnavailable  connection refused / reset / DNS  -> 502
 │   └── UpstreamTimeout      no byte within the read timeout   -> 504
 ├── BadRequest               the client's request cannot be served -> 400
+├── ClientTooSlow            the body did not arrive within body_timeout -> 408
 └── PortInUse                the listen port is taken (start-up)
 """
 
@@ -33,6 +34,10 @@ class BadRequest(ProxyError):
     def __init__(self, message: str, param: str | None = None) -> None:
         super().__init__(message)
         self.param = param
+
+
+class ClientTooSlow(ProxyError):
+    status = 408
 
 
 class PortInUse(ProxyError):

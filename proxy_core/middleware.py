@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from .errors import BadRequest, UpstreamError
+from .errors import BadRequest, ProxyError, UpstreamError
 from .ndjson import dumps
 from .openai.errors import OpenAIError, error_object
 from .state import REQUEST_CACHE, REQUEST_MODEL, REQUEST_TTFB, STATE
@@ -58,6 +58,9 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
     except UpstreamError as exc:
         status = exc.status
         metrics.upstream_error(type(exc).__name__)
+        return error_response(request.path, exc.status, str(exc))
+    except ProxyError as exc:
+        status = exc.status
         return error_response(request.path, exc.status, str(exc))
     except web.HTTPException as exc:
         status = exc.status

@@ -19,6 +19,7 @@ from .forwarding import encode_path, request_headers, response_headers, upstream
 from .generation import Reply, open_reply, wants_stream
 from .ndjson import dumps
 from .render import native_body
+from .slow_clients import iter_body, read_body
 from .state import REQUEST_CACHE, REQUEST_MODEL, REQUEST_TTFB, STATE, ProxyState
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ def parse_json_object(raw: bytes) -> dict[str, Any] | None:
 def generation_handler(kind: RouteKind) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         state = request.app[STATE]
-        raw = await request.read()
+        raw = await read_body(request)
         body = parse_json_object(raw)
         if body is not None and isinstance(body.get("model"), str):
             request[REQUEST_MODEL] = body["model"]
@@ -119,10 +120,10 @@ async def passthrough(request: web.Request) -> web.StreamResponse:
     if request.body_exists:
         length = request.content_length
         if length is not None and length <= _SMALL_REPLY:
-            data = await request.read()
+            data = await read_body(request)
         else:
             # Large uploads (/api/blobs) stream through; only a chunk is held at a time.
-            data = _iter_request(request)
+            data = iter_body(request)
             if length is not None:
                 headers["Content-Length"] = str(length)
     target = encode_path(path, request.rel_url.raw_query_string)
@@ -145,8 +146,3 @@ def _learn_models(state: ProxyState, body: bytes) -> None:
     tags = parse_json_object(body)
     if tags is not None:
         state.metrics.learn_models(tags.get("models"))
-
-
-async def _iter_request(request: web.Request) -> AsyncIterator[bytes]:
-    async for chunk in request.content.iter_chunked(1 << 16):
-        yield chunk

@@ -16,6 +16,7 @@ from aiohttp import web
 from .app_factory import create_app
 from .cache import CacheLayer
 from .errors import PortInUse
+from .guard import Policy, load_or_create_token, token_required
 from .observe.hardware import HardwareMonitor
 from .observe.monitor import BackgroundMonitor
 from .observe.recorder import MetricsRecorder, MetricsSnapshot
@@ -54,6 +55,7 @@ class ProxyService:
         self._site: web.TCPSite | None = None
         self._retired: set[asyncio.Task[Any]] = set()
         self._monitor: asyncio.Task[None] | None = None
+        self._install_token = ""
 
     @property
     def running(self) -> bool:
@@ -85,9 +87,14 @@ class ProxyService:
         await cache.open()
         metrics = MetricsRecorder()
         metrics.attach_cache(lambda: cache.stats, cache.store.volume)
-        self.state = ProxyState(settings, upstream, cache, metrics)
+        loop = asyncio.get_running_loop()
+        self._install_token = await loop.run_in_executor(
+            None, load_or_create_token, settings.data_dir
+        )
+        self.state = ProxyState(settings, upstream, cache, metrics, self._policy(settings))
         runner = web.AppRunner(
             create_app(self.state),
+            keepalive_timeout=settings.idle_timeout,  # also bounds a slow head (slow_clients)
             handler_cancellation=True,  # a client disconnect closes the upstream request
             shutdown_timeout=settings.shutdown_grace,
             access_log=None,
@@ -110,6 +117,18 @@ class ProxyService:
         # Ollama is asked every fifth tick (5 s by default): enough for a tray alert.
         monitor = BackgroundMonitor(state, hardware, interval=interval, ollama_every=5 * interval)
         self._monitor = loop.create_task(monitor.run(), name="proxy-monitor")
+
+    def _policy(self, settings: ProxySettings) -> Policy:
+        return Policy(settings, settings.access_token or self._install_token)
+
+    @property
+    def access_token(self) -> str:
+        """The token clients send when one is required (never logged)."""
+        return self.settings.access_token or self._install_token
+
+    @property
+    def token_required(self) -> bool:
+        return token_required(self.settings)
 
     async def _bind(self, host: str, port: int) -> None:
         assert self._runner is not None
@@ -164,6 +183,7 @@ class ProxyService:
             retired, state.upstream = state.upstream, fresh
             self._retire(retired, new.shutdown_grace)
         state.cache.configure(enabled=new.cache_enabled, policy=new.cache_policy, ttl=new.cache_ttl)
+        state.policy = self._policy(new)
         if new.cache_size_limit != old.cache_size_limit:
             await state.cache.resize(new.cache_size_limit)
         state.settings = new
@@ -184,6 +204,7 @@ class ProxyService:
             )
             if self.state is not None:
                 self.state.settings = self.settings
+                self.state.policy = self._policy(self.settings)
             raise
 
     def _retire(self, client: UpstreamClient, grace: float) -> None:

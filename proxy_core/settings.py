@@ -51,6 +51,17 @@ class ProxySettings:
     num_ctx_defaults: Mapping[str, int] = dataclasses.field(default_factory=dict)
     # Seconds between hardware / cache-volume samples; 0 switches the monitor off.
     monitor_interval: float = 1.0
+    # Security (docs/SECURITY.md). A token is always required on a non-loopback address.
+    require_token: bool = False
+    access_token: str = ""  # empty: the per-install token in <data_dir>/access-token
+    allowed_origins: str = ""  # extra browser origins, comma-separated, * wildcards
+    allowed_hosts: str = ""  # Host names accepted when listening beyond loopback
+    allow_model_management: bool = False  # pull/push/create/copy/delete/blobs
+    # A connection with no complete request head this long after opening or after its
+    # last reply is closed (idle keep-alive and slowloris alike); clients keep idle
+    # connections 4-15 s, so they close first.
+    idle_timeout: float = 30.0
+    body_timeout: float = 60.0  # a request body must arrive within this many seconds
 
     def __post_init__(self) -> None:
         validate(self)
@@ -90,7 +101,16 @@ def validate(s: ProxySettings) -> None:
         raise SettingsError(f"cache_policy: {s.cache_policy!r} must be 'deterministic' or 'all'")
     if s.log_level not in LOG_LEVELS:
         raise SettingsError(f"log_level: {s.log_level!r} must be one of {', '.join(LOG_LEVELS)}")
-    for name in ("cache_ttl", "connect_timeout", "read_timeout", "shutdown_grace"):
+    if s.access_token and (len(s.access_token) < 16 or any(c.isspace() for c in s.access_token)):
+        raise SettingsError("access_token: use at least 16 characters and no spaces")
+    for name in (
+        "cache_ttl",
+        "connect_timeout",
+        "read_timeout",
+        "shutdown_grace",
+        "idle_timeout",
+        "body_timeout",
+    ):
         if getattr(s, name) <= 0:
             raise SettingsError(f"{name}: must be a positive number of seconds")
     if s.monitor_interval < 0:

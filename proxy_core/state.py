@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -10,6 +11,9 @@ from .cache import CacheLayer
 from .observe.recorder import MetricsRecorder
 from .settings import ProxySettings
 from .upstream import UpstreamClient
+
+if TYPE_CHECKING:  # guard.py imports this module
+    from .guard import Policy
 
 
 @dataclasses.dataclass
@@ -21,6 +25,7 @@ class ProxyState:
     upstream: UpstreamClient
     cache: CacheLayer
     metrics: MetricsRecorder
+    policy: Policy  # who may call (guard.py); rebuilt when settings change
 
 
 STATE = web.AppKey("proxy_state", ProxyState)

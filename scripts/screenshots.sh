@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Screenshots of the real tray app under Xvfb with traffic flowing.
-# Needs: xvfb openbox trayer xdotool imagemagick (apt). Writes docs/screenshots/*.png.
+# `make screenshots` installs what it needs (scripts/system-deps.sh screens).
+# Writes docs/screenshots/*.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python

@@ -15,6 +15,7 @@ from ..cache import RouteKind, normalize_model
 from ..errors import BadRequest, UpstreamError
 from ..generation import Reply, open_reply
 from ..ndjson import dumps, iter_lines
+from ..slow_clients import read_body
 from ..state import REQUEST_CACHE, REQUEST_MODEL, REQUEST_TTFB, STATE
 from . import request_map, response_map
 from .errors import OpenAIError, error_object, from_native_error
@@ -25,7 +26,7 @@ class _StreamMapper(Protocol):
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
+    raw = await read_body(request)
     if not raw.strip():
         raise BadRequest("the request body is empty; send a JSON object")
     try:

@@ -245,6 +245,9 @@ def test_settings_dialog_applies_live_and_rebinds(
             assert status == 200
             stored = store.load()
             assert stored["port"] == new_port and stored["cache_policy"] == "all"
+            # Requiring the token applies at once too.
+            await controller.apply_settings(controller.service.settings.replace(require_token=True))
+            assert (await chat(controller.service.base_url, CACHEABLE))[0] == 401
         finally:
             await controller.shutdown()
             await sim.close()

@@ -49,3 +49,17 @@ def test_invalid_values_keep_the_dialog_open_with_a_clear_message(
     d.data_dir.setText(str(tmp_path))
     d.accept()
     assert not d.isVisible() and d.accepted_settings is not None
+
+
+def test_security_fields(qtbot: QtBot, tmp_path: Path) -> None:
+    d = SettingsDialog(ProxySettings(data_dir=tmp_path), False, access_token="tok-0123456789abcdef")
+    qtbot.addWidget(d)
+    assert d.token.text() == "tok-0123456789abcdef" and d.token.isReadOnly()
+    assert d.token.echoMode() == d.token.EchoMode.Password  # not shown until asked
+    d.require_token.setChecked(True)
+    d.allowed_origins.setText("chrome-extension://abc*")
+    d.allow_model_management.setChecked(True)
+    d.accept()
+    new = d.accepted_settings
+    assert new is not None and new.require_token and new.allow_model_management
+    assert new.allowed_origins == "chrome-extension://abc*"

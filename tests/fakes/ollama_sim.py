@@ -156,11 +156,79 @@ async def _read_json(request: web.Request) -> dict[str, Any]:
         raise _BadRequest("missing request body")
     try:
         body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except json.JSONDecodeError as exc:
         raise _BadRequest(f"invalid character looking for beginning of value: {exc.msg}") from None
+    except (UnicodeDecodeError, RecursionError):  # Go's decoder answers these with 400 too
+        raise _BadRequest("invalid character looking for beginning of value") from None
     if not isinstance(body, dict):
         raise _BadRequest("json: cannot unmarshal array into Go value of type api.Request")
+    _check_go_types(body)
     return body
+
+
+# Ollama decodes bodies into Go structs: a field of the wrong JSON type is a 400 before
+# any handler logic runs ("json: cannot unmarshal ... into Go struct field ...").
+_STR, _BOOL, _ARR, _OBJ, _NUM = (str,), (bool,), (list,), (dict,), (int, float)
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "model": _STR,
+    "name": _STR,
+    "prompt": _STR,
+    "suffix": _STR,
+    "system": _STR,
+    "template": _STR,
+    "stream": _BOOL,
+    "raw": _BOOL,
+    "truncate": _BOOL,
+    "messages": _ARR,
+    "images": _ARR,
+    "tools": _ARR,
+    "options": _OBJ,
+    "format": _STR + _OBJ,
+    "keep_alive": _STR + _NUM,
+    "think": _BOOL + _STR,
+    "input": _STR + _ARR,
+    "dimensions": _NUM,
+}
+_MESSAGE_TYPES: dict[str, tuple[type, ...]] = {
+    "role": _STR,
+    "content": _STR,
+    "thinking": _STR,
+    "images": _ARR,
+    "tool_calls": _ARR,
+    "tool_name": _STR,
+}
+
+
+def _go_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(value), "value")
+
+
+def _check_fields(obj: dict[str, Any], types: dict[str, tuple[type, ...]], where: str) -> None:
+    for field, allowed in types.items():
+        value = obj.get(field)
+        if value is None:
+            continue  # null leaves a Go field at its zero value
+        ok = isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
+        if not ok:
+            raise _BadRequest(
+                f"json: cannot unmarshal {_go_kind(value)} into Go struct field "
+                f"{where}.{field} of type {allowed[0].__name__}"
+            )
+
+
+def _check_go_types(body: dict[str, Any]) -> None:
+    _check_fields(body, _FIELD_TYPES, "Request")
+    for message in body.get("messages") or ():
+        if not isinstance(message, dict):
+            raise _BadRequest(
+                f"json: cannot unmarshal {_go_kind(message)} into Go struct field "
+                "ChatRequest.messages of type api.Message"
+            )
+        _check_fields(message, _MESSAGE_TYPES, "ChatRequest.messages")
 
 
 def _normalize(name: str) -> str:

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -18,6 +19,19 @@ from aiohttp.test_utils import TestServer
 from proxy_core import ProxyService
 from tests.conftest import Sim, make_settings
 from tests.fakes.ollama_sim import create_sim_app
+
+
+@pytest.fixture
+async def proxy(sim: Sim, tmp_path: Path) -> AsyncIterator[ProxyService]:
+    """This module checks faithful pass-through of every route, model management
+    included, so the proxy here allows it (it is off by default: tests/proxy_core/test_guard.py)."""
+    service = ProxyService(make_settings(tmp_path, sim.url, allow_model_management=True))
+    await service.start()
+    try:
+        yield service
+    finally:
+        await service.stop()
+
 
 # Requests whose replies carry no timestamps or durations, so two runs give equal bytes.
 STABLE_REQUESTS = [
@@ -201,6 +215,23 @@ async def test_upstream_read_timeout_is_504(
         ) as resp:
             assert resp.status == 504
             assert "did not answer in time" in (await resp.json())["error"]
+    finally:
+        await service.stop()
+
+
+async def test_a_cold_model_load_is_waited_for(
+    sim: Sim, tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    sim.config.header_delay = 1.5  # Ollama sends nothing until the model is in memory
+    service = ProxyService(make_settings(tmp_path, sim.url, read_timeout=5))
+    await service.start()
+    try:
+        async with http.post(
+            service.base_url + "/api/chat",
+            json={"model": "llama3.2", "messages": [{"role": "user", "content": "x"}]},
+        ) as resp:
+            assert resp.status == 200
+            assert json.loads((await resp.read()).splitlines()[-1])["done"] is True
     finally:
         await service.stop()
 

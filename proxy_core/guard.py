@@ -1,0 +1,186 @@
+"""Who may talk to the proxy: Host (DNS rebinding), Origin (web pages) and CORS, the
+access token, and the model-management routes. docs/SECURITY.md explains each rule.
+
+Checks run in this order, each answering in the route's dialect:
+1. Host: on loopback only ``localhost``, ``127.0.0.1`` and ``[::1]`` (any port); beyond
+   loopback the names in ``allowed_hosts`` (when set) plus those.
+2. Origin: a browser request from an origin not on the allow-list gets 403; a preflight
+   from an allowed one is answered here (it carries no token by design).
+3. Token: when required, ``Authorization: Bearer <token>``, compared in constant time.
+4. Model management (pull, push, create, copy, delete, blobs): off unless allowed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hmac
+import ipaddress
+import os
+import secrets
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+
+from aiohttp import web
+
+from .middleware import error_response
+from .settings import ProxySettings
+from .state import STATE
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+# Ollama's default origins (envconfig.AllowedOrigins), any port.
+DEFAULT_ORIGINS = (
+    *(
+        f"{scheme}://{host}{port}"
+        for scheme in ("http", "https")
+        for host in ("localhost", "127.0.0.1", "0.0.0.0")
+        for port in ("", ":*")
+    ),
+    "app://*",
+    "file://*",
+    "tauri://*",
+    "vscode-webview://*",
+    "vscode-file://*",
+)
+MANAGEMENT_PATHS = ("/api/pull", "/api/push", "/api/create", "/api/copy", "/api/delete")
+TOKEN_FILE = "access-token"
+PREFLIGHT_MAX_AGE = "600"
+ALLOWED_METHODS = "GET, HEAD, POST, PUT, DELETE, OPTIONS"
+EXPOSED_HEADERS = "X-Cache"
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def split_list(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def host_name(header: str) -> str:
+    """``Host`` without its port, brackets and trailing dot, lower-case."""
+    value = header.strip().lower()
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else value
+    name = value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+    return name.rstrip(".")
+
+
+def matches(value: str, patterns: Iterable[str]) -> bool:
+    value = value.lower()
+    return any(fnmatch.fnmatchcase(value, pattern.lower()) for pattern in patterns)
+
+
+def token_required(settings: ProxySettings) -> bool:
+    return settings.require_token or not is_loopback(settings.host)
+
+
+def load_or_create_token(data_dir: Path) -> str:
+    """The per-install token: created once (0600) in the data dir, read back after."""
+    path = data_dir / TOKEN_FILE
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+        if len(token) >= 16:
+            return token
+    except FileNotFoundError:
+        pass
+    token = secrets.token_urlsafe(32)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(token + "\n")
+    path.chmod(0o600)
+    return token
+
+
+class Policy:
+    """The settings a request is judged by, parsed once per settings change."""
+
+    def __init__(self, settings: ProxySettings, token: str) -> None:
+        self.settings = settings
+        self.loopback_only = is_loopback(settings.host)
+        self.extra_hosts = split_list(settings.allowed_hosts)
+        self.origins = (*DEFAULT_ORIGINS, *split_list(settings.allowed_origins))
+        self.token = token.encode()
+        self.token_required = token_required(settings)
+
+    def host_allowed(self, header: str | None) -> bool:
+        if header is None:
+            return True  # HTTP/1.0 tools; browsers always send Host
+        name = host_name(header)
+        if name in LOOPBACK_NAMES:
+            return True
+        if self.loopback_only:
+            return False
+        return not self.extra_hosts or matches(name, self.extra_hosts)
+
+    def origin_allowed(self, origin: str) -> bool:
+        return origin != "null" and matches(origin, self.origins)
+
+    def token_ok(self, authorization: str | None) -> bool:
+        if not self.token_required:
+            return True
+        if authorization is None or authorization[:7].lower() != "bearer ":
+            return False
+        return hmac.compare_digest(authorization[7:].strip().encode(), self.token)
+
+
+def is_management(path: str) -> bool:
+    return path in MANAGEMENT_PATHS or path.startswith("/api/blobs/")
+
+
+def _cors_headers(origin: str) -> dict[str, str]:
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Expose-Headers": EXPOSED_HEADERS,
+        "Vary": "Origin",
+    }
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    state = request.app[STATE]
+    policy = state.policy
+    path = request.path
+    if not policy.host_allowed(request.headers.get("Host")):
+        return error_response(path, 403, "this Host is not allowed (DNS rebinding protection)")
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        if not policy.origin_allowed(origin):
+            return error_response(path, 403, f"origin {origin!r} is not allowed")
+        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+            headers = _cors_headers(origin)
+            headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
+            headers["Access-Control-Allow-Headers"] = request.headers.get(
+                "Access-Control-Request-Headers", "Authorization, Content-Type"
+            )
+            headers["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE
+            return web.Response(status=204, headers=headers)
+    if not policy.token_ok(request.headers.get("Authorization")):
+        response = error_response(
+            path, 401, "a valid access token is required: send Authorization: Bearer <token>"
+        )
+        response.headers["WWW-Authenticate"] = 'Bearer realm="ollama-tray-proxy"'
+        return response
+    if is_management(path) and not policy.settings.allow_model_management:
+        return error_response(
+            path,
+            403,
+            "model management (pull, push, create, copy, delete, blobs) is switched off in "
+            "the proxy; use Ollama directly or set allow_model_management",
+        )
+    return await handler(request)
+
+
+async def add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: allowed origins see the reply (streams included)."""
+    origin = request.headers.get("Origin")
+    if origin is not None and request.app[STATE].policy.origin_allowed(origin):
+        for name, value in _cors_headers(origin).items():
+            response.headers.setdefault(name, value)

@@ -1,0 +1,44 @@
+"""Drop clients that send a request too slowly (slowloris), head or body.
+
+Heads: aiohttp (3.14) arms its keep-alive timer when a connection opens and after each
+reply, and closes the connection when it fires while no complete request head has
+arrived. So ``idle_timeout`` (passed as aiohttp's ``keepalive_timeout``) bounds both an
+idle keep-alive connection and a head trickled byte by byte (tests/proxy_core/
+test_slow_clients.py proves it). Bodies: handlers read them under ``body_timeout`` with
+the helpers below. Idle connections cost a socket and no task, so many of them do not
+starve real requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from .errors import ClientTooSlow
+from .state import STATE
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The whole body (under client_max_size), or ClientTooSlow past body_timeout."""
+    seconds = request.app[STATE].settings.body_timeout
+    try:
+        async with asyncio.timeout(seconds):
+            return await request.read()
+    except TimeoutError:
+        raise ClientTooSlow(f"the request body did not arrive within {seconds:g} s") from None
+
+
+async def iter_body(request: web.Request, chunk_size: int = 1 << 16) -> AsyncIterator[bytes]:
+    """A streamed upload; each chunk must arrive within body_timeout."""
+    seconds = request.app[STATE].settings.body_timeout
+    while True:
+        try:
+            async with asyncio.timeout(seconds):
+                chunk = await request.content.read(chunk_size)
+        except TimeoutError:
+            raise ClientTooSlow(f"the upload stalled for {seconds:g} s") from None
+        if not chunk:
+            return
+        yield chunk
