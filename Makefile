@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run headless test lint typecheck unit bench simulator sysdeps testdeps screenshots clean
+.PHONY: run headless test lint typecheck unit bench soak simulator sysdeps testdeps screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -42,6 +42,11 @@ test: lint typecheck unit
 
 bench: $(STAMP) sysdeps
 	$(BIN)/python -m tests.perf.run_all
+
+# Mixed traffic for MINUTES at concurrency 32; reports errors and RSS over time.
+MINUTES ?= 10
+soak: $(STAMP)
+	$(BIN)/python -m tests.perf.soak --minutes $(MINUTES)
 
 screenshots: $(STAMP) sysdeps
 	scripts/system-deps.sh screens

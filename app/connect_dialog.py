@@ -20,7 +20,9 @@ from .ide_configs import IdeConfig, ide_configs
 
 
 class ConnectDialog(QDialog):
-    def __init__(self, base_url: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, base_url: str, token_required: bool = False, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Connect an IDE")
         self.setWindowIcon(app_icon())
@@ -37,6 +39,15 @@ class ConnectDialog(QDialog):
         self.copy.clicked.connect(self.copy_current)
         right = QVBoxLayout()
         right.addWidget(QLabel(f"The proxy answers at <b>{base_url}</b>"))
+        if token_required:
+            note = QLabel(
+                "This proxy requires its access token (Settings… shows it): use it as the "
+                "API key of OpenAI clients, or send <code>Authorization: Bearer &lt;token&gt;"
+                "</code> from Ollama clients (Continue <code>apiKey</code>, Zed "
+                "<code>OLLAMA_API_KEY</code>)."
+            )
+            note.setWordWrap(True)
+            right.addWidget(note)
         right.addWidget(self.where)
         right.addWidget(self.text, 1)
         right.addWidget(self.copy)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QColor, QImage, QPalette
 from pytestqt.qtbot import QtBot
 
 from app.dashboard import DashboardWindow
@@ -75,3 +75,28 @@ def test_not_running_says_so(qtbot: QtBot) -> None:
     qtbot.addWidget(window)
     window.refresh()
     assert window.summary.text() == "The proxy is not running."
+
+
+def test_follows_a_dark_palette(qtbot: QtBot) -> None:
+    window = DashboardWindow(Source(), DashboardPresenter())
+    qtbot.addWidget(window)
+    dark = QPalette()
+    for role, colour in [
+        (QPalette.ColorRole.Window, "#202020"),
+        (QPalette.ColorRole.WindowText, "#eeeeee"),
+        (QPalette.ColorRole.Base, "#181818"),
+        (QPalette.ColorRole.Text, "#eeeeee"),
+    ]:
+        dark.setColor(role, QColor(colour))
+    window.setPalette(dark)
+    window.show()
+    window.refresh()
+    window.refresh()
+    image = window.grab().toImage()
+    lightness = sorted(
+        QColor(image.pixel(x, y)).lightness()
+        for x in range(0, image.width(), 5)
+        for y in range(0, image.height(), 5)
+    )
+    assert lightness[len(lightness) // 2] < 80  # the background is the palette's, dark
+    assert lightness[-1] > 200  # and text is drawn light on it

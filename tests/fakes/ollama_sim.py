@@ -300,7 +300,7 @@ async def _record(request: web.Request, handler: Any) -> web.StreamResponse:
     except (asyncio.CancelledError, ConnectionResetError):
         rec.disconnected = True
         raise
-    rec.completed = True
+    rec.completed = not rec.disconnected
     return response
 
 
@@ -455,14 +455,19 @@ async def _stream_lines(
     resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     resp.enable_chunked_encoding()
     await resp.prepare(request)
-    for count, line in enumerate(lines):
-        if cfg.fail_after_chunks is not None and count >= cfg.fail_after_chunks:
-            await resp.write(_dumps({"error": "simulated failure mid-stream"}) + b"\n")
-            return resp
-        if count and cfg.token_delay:
-            await asyncio.sleep(cfg.token_delay)
-        await resp.write(_dumps(line) + b"\n")
-    await resp.write_eof()
+    try:
+        for count, line in enumerate(lines):
+            if cfg.fail_after_chunks is not None and count >= cfg.fail_after_chunks:
+                await resp.write(_dumps({"error": "simulated failure mid-stream"}) + b"\n")
+                return resp
+            if count and cfg.token_delay:
+                await asyncio.sleep(cfg.token_delay)
+            await resp.write(_dumps(line) + b"\n")
+        await resp.write_eof()
+    except ConnectionResetError:  # the client left: Ollama stops generating, quietly
+        rec = request.get(SIM_RECORD)
+        if rec is not None:
+            rec.disconnected = True
     return resp
 
 

@@ -1,0 +1,153 @@
+"""Soak: mixed traffic through the headless proxy for a set time, reporting errors and
+RSS over time. Not part of `make test`; run ``make soak`` (or
+``python -m tests.perf.soak --minutes 10``).
+
+Traffic at concurrency 32: native and OpenAI streams, cache hits, unknown-model errors
+(404 expected), clients that disconnect mid-stream, and model lists. Passes when there
+are no unexpected errors and RSS after warm-up stays flat (growth under 10%).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import time
+
+import aiohttp
+import psutil
+
+from .harness import free_port, processes, start_proxy, start_sim, wait_ready
+
+RSS_GROWTH_LIMIT = 0.10
+
+
+def _chat(content: str, *, stream: bool, deterministic: bool, model: str = "llama3.2") -> dict:  # type: ignore[type-arg]
+    body: dict = {  # type: ignore[type-arg]
+        "model": model,
+        "stream": stream,
+        "messages": [{"role": "user", "content": content}],
+    }
+    if deterministic:
+        body["options"] = {"temperature": 0}
+    return body
+
+
+async def one_request(http: aiohttp.ClientSession, base: str, rng: random.Random) -> str | None:
+    """Run one random request; return a description of anything unexpected."""
+    kind = rng.random()
+    if kind < 0.25:  # native stream, fresh
+        async with http.post(
+            base + "/api/chat", json=_chat(f"s{rng.random()}", stream=True, deterministic=False)
+        ) as resp:
+            body = await resp.read()
+            return (
+                None if resp.status == 200 and b'"done":true' in body else f"stream {resp.status}"
+            )
+    if kind < 0.50:  # cache hits (a small set of deterministic questions), both dialects
+        question = f"q{rng.randrange(10)}"
+        if rng.random() < 0.5:
+            async with http.post(
+                base + "/api/chat", json=_chat(question, stream=False, deterministic=True)
+            ) as resp:
+                await resp.read()
+                return None if resp.status == 200 else f"hit {resp.status}"
+        async with http.post(
+            base + "/v1/chat/completions",
+            json={
+                "model": "llama3.2",
+                "temperature": 0,
+                "stream": rng.random() < 0.5,
+                "messages": [{"role": "user", "content": question}],
+            },
+        ) as resp:
+            await resp.read()
+            return None if resp.status == 200 else f"openai {resp.status}"
+    if kind < 0.60:  # an error the client should get: unknown model
+        async with http.post(
+            base + "/api/chat",
+            json=_chat("x", stream=False, deterministic=False, model="no-such-model"),
+        ) as resp:
+            await resp.read()
+            return None if resp.status == 404 else f"unknown model gave {resp.status}"
+    if kind < 0.75:  # a client that walks away mid-stream
+        resp = await http.post(
+            base + "/api/chat", json=_chat(f"d{rng.random()}", stream=True, deterministic=False)
+        )
+        await resp.content.readline()
+        resp.close()
+        return None if resp.status == 200 else f"disconnect {resp.status}"
+    async with http.get(base + ("/api/tags" if rng.random() < 0.5 else "/v1/models")) as resp:
+        await resp.read()
+        return None if resp.status == 200 else f"models {resp.status}"
+
+
+async def soak(minutes: float, concurrency: int) -> int:
+    sim_port, proxy_port = free_port(), free_port()
+    sim_url, base = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{proxy_port}"
+    proxy = start_proxy(proxy_port, sim_url)
+    with processes(start_sim(sim_port), proxy):
+        await wait_ready(sim_url)
+        await wait_ready(base)
+        process = psutil.Process(proxy.pid)
+        deadline = time.monotonic() + minutes * 60
+        done = 0
+        unexpected: list[str] = []
+        samples: list[tuple[float, int]] = []
+        started = time.monotonic()
+
+        async def worker(seed: int) -> None:
+            nonlocal done
+            rng = random.Random(seed)
+            async with aiohttp.ClientSession() as http:
+                while time.monotonic() < deadline:
+                    try:
+                        problem = await one_request(http, base, rng)
+                    except (TimeoutError, aiohttp.ClientError) as exc:
+                        problem = f"{type(exc).__name__}: {exc}"
+                    if problem:
+                        unexpected.append(problem)
+                    done += 1
+
+        async def sampler() -> None:
+            while time.monotonic() < deadline:
+                rss = process.memory_info().rss
+                samples.append((time.monotonic() - started, rss))
+                print(
+                    f"{samples[-1][0]:7.0f} s  {done:8d} requests  rss {rss / 1e6:7.1f} MB  "
+                    f"unexpected {len(unexpected)}",
+                    flush=True,
+                )
+                await asyncio.sleep(max(5.0, minutes * 60 / 20))
+
+        await asyncio.gather(sampler(), *(worker(i) for i in range(concurrency)))
+        alive = proxy.poll() is None
+    warm = [rss for t, rss in samples if t >= minutes * 60 * 0.25] or [samples[-1][1]]
+    growth = (warm[-1] - warm[0]) / warm[0]
+    print(
+        f"\nrequests {done}, {done / (minutes * 60):.0f} req/s; unexpected errors "
+        f"{len(unexpected)}; proxy alive {alive}"
+    )
+    print(
+        f"RSS after warm-up: first {warm[0] / 1e6:.1f} MB, last {warm[-1] / 1e6:.1f} MB, "
+        f"median {statistics.median(warm) / 1e6:.1f} MB, growth {growth:+.1%}"
+    )
+    for problem in sorted(set(unexpected))[:10]:
+        print("  unexpected:", problem)
+    ok = alive and not unexpected and growth < RSS_GROWTH_LIMIT
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    return asyncio.run(soak(args.minutes, args.concurrency))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
