@@ -12,7 +12,7 @@ from aiohttp import web
 from .errors import BadRequest, ProxyError, UpstreamError
 from .ndjson import dumps
 from .openai.errors import OpenAIError, error_object
-from .state import REQUEST_CACHE, REQUEST_MODEL, REQUEST_TTFB, STATE
+from .state import CLIENT_GONE, REQUEST_CACHE, REQUEST_MODEL, REQUEST_TTFB, STATE
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -45,7 +45,7 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
     status = 500
     try:
         response = await handler(request)
-        status = response.status
+        status = 499 if request.get(CLIENT_GONE) else response.status
         return response
     except OpenAIError as exc:
         status = exc.status

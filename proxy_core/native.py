@@ -20,7 +20,7 @@ from .generation import Reply, open_reply, wants_stream
 from .ndjson import dumps
 from .render import native_body
 from .slow_clients import iter_body, read_body
-from .state import REQUEST_CACHE, REQUEST_MODEL, REQUEST_TTFB, STATE, ProxyState
+from .state import REQUEST_CACHE, REQUEST_MODEL, REQUEST_TTFB, STATE, ProxyState, client_gone
 
 log = logging.getLogger(__name__)
 
@@ -84,16 +84,19 @@ async def stream_chunks(
     await response.prepare(request)
     last = b""
     try:
-        async for chunk in chunks:
-            await response.write(chunk)
-            last = chunk
-    except UpstreamError as exc:
-        # Headers are gone already: tell the client in Ollama's mid-stream form.
-        state.metrics.upstream_error(type(exc).__name__)
-        await response.write(dumps({"error": str(exc)}) + b"\n")
-    else:
-        _observe_final(state, request, last)
-    await response.write_eof()
+        try:
+            async for chunk in chunks:
+                await response.write(chunk)
+                last = chunk
+        except UpstreamError as exc:
+            # Headers are gone already: tell the client in Ollama's mid-stream form.
+            state.metrics.upstream_error(type(exc).__name__)
+            await response.write(dumps({"error": str(exc)}) + b"\n")
+        else:
+            _observe_final(state, request, last)
+        await response.write_eof()
+    except ConnectionResetError:
+        client_gone(request)
     return response
 
 

@@ -33,4 +33,12 @@ STATE = web.AppKey("proxy_state", ProxyState)
 # Per-request facts the metrics middleware reads after the handler ran.
 REQUEST_MODEL = web.RequestKey("proxy_model", str)
 REQUEST_CACHE = web.RequestKey("proxy_cache", str)
+CLIENT_GONE = web.RequestKey("proxy_client_gone", bool)  # left mid-stream: 499
 REQUEST_TTFB = web.RequestKey("proxy_ttfb", float)  # seconds to Ollama's first byte
+
+
+def client_gone(request: web.Request) -> None:
+    """The client left mid-stream (an IDE cancelling a completion does it all the time):
+    normal, so no error log; the metrics record it as 499. Leaving the handler closes
+    the upstream response, which stops Ollama generating."""
+    request[CLIENT_GONE] = True

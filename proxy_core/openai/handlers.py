@@ -16,7 +16,7 @@ from ..errors import BadRequest, UpstreamError
 from ..generation import Reply, open_reply
 from ..ndjson import dumps, iter_lines
 from ..slow_clients import read_body
-from ..state import REQUEST_CACHE, REQUEST_MODEL, REQUEST_TTFB, STATE
+from ..state import REQUEST_CACHE, REQUEST_MODEL, REQUEST_TTFB, STATE, client_gone
 from . import request_map, response_map
 from .errors import OpenAIError, error_object, from_native_error
 
@@ -89,28 +89,32 @@ async def _sse(
     )
     response.enable_chunked_encoding()
     await response.prepare(request)
-    saw_done = errored = False
     try:
-        async for native in _native_lines(reply):
-            if "error" in native:
-                errored = True
-                await response.write(response_map.sse(error_object(500, str(native["error"]))))
-                break
-            for chunk in mapper.feed(native):
-                await response.write(response_map.sse(chunk))
-            if native.get("done"):
-                saw_done = True
-                state.metrics.generation_done(model, native)
-    except UpstreamError as exc:
-        state.metrics.upstream_error(type(exc).__name__)
-        await response.write(response_map.sse(error_object(exc.status, str(exc))))
-    else:
-        if saw_done:
-            await response.write(response_map.SSE_DONE)
-        elif not errored:
-            message = "Ollama ended the stream before the reply was complete"
-            await response.write(response_map.sse(error_object(502, message)))
-    await response.write_eof()
+        saw_done = errored = False
+        try:
+            async for native in _native_lines(reply):
+                if "error" in native:
+                    errored = True
+                    await response.write(response_map.sse(error_object(500, str(native["error"]))))
+                    break
+                for chunk in mapper.feed(native):
+                    await response.write(response_map.sse(chunk))
+                if native.get("done"):
+                    saw_done = True
+                    state.metrics.generation_done(model, native)
+        except UpstreamError as exc:
+            state.metrics.upstream_error(type(exc).__name__)
+            await response.write(response_map.sse(error_object(exc.status, str(exc))))
+        else:
+            if saw_done:
+                await response.write(response_map.SSE_DONE)
+            elif not errored:
+                message = "Ollama ended the stream before the reply was complete"
+                await response.write(response_map.sse(error_object(502, message)))
+
+        await response.write_eof()
+    except ConnectionResetError:
+        client_gone(request)
     return response
 
 

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from typing import IO
 
 import aiohttp
 import httpx
@@ -92,8 +93,9 @@ def start_sim(port: int) -> subprocess.Popen[bytes]:
 
 
 def start_proxy(
-    port: int, sim_url: str, *extra: str, module: str = "proxy_core"
+    port: int, sim_url: str, *extra: str, module: str = "proxy_core", log: IO[bytes] | None = None
 ) -> subprocess.Popen[bytes]:
+    """The headless proxy; ``log`` receives its stderr (the soak counts errors in it)."""
     data_dir = tempfile.mkdtemp(prefix="otp-bench-")
     return subprocess.Popen(
         [
@@ -109,7 +111,8 @@ def start_proxy(
             "--log-level",
             "warning",
             *extra,
-        ]
+        ],
+        stderr=log,
     )
 
 

@@ -14,7 +14,9 @@ import asyncio
 import random
 import statistics
 import sys
+import tempfile
 import time
+from typing import IO
 
 import aiohttp
 import psutil
@@ -85,9 +87,14 @@ async def one_request(http: aiohttp.ClientSession, base: str, rng: random.Random
 
 
 async def soak(minutes: float, concurrency: int) -> int:
+    with tempfile.TemporaryFile() as proxy_log:
+        return await _soak(minutes, concurrency, proxy_log)
+
+
+async def _soak(minutes: float, concurrency: int, proxy_log: IO[bytes]) -> int:
     sim_port, proxy_port = free_port(), free_port()
     sim_url, base = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{proxy_port}"
-    proxy = start_proxy(proxy_port, sim_url)
+    proxy = start_proxy(proxy_port, sim_url, log=proxy_log)
     with processes(start_sim(sim_port), proxy):
         await wait_ready(sim_url)
         await wait_ready(base)
@@ -124,6 +131,13 @@ async def soak(minutes: float, concurrency: int) -> int:
 
         await asyncio.gather(sampler(), *(worker(i) for i in range(concurrency)))
         alive = proxy.poll() is None
+    proxy_log.seek(0)
+    logged = [
+        line
+        for line in proxy_log.read().decode(errors="replace").splitlines()
+        if " ERROR " in line or line.startswith("Traceback")
+    ]
+    unexpected += [f"proxy logged: {line[:120]}" for line in logged]
     warm = [rss for t, rss in samples if t >= minutes * 60 * 0.25] or [samples[-1][1]]
     growth = (warm[-1] - warm[0]) / warm[0]
     print(
