@@ -92,6 +92,12 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("debug", "info", "warning", "error"),
         help="log verbosity (default info; debug logs one line per request)",
     )
+    add(
+        "--log-bodies",
+        action="store_const",
+        const=True,
+        help="with --log-level debug, also log request bodies (prompts!); off by default",
+    )
 
 
 def settings_from_args(

@@ -12,9 +12,10 @@ from aiohttp import web
 from .errors import BadRequest, ProxyError, UpstreamError
 from .ndjson import dumps
 from .openai.errors import OpenAIError, error_object
-from .state import CLIENT_GONE, REQUEST_CACHE, REQUEST_MODEL, REQUEST_TTFB, STATE
+from .state import CLIENT_GONE, REQUEST_BODY, REQUEST_CACHE, REQUEST_MODEL, REQUEST_TTFB, STATE
 
 log = logging.getLogger(__name__)
+LOGGED_BODY = 4096  # bytes of a request body in the debug log (log_bodies setting)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -98,3 +99,6 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
                 elapsed * 1000,
                 "-" if ttfb is None else f"{ttfb * 1000:.2f}",
             )
+            body = request.get(REQUEST_BODY)
+            if body is not None:  # only with the log_bodies setting
+                log.debug("request body route=%s %r", _route_label(request), body[:LOGGED_BODY])

@@ -17,17 +17,21 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from .errors import ClientTooSlow
-from .state import STATE
+from .state import REQUEST_BODY, STATE
 
 
 async def read_body(request: web.Request) -> bytes:
     """The whole body (under client_max_size), or ClientTooSlow past body_timeout."""
-    seconds = request.app[STATE].settings.body_timeout
+    settings = request.app[STATE].settings
+    seconds = settings.body_timeout
     try:
         async with asyncio.timeout(seconds):
-            return await request.read()
+            raw = await request.read()
     except TimeoutError:
         raise ClientTooSlow(f"the request body did not arrive within {seconds:g} s") from None
+    if settings.log_bodies:  # prompts are private: kept for the log line only when asked
+        request[REQUEST_BODY] = raw
+    return raw
 
 
 async def iter_body(request: web.Request, chunk_size: int = 1 << 16) -> AsyncIterator[bytes]:

@@ -34,6 +34,7 @@ STATE = web.AppKey("proxy_state", ProxyState)
 REQUEST_MODEL = web.RequestKey("proxy_model", str)
 REQUEST_CACHE = web.RequestKey("proxy_cache", str)
 CLIENT_GONE = web.RequestKey("proxy_client_gone", bool)  # left mid-stream: 499
+REQUEST_BODY = web.RequestKey("proxy_body", bytes)  # only when log_bodies is on
 REQUEST_TTFB = web.RequestKey("proxy_ttfb", float)  # seconds to Ollama's first byte
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import aiohttp
 import pytest
 
 from proxy_core import ProxyService
+from tests.conftest import Sim, make_settings
 
 SECRET = "my-very-private-prompt"
 
@@ -41,3 +43,16 @@ async def test_nothing_per_request_at_info(
     with caplog.at_level(logging.INFO):
         await _chat(proxy)
     assert [r for r in caplog.records if r.name.startswith("proxy_core")] == []
+
+
+async def test_bodies_only_with_the_debug_setting(
+    sim: Sim, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    service = ProxyService(make_settings(tmp_path, sim.url, log_bodies=True))
+    await service.start()
+    try:
+        with caplog.at_level(logging.DEBUG, logger="proxy_core.middleware"):
+            await _chat(service)
+    finally:
+        await service.stop()
+    assert SECRET in caplog.text
