@@ -49,9 +49,12 @@ async def ask_port_dialog(error: PortInUse) -> int | None:
     dialog.setIntRange(0, 65535)
     dialog.setIntValue(error.port + 1 if error.port < 65535 else 0)
     done: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
-    dialog.finished.connect(
-        lambda result: done.done() or done.set_result(dialog.intValue() if result else None)
-    )
+
+    def finished(result: int) -> None:
+        if not done.done():
+            done.set_result(dialog.intValue() if result else None)
+
+    dialog.finished.connect(finished)
     dialog.open()
     return await done
 

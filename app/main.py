@@ -69,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     instance.activated.connect(controller.open_dashboard)
     try:
         with loop:
-            code = loop.run_until_complete(controller.run())
+            code = int(loop.run_until_complete(controller.run()))
     finally:
         instance.release()
     if code == 0:
