@@ -1,9 +1,11 @@
 """Hardware sampling with psutil, off the event loop.
 
-:meth:`HardwareMonitor.sample` is synchronous and runs in an executor; the GPU is read
-with an asyncio subprocess (``nvidia-smi``) when one exists. Everything the OS may refuse
-or not know (network counters, link speed, disk kind, another user's process, a GPU)
-becomes ``None`` or an explicit status, never an exception.
+:meth:`HardwareMonitor.sample` is synchronous and runs in an executor. NVIDIA GPUs are
+read through NVML when its Python binding (``pynvml``, from nvidia-ml-py) is installed:
+microseconds per read, inside the sample. Without it, ``nvidia-smi`` runs as an asyncio
+subprocess, every few seconds only (each run costs tens of milliseconds of CPU).
+Everything the OS may refuse or not know (network counters, link speed, disk kind,
+another user's process, a GPU) becomes ``None`` or an explicit status, never an exception.
 """
 
 from __future__ import annotations
@@ -96,11 +98,18 @@ class HardwareMonitor:
         ps: ModuleType | Any = psutil,
         clock: Callable[[], float] = time.monotonic,
         nvidia_smi: str | None = None,
+        nvml: ModuleType | Any | None = None,
     ) -> None:
         self._ps = ps
         self._clock = clock
         self._ssd = disk_is_ssd(data_dir)
-        self._nvidia_smi = nvidia_smi if nvidia_smi is not None else shutil.which("nvidia-smi")
+        self._nvml = nvml if nvml is not None else _load_nvml()
+        self._nvml = self._nvml if self._nvml is not None and _nvml_init(self._nvml) else None
+        self._nvidia_smi = (
+            None
+            if self._nvml is not None
+            else (nvidia_smi if nvidia_smi is not None else shutil.which("nvidia-smi"))
+        )
         self._me = ps.Process()
         self._ollama: Any = None
         self._ollama_scanned = float("-inf")
@@ -144,7 +153,7 @@ class HardwareMonitor:
             ssd=self._ssd,
             proxy=self._usage(self._me),
             ollama=self._ollama_usage(now),
-            gpus=self.gpus,
+            gpus=self._nvml_gpus() if self._nvml is not None else self.gpus,
             assessment=assess(machine),
         )
 
@@ -222,7 +231,33 @@ class HardwareMonitor:
                 return self._usage(process)
         return ProcessUsage("no permission" if denied else "not found")
 
-    # GPU: an asyncio subprocess, never a blocking call ----------------------------------
+    def _nvml_gpus(self) -> tuple[GpuUsage, ...]:
+        nvml: Any = self._nvml
+        try:
+            gpus = []
+            for index in range(nvml.nvmlDeviceGetCount()):
+                handle = nvml.nvmlDeviceGetHandleByIndex(index)
+                name = nvml.nvmlDeviceGetName(handle)
+                memory = nvml.nvmlDeviceGetMemoryInfo(handle)
+                gpus.append(
+                    GpuUsage(
+                        name.decode() if isinstance(name, bytes) else str(name),
+                        float(nvml.nvmlDeviceGetUtilizationRates(handle).gpu),
+                        int(memory.used),
+                        int(memory.total),
+                    )
+                )
+            return tuple(gpus)
+        except Exception as exc:  # NVML raises its own error types; none may stop sampling
+            log.info("NVML read failed (%s); no GPU data", exc)
+            self._nvml = None
+            return ()
+
+    @property
+    def uses_nvidia_smi(self) -> bool:
+        return bool(self._nvidia_smi)
+
+    # GPU without NVML: an asyncio subprocess, never a blocking call ---------------------
     async def read_gpus(self) -> tuple[GpuUsage, ...]:
         if not self._nvidia_smi:
             return ()
@@ -240,6 +275,22 @@ class HardwareMonitor:
             return ()
         self.gpus = parse_nvidia_smi(out.decode(errors="replace"))
         return self.gpus
+
+
+def _load_nvml() -> ModuleType | None:
+    try:
+        import pynvml  # type: ignore[import-not-found]  # optional: nvidia-ml-py
+    except ImportError:
+        return None
+    return pynvml  # type: ignore[no-any-return]
+
+
+def _nvml_init(nvml: Any) -> bool:
+    try:
+        nvml.nvmlInit()
+    except Exception:  # no driver, no GPU: NVMLError_* of many kinds
+        return False
+    return True
 
 
 def parse_nvidia_smi(text: str) -> tuple[GpuUsage, ...]:

@@ -47,12 +47,14 @@ class BackgroundMonitor:
         state = self._state
         metrics = state.metrics
         loop = asyncio.get_running_loop()
+        now = time.monotonic()
+        slow_tick = now >= self._next_ollama  # every ollama_every seconds (5 s by default)
         if self._hardware is not None:
-            await self._hardware.read_gpus()
+            if slow_tick and self._hardware.uses_nvidia_smi:
+                await self._hardware.read_gpus()  # tens of ms of CPU: not every tick
             metrics.hardware = await loop.run_in_executor(None, self._hardware.sample)
         metrics.cache_volume = await state.cache.volume()
-        now = time.monotonic()
-        if now >= self._next_ollama:
+        if slow_tick:
             self._next_ollama = now + self._ollama_every
             status = await check_ollama(state.upstream)
             metrics.ollama = status

@@ -14,8 +14,15 @@ from typing import Any
 import psutil
 import pytest
 
+from proxy_core.observe import hardware as hardware_module
 from proxy_core.observe.hardware import HardwareMonitor, disk_is_ssd, parse_nvidia_smi
 from proxy_core.observe.specs import Verdict
+
+
+@pytest.fixture(autouse=True)
+def no_real_nvml(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests decide what GPU the machine has; an installed pynvml must not leak in."""
+    monkeypatch.setattr(hardware_module, "_load_nvml", lambda: None)
 
 
 class FakeProcess:
@@ -193,3 +200,52 @@ def test_a_real_sample_on_this_machine(tmp_path: Path) -> None:
     assert sample.cores == psutil.cpu_count() and len(sample.per_core) == sample.cores
     assert 0 < sample.ram_available <= sample.ram_total
     assert sample.proxy.status == "running" and (sample.proxy.rss or 0) > 10 << 20
+
+
+class FakeNvml:
+    """The few pynvml calls the monitor makes, for two GPUs."""
+
+    def __init__(self, *, init_fails: bool = False) -> None:
+        self.init_fails = init_fails
+        self.broken = False
+
+    def nvmlInit(self) -> None:  # noqa: N802 - NVML's names
+        if self.init_fails:
+            raise RuntimeError("NVML Shared Library Not Found")
+
+    def nvmlDeviceGetCount(self) -> int:  # noqa: N802
+        if self.broken:
+            raise RuntimeError("GPU is lost")
+        return 2
+
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> int:  # noqa: N802
+        return index
+
+    def nvmlDeviceGetName(self, handle: int) -> bytes:  # noqa: N802
+        return f"GPU {handle}".encode()
+
+    def nvmlDeviceGetUtilizationRates(self, handle: int) -> Any:  # noqa: N802
+        return SimpleNamespace(gpu=10 * (handle + 1))
+
+    def nvmlDeviceGetMemoryInfo(self, handle: int) -> Any:  # noqa: N802
+        return SimpleNamespace(used=(handle + 1) << 30, total=8 << 30)
+
+
+def test_nvml_is_read_inside_the_sample(tmp_path: Path) -> None:
+    nvml = FakeNvml()
+    hw = HardwareMonitor(tmp_path, ps=fake_psutil(), nvml=nvml, nvidia_smi="/usr/bin/nvidia-smi")
+    assert not hw.uses_nvidia_smi  # NVML wins: no subprocess at all
+    gpus = hw.sample().gpus
+    assert [(g.name, g.utilization_percent, g.memory_used) for g in gpus] == [
+        ("GPU 0", 10.0, 1 << 30),
+        ("GPU 1", 20.0, 2 << 30),
+    ]
+    nvml.broken = True
+    assert hw.sample().gpus == ()  # a failing NVML means no GPU data, not an error
+
+
+def test_nvml_that_cannot_start_falls_back_to_nvidia_smi(tmp_path: Path) -> None:
+    hw = HardwareMonitor(
+        tmp_path, ps=fake_psutil(), nvml=FakeNvml(init_fails=True), nvidia_smi="/x/nvidia-smi"
+    )
+    assert hw.uses_nvidia_smi
