@@ -247,6 +247,20 @@ def hardware_rows(sample: HardwareSample) -> tuple[SpecRow, ...]:
                 f"of {format_bytes(gpu.memory_total)} memory",
             )
         )
+    if not sample.gpus:
+        rows.append(
+            SpecRow(
+                name="GPU",
+                capacity="no GPU data",
+                verdict=None,
+                value=None,
+                minimum=None,
+                optimal=None,
+                scale=100.0,
+                used=None,
+                detail="no NVIDIA GPU found through NVML or nvidia-smi",
+            )
+        )
     return tuple(rows)
 
 

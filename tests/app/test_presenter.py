@@ -90,6 +90,11 @@ def test_unknown_link_speed_is_said_not_guessed() -> None:
     assert net.capacity == "link speed not reported"
 
 
+def test_no_gpu_is_said_plainly() -> None:
+    (gpu,) = [r for r in hardware_rows(hardware(gpus=False)) if r.name == "GPU"]
+    assert gpu.capacity == "no GPU data" and gpu.value is None and gpu.verdict is None
+
+
 def test_dashboard_view_over_a_minute() -> None:
     presenter = DashboardPresenter("http://127.0.0.1:11434")
     first = presenter.update(snapshot(0.0, 100))
