@@ -122,7 +122,9 @@ class SettingsDialog(QDialog):
         form.addRow("", self.start_at_login)
         note = QLabel(
             "Changes apply at once; a new port or host restarts the listener. "
-            "A new data folder takes effect at the next start."
+            "A new data folder takes effect at the next start. A listen host other than "
+            "127.0.0.1, localhost or ::1 always requires the access token "
+            "(docs/SECURITY.md)."
         )
         note.setWordWrap(True)
         self.error = QLabel()

@@ -16,6 +16,7 @@ from app.settings_store import SettingsStore
 
 @pytest.fixture
 def on_qt_loop(qapp: QApplication) -> Iterator[Callable[[Awaitable[object]], object]]:
+    qapp.setQuitOnLastWindowClosed(False)  # as app.main sets it: closing a window never quits
     loop = BatchingQEventLoop(qapp)
     asyncio.set_event_loop(loop)
 

@@ -253,3 +253,40 @@ def test_settings_dialog_applies_live_and_rebinds(
             await sim.close()
 
     on_qt_loop(scenario())
+
+
+def test_the_port_dialog_answers_without_a_nested_loop(on_qt_loop: Run) -> None:
+    from PySide6.QtWidgets import QApplication, QInputDialog
+
+    from app.controller import ask_port_dialog
+
+    async def scenario() -> tuple[int | None, int | None]:
+        asking = asyncio.ensure_future(ask_port_dialog(PortInUse("127.0.0.1", 11435)))
+        await until(
+            lambda: any(
+                isinstance(w, QInputDialog) and w.isVisible()
+                for w in QApplication.topLevelWidgets()
+            )
+        )
+        (dialog,) = [
+            w
+            for w in QApplication.topLevelWidgets()
+            if isinstance(w, QInputDialog) and w.isVisible()
+        ]
+        assert "11435" in dialog.labelText() and dialog.intValue() == 11436
+        dialog.setIntValue(12000)
+        dialog.accept()
+        chosen = await asking
+        cancelling = asyncio.ensure_future(ask_port_dialog(PortInUse("127.0.0.1", 1)))
+        await until(
+            lambda: any(
+                isinstance(w, QInputDialog) and w.isVisible()
+                for w in QApplication.topLevelWidgets()
+            )
+        )
+        for w in QApplication.topLevelWidgets():
+            if isinstance(w, QInputDialog) and w.isVisible():
+                w.reject()
+        return chosen, await cancelling
+
+    assert on_qt_loop(scenario()) == (12000, None)
