@@ -225,7 +225,7 @@ class MetricsRecorder:
         )
         self.known_models: frozenset[str] = frozenset()
         self._lock = threading.Lock()
-        self._children: dict[tuple[str, str, str, str], Any] = {}
+        self._children: dict[Any, Any] = {}  # label tuple -> prometheus child
         self._counts = [0] * (len(LATENCY_BUCKETS) + 1)
         self._requests = 0
         self._errors = 0
@@ -286,8 +286,17 @@ class MetricsRecorder:
             if status >= 500:
                 self._errors += 1
 
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, cached: prometheus-client's lookup costs a few
+        microseconds per call and these run for every request."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def upstream_first_byte(self, route: str, seconds: float) -> None:
-        self.upstream_ttfb.labels(route).observe(seconds)
+        self._child(self.upstream_ttfb, route).observe(seconds)
         with self._lock:
             self._ttfb_count += 1
             self._ttfb_sum += seconds
@@ -302,11 +311,11 @@ class MetricsRecorder:
         completion = final.get("eval_count")
         duration = final.get("eval_duration")
         if isinstance(prompt, int):
-            self.tokens.labels(label, "prompt").inc(prompt)
+            self._child(self.tokens, label, "prompt").inc(prompt)
         if isinstance(completion, int):
-            self.tokens.labels(label, "completion").inc(completion)
+            self._child(self.tokens, label, "completion").inc(completion)
             if isinstance(duration, int) and duration > 0:
-                self.tokens_per_second.labels(label).set(completion / (duration / 1e9))
+                self._child(self.tokens_per_second, label).set(completion / (duration / 1e9))
                 with self._lock:
                     self._completion_tokens += completion
                     self._generation_seconds += duration / 1e9
