@@ -68,3 +68,14 @@ def snapshot(taken: float, requests: int, **values: object) -> MetricsSnapshot:
     }
     fields.update(values)
     return dataclasses.replace(base, **fields)  # type: ignore[arg-type]
+
+
+class Source:
+    """Snapshots that grow by 40 requests per call, like a busy proxy."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> MetricsSnapshot:
+        self.calls += 1
+        return snapshot(self.calls * 0.5, 100 + 40 * self.calls, hardware=hardware(gpus=True))

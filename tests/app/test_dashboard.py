@@ -9,19 +9,7 @@ from pytestqt.qtbot import QtBot
 
 from app.dashboard import DashboardWindow
 from app.presenter import DashboardPresenter
-from proxy_core.observe.recorder import MetricsSnapshot
-from tests.app.samples import hardware, snapshot
-
-
-class Source:
-    """Snapshots that grow by 40 requests per call, like a busy proxy."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def __call__(self) -> MetricsSnapshot:
-        self.calls += 1
-        return snapshot(self.calls * 0.5, 100 + 40 * self.calls, hardware=hardware(gpus=True))
+from tests.app.samples import Source
 
 
 def test_renders_sample_data_to_png(qtbot: QtBot, tmp_path: Path) -> None:

@@ -65,7 +65,7 @@ def refresh_cost_ms() -> float:
 
     from app.dashboard import DashboardWindow
     from app.presenter import DashboardPresenter
-    from tests.app.test_dashboard import Source
+    from tests.app.samples import Source
 
     app = QApplication.instance() or QApplication([])
     window = DashboardWindow(Source(), DashboardPresenter("http://127.0.0.1:11434"))
