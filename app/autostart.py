@@ -1,20 +1,36 @@
-"""Start at login: an XDG autostart entry on Linux (the desktop this app targets first).
+"""Start at login, the way each desktop expects it.
 
-Other platforms report ``supported() == False`` and the settings dialog greys the box out.
+- Linux: an XDG autostart entry in ``~/.config/autostart``.
+- macOS: a LaunchAgent property list in ``~/Library/LaunchAgents`` (``RunAtLoad``).
+- Windows: a value under ``HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run``,
+  written through QSettings' native registry format.
+
+Each is written from the platform's documented format and its content is tested; none
+was tried at a real login here.
 """
 
 from __future__ import annotations
 
 import os
+import plistlib
 import shlex
+import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-ENTRY_NAME = "ollama-tray-proxy.desktop"
+APP_ID = "ollama-tray-proxy"
+ENTRY_NAME = f"{APP_ID}.desktop"
+LAUNCH_AGENT = "io.github.ollama-tray-proxy.plist"
+WINDOWS_RUN_KEY = "HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Run"
 
 
-def supported() -> bool:
-    return sys.platform.startswith("linux")
+def supported(platform: str = sys.platform) -> bool:
+    return platform.startswith(("linux", "darwin", "win32"))
+
+
+def launch_command() -> list[str]:
+    return [sys.executable, "-m", "app"]
 
 
 def autostart_dir() -> Path:
@@ -35,12 +51,56 @@ def desktop_entry(command: list[str]) -> str:
     )
 
 
-def set_start_at_login(enabled: bool, directory: Path | None = None) -> Path:
-    """Create or remove the autostart entry; returns its path."""
-    path = (directory or autostart_dir()) / ENTRY_NAME
+def launch_agent(command: list[str]) -> bytes:
+    return plistlib.dumps(
+        {
+            "Label": LAUNCH_AGENT.removesuffix(".plist"),
+            "ProgramArguments": command,
+            "RunAtLoad": True,
+            "ProcessType": "Interactive",
+        }
+    )
+
+
+def windows_command(command: list[str]) -> str:
+    # pythonw.exe beside python.exe starts without a console window.
+    exe = Path(command[0])
+    windowless = exe.with_name("pythonw.exe")
+    return subprocess.list2cmdline([str(windowless), *command[1:]])
+
+
+def set_start_at_login(
+    enabled: bool,
+    directory: Path | None = None,
+    *,
+    platform: str = sys.platform,
+    registry: Any = None,
+) -> Path | None:
+    """Create or remove the entry; returns the file written on Linux and macOS.
+
+    ``directory`` and ``registry`` (a QSettings-like object) are for tests.
+    """
+    command = launch_command()
+    if platform.startswith("win32"):
+        if registry is None:
+            from PySide6.QtCore import QSettings
+
+            registry = QSettings(WINDOWS_RUN_KEY, QSettings.Format.NativeFormat)
+        if enabled:
+            registry.setValue(APP_ID, windows_command(command))
+        else:
+            registry.remove(APP_ID)
+        registry.sync()
+        return None
+    if platform.startswith("darwin"):
+        path = (directory or Path.home() / "Library" / "LaunchAgents") / LAUNCH_AGENT
+        content = launch_agent(command)
+    else:
+        path = (directory or autostart_dir()) / ENTRY_NAME
+        content = desktop_entry(command).encode()
     if enabled:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(desktop_entry([sys.executable, "-m", "app"]), encoding="utf-8")
+        path.write_bytes(content)
     else:
         path.unlink(missing_ok=True)
     return path
