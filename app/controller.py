@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, QUrl
+from PySide6.QtCore import QObject, Qt, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QInputDialog, QMessageBox, QSystemTrayIcon
 
@@ -102,6 +102,7 @@ class AppController(QObject):
         self.status_timer.timeout.connect(self.update_status)
         self.connect_dialog: ConnectDialog | None = None
         self.settings_dialog: SettingsDialog | None = None
+        self.warning_box: QMessageBox | None = None
 
     # lifecycle -------------------------------------------------------------------------------
     async def start(self) -> bool:
@@ -109,6 +110,7 @@ class AppController(QObject):
         while True:
             try:
                 await self.service.start()
+                self.error = None
                 break
             except PortInUse as exc:
                 port = await self.ask_port(exc)
@@ -117,7 +119,13 @@ class AppController(QObject):
                 new = self.service.settings.replace(port=port)
                 self.store.save_changes(self.service.settings, new)
                 self.service.settings = new
-        self.error = None
+            except OSError as exc:
+                # e.g. a listen address this machine does not have: stay up, show red,
+                # and let Settings fix it (apply_settings starts the proxy then).
+                self.error = f"the proxy could not listen on {self.service.settings.host}: {exc}"
+                log.error("%s", self.error)
+                self.notify("The proxy could not start", self.error)
+                break
         self.tray.menu.caching.setChecked(self.service.settings.cache_enabled)
         if self.tray_available:
             self.tray.show()
@@ -237,18 +245,33 @@ class AppController(QObject):
         before = self.service.settings
         try:
             await self.service.apply(new)
+            if not self.service.running:  # it had failed to start: try with the new settings
+                await self.service.start()
+            self.error = None
+        except OSError as exc:
+            self.error = f"the proxy could not listen on {new.host}: {exc}"
+            self.notify("The proxy could not start", self.error)
         except PortInUse as exc:
-            QMessageBox.warning(
-                self.dashboard,
-                "Port in use",
-                f"{exc}\n\nThe proxy keeps listening on {self.service.base_url}.",
-            )
+            if self.service.running:
+                self.show_warning(
+                    "Port in use", f"{exc}\n\nThe proxy keeps listening on {self.service.base_url}."
+                )
+            else:
+                self.error = str(exc)
+                self.notify("The proxy could not start", self.error)
         applied = self.service.settings
         self.store.save_changes(before, applied)
         logging.getLogger().setLevel(applied.log_level.upper())
         self.presenter.ollama_url = applied.ollama_url
         self.tray.menu.caching.setChecked(applied.cache_enabled)
         self.update_status()
+
+    def show_warning(self, title: str, text: str) -> None:
+        """A warning box opened with open(), never exec(): no nested event loop."""
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, parent=self.dashboard)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.warning_box = box
 
     async def clear_cache(self) -> None:
         state = self.service.state

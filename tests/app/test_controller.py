@@ -290,3 +290,27 @@ def test_the_port_dialog_answers_without_a_nested_loop(on_qt_loop: Run) -> None:
         return chosen, await cancelling
 
     assert on_qt_loop(scenario()) == (12000, None)
+
+
+def test_an_address_it_cannot_listen_on_shows_red_until_fixed(
+    on_qt_loop: Run, tmp_path: Path, store: SettingsStore
+) -> None:
+    async def scenario() -> None:
+        sim = await started_sim()
+        # 203.0.113.7 is TEST-NET-3: no machine has it, so binding fails (EADDRNOTAVAIL).
+        settings = make_settings(tmp_path, sim_url(sim), host="203.0.113.7")
+        controller = AppController(ProxyService(settings), store, tray_available=True)
+        try:
+            assert await controller.start()  # the app stays up...
+            assert not controller.service.running
+            controller.update_status()
+            assert controller.tray.state is TrayState.PROXY_ERROR  # ...red, and says why
+            assert controller.notices[-1][0] == "The proxy could not start"
+            await controller.apply_settings(controller.service.settings.replace(host="127.0.0.1"))
+            assert controller.service.running and controller.error is None
+            assert (await chat(controller.service.base_url, CACHEABLE))[0] == 200
+        finally:
+            await controller.shutdown()
+            await sim.close()
+
+    on_qt_loop(scenario())
