@@ -279,7 +279,6 @@ class DashboardPresenter:
         self._timeline: collections.deque[tuple[float, float, float | None]] = collections.deque(
             maxlen=TIMELINE_POINTS
         )
-        self.last_figures: DashboardFigures | None = None
 
     def reset(self) -> None:
         """Forget history (the dashboard was hidden: a gap must not look like a lull)."""
@@ -298,7 +297,6 @@ class DashboardPresenter:
         self._history.append(snapshot)
         if previous is not None:
             self._timeline.append((snapshot.taken, tick.requests_per_second, tick.ttfb_window))
-        self.last_figures = tick
         return self._view(snapshot, tick, recent)
 
     def _view(

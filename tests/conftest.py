@@ -56,8 +56,16 @@ def make_settings(tmp_path: Path, ollama_url: str, **changes: object) -> ProxySe
 
 
 @pytest.fixture
-async def proxy(sim: Sim, tmp_path: Path) -> AsyncIterator[ProxyService]:
-    service = ProxyService(make_settings(tmp_path, sim.url))
+def proxy_changes() -> dict[str, object]:
+    """Settings the ``proxy`` fixture changes; a test module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture
+async def proxy(
+    sim: Sim, tmp_path: Path, proxy_changes: dict[str, object]
+) -> AsyncIterator[ProxyService]:
+    service = ProxyService(make_settings(tmp_path, sim.url, **proxy_changes))
     await service.start()
     try:
         yield service

@@ -225,7 +225,7 @@ class MetricsRecorder:
         )
         self.known_models: frozenset[str] = frozenset()
         self._lock = threading.Lock()
-        self._children: dict[Any, Any] = {}  # label tuple -> prometheus child
+        self._children: dict[Any, Any] = {}  # (metric id, labels) -> prometheus child (_child)
         self._counts = [0] * (len(LATENCY_BUCKETS) + 1)
         self._requests = 0
         self._errors = 0
@@ -273,11 +273,9 @@ class MetricsRecorder:
     ) -> None:
         self._in_flight -= 1
         self.in_flight_gauge.dec()
-        key = (route, method, f"{status // 100}xx", cache)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = self.request_duration.labels(*key)
-        child.observe(seconds)
+        self._child(self.request_duration, route, method, f"{status // 100}xx", cache).observe(
+            seconds
+        )
         index = bisect.bisect_left(LATENCY_BUCKETS, seconds)
         with self._lock:
             self._counts[index] += 1

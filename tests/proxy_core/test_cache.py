@@ -16,20 +16,13 @@ import pytest
 from proxy_core import ProxyService
 from proxy_core.cache import CacheLayer, cache_key
 from tests.conftest import Sim, make_settings
+from tests.fakes.clock import Clock
 
 CHAT = {
     "model": "llama3.2",
     "messages": [{"role": "user", "content": "cache me"}],
     "options": {"temperature": 0},
 }
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import ollama
 import pytest
 
 from proxy_core import ProxyService
-from tests.conftest import Sim, make_settings
 
 
 @pytest.fixture
-async def proxy(sim: Sim, tmp_path: Path) -> AsyncIterator[ProxyService]:
+def proxy_changes() -> dict[str, object]:
     """The client's whole API is exercised here, pull included, so the proxy
-    allows model management (it is off by default: tests/proxy_core/test_guard.py)."""
-    service = ProxyService(make_settings(tmp_path, sim.url, allow_model_management=True))
-    await service.start()
-    try:
-        yield service
-    finally:
-        await service.stop()
+    allows model management (off by default: tests/proxy_core/test_guard.py)."""
+    return {"allow_model_management": True}
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -22,15 +21,10 @@ from tests.fakes.ollama_sim import create_sim_app
 
 
 @pytest.fixture
-async def proxy(sim: Sim, tmp_path: Path) -> AsyncIterator[ProxyService]:
+def proxy_changes() -> dict[str, object]:
     """This module checks faithful pass-through of every route, model management
-    included, so the proxy here allows it (it is off by default: tests/proxy_core/test_guard.py)."""
-    service = ProxyService(make_settings(tmp_path, sim.url, allow_model_management=True))
-    await service.start()
-    try:
-        yield service
-    finally:
-        await service.stop()
+    included, so its proxy allows it (off by default: tests/proxy_core/test_guard.py)."""
+    return {"allow_model_management": True}
 
 
 # Requests whose replies carry no timestamps or durations, so two runs give equal bytes.

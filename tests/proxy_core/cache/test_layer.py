@@ -10,14 +10,7 @@ import pytest
 
 from proxy_core.cache import CacheLayer, cache_key
 from proxy_core.cache import layer as layer_module
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fakes.clock import Clock
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import pytest
 from proxy_core.observe import hardware as hardware_module
 from proxy_core.observe.hardware import HardwareMonitor, disk_is_ssd, parse_nvidia_smi
 from proxy_core.observe.specs import Verdict
+from tests.fakes.clock import Clock
 
 
 @pytest.fixture(autouse=True)
@@ -48,14 +49,6 @@ class FakeProcess:
     def memory_info(self) -> Any:
         self._check()
         return SimpleNamespace(rss=300 << 20)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def fake_psutil(
@@ -92,12 +85,12 @@ def fake_psutil(
     )
 
 
-def monitor(tmp_path: Path, ps: Any, clock: FakeClock | None = None) -> HardwareMonitor:
-    return HardwareMonitor(tmp_path, ps=ps, clock=clock or FakeClock(), nvidia_smi="")
+def monitor(tmp_path: Path, ps: Any, clock: Clock | None = None) -> HardwareMonitor:
+    return HardwareMonitor(tmp_path, ps=ps, clock=clock or Clock(1000.0), nvidia_smi="")
 
 
 def test_sample_reads_everything_a_fake_machine_offers(tmp_path: Path) -> None:
-    clock = FakeClock()
+    clock = Clock(1000.0)
     links = {
         "lo": SimpleNamespace(isup=True, speed=0),
         "eth0": SimpleNamespace(isup=True, speed=1000),
@@ -139,7 +132,7 @@ def test_ollama_owned_by_another_user_is_no_permission(tmp_path: Path) -> None:
 
 
 def test_ollama_absent_then_gone(tmp_path: Path) -> None:
-    clock = FakeClock()
+    clock = Clock(1000.0)
     processes: list[FakeProcess] = []
     hw = monitor(tmp_path, fake_psutil(processes=processes), clock)
     assert hw.sample().ollama.status == "not found"
