@@ -17,6 +17,7 @@ from proxy_core.settings import SettingsError
 from .controller import AppController
 from .icons import app_icon
 from .qt_loop import BatchingQEventLoop
+from .quit_signals import QuitOnSignals
 from .settings_store import APPLICATION, ORGANIZATION, SettingsStore
 from .single_instance import SingleInstance, instance_key
 
@@ -67,9 +68,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     asyncio.set_event_loop(loop)
     controller = AppController(ProxyService(settings), store)
     instance.activated.connect(controller.open_dashboard)
+    signals = QuitOnSignals(loop, controller.quit)
     try:
         with loop:
-            code = int(loop.run_until_complete(controller.run()))
+            signals.install()
+            try:
+                code = int(loop.run_until_complete(controller.run()))
+            finally:
+                signals.uninstall()
     finally:
         instance.release()
     if code == 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from PySide6.QtWidgets import QApplication
 
@@ -54,3 +55,55 @@ def test_an_exception_in_a_callback_reaches_the_handler(qapp: QApplication) -> N
         loop.close()
         asyncio.set_event_loop(None)
     assert [str(e) for e in errors] == ["boom"]
+
+
+def _worst_stall(loop: BatchingQEventLoop, seconds: float) -> float:
+    """The longest gap between wake-ups of a task that sleeps 5 ms at a time."""
+
+    async def probe() -> float:
+        worst = 0.0
+        last = time.perf_counter()
+        end = last + seconds
+        while time.perf_counter() < end:
+            await asyncio.sleep(0.005)
+            now = time.perf_counter()
+            worst = max(worst, now - last)
+            last = now
+        return worst
+
+    return float(loop.run_until_complete(probe()))
+
+
+def test_timers_fire_in_deadline_order_and_not_early(qapp: QApplication) -> None:
+    loop = BatchingQEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    fired: list[tuple[int, float]] = []
+    try:
+        start = loop.time()
+        for delay_ms in (40, 10, 30, 0, 20):
+            loop.call_later(delay_ms / 1000, lambda d=delay_ms: fired.append((d, loop.time())))
+        loop.call_at(start + 0.015, lambda: fired.append((15, loop.time())))
+        loop.call_later(0.005, lambda: fired.append((-1, 0.0))).cancel()
+        loop.run_until_complete(asyncio.sleep(0.1))
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+    assert [d for d, _ in fired] == [0, 10, 15, 20, 30, 40]
+    for delay_ms, at in fired:
+        assert at - start >= delay_ms / 1000 - 0.001
+
+
+def test_cancelled_timers_are_dropped_and_never_stall_the_loop(qapp: QApplication) -> None:
+    """Issue 11: each request's timeout left a Qt timer behind when cancelled; tens of
+    thousands then fired and were killed at once, stalling the shared loop for seconds."""
+    loop = BatchingQEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    try:
+        for _ in range(60_000):
+            loop.call_later(0.3, lambda: None).cancel()
+        # Compaction keeps only live handles: memory does not grow with dead timeouts.
+        assert loop.scheduled_timer_count <= 200
+        assert _worst_stall(loop, 0.8) < 0.05  # past the 0.3 s horizon
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
