@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import admin, native
-from .guard import add_cors_headers, guard
+from .guard import add_cors_headers, deferred_expect, guard
 from .middleware import boundary
 from .openai import handlers as openai
 from .openai.errors import OpenAIError, error_object
@@ -26,19 +26,23 @@ def create_app(state: ProxyState) -> web.Application:
     app[STATE] = state
     app.on_response_prepare.append(add_cors_headers)
     r = app.router
-    r.add_get("/healthz", admin.healthz)
-    r.add_get("/metrics", admin.metrics)
-    r.add_get("/_proxy/cache", admin.cache_stats)
-    r.add_delete("/_proxy/cache", admin.cache_clear)
-    r.add_post("/v1/chat/completions", openai.chat_completions)
-    r.add_post("/v1/completions", openai.completions)
-    r.add_post("/v1/embeddings", openai.embeddings)
-    r.add_get("/v1/models", openai.list_models)
-    r.add_get("/v1/models/{model:.+}", openai.get_model)
-    r.add_route("*", "/v1/{tail:.*}", _openai_unknown)
-    r.add_post("/api/chat", native.generation_handler("chat"))
-    r.add_post("/api/generate", native.generation_handler("generate"))
-    r.add_post("/api/embed", native.generation_handler("embed"))
-    r.add_post("/api/embeddings", native.generation_handler("embeddings"))
-    r.add_route("*", "/{tail:.*}", native.passthrough)
+    r.add_get("/healthz", admin.healthz, expect_handler=deferred_expect)
+    r.add_get("/metrics", admin.metrics, expect_handler=deferred_expect)
+    r.add_get("/_proxy/cache", admin.cache_stats, expect_handler=deferred_expect)
+    r.add_delete("/_proxy/cache", admin.cache_clear, expect_handler=deferred_expect)
+    r.add_post("/v1/chat/completions", openai.chat_completions, expect_handler=deferred_expect)
+    r.add_post("/v1/completions", openai.completions, expect_handler=deferred_expect)
+    r.add_post("/v1/embeddings", openai.embeddings, expect_handler=deferred_expect)
+    r.add_get("/v1/models", openai.list_models, expect_handler=deferred_expect)
+    r.add_get("/v1/models/{model:.+}", openai.get_model, expect_handler=deferred_expect)
+    r.add_route("*", "/v1/{tail:.*}", _openai_unknown, expect_handler=deferred_expect)
+    r.add_post("/api/chat", native.generation_handler("chat"), expect_handler=deferred_expect)
+    r.add_post(
+        "/api/generate", native.generation_handler("generate"), expect_handler=deferred_expect
+    )
+    r.add_post("/api/embed", native.generation_handler("embed"), expect_handler=deferred_expect)
+    r.add_post(
+        "/api/embeddings", native.generation_handler("embeddings"), expect_handler=deferred_expect
+    )
+    r.add_route("*", "/{tail:.*}", native.passthrough, expect_handler=deferred_expect)
     return app

@@ -3,7 +3,8 @@
 ProxyError
 ├── UpstreamError            Ollama could not give an answer
 │   ├── UpstreamUnavailable  connection refused / reset / DNS  -> 502
-│   └── UpstreamTimeout      no byte within the read timeout   -> 504
+│   ├── UpstreamTimeout      no byte within the read timeout   -> 504
+│   └── UpstreamMalformed    a reply that is not the JSON expected -> 502
 ├── BadRequest               the client's request cannot be served -> 400
 ├── ClientTooSlow            the body did not arrive within body_timeout -> 408
 └── PortInUse                the listen port is taken (start-up)
@@ -26,6 +27,12 @@ class UpstreamUnavailable(UpstreamError):
 
 class UpstreamTimeout(UpstreamError):
     status = 504
+
+
+class UpstreamMalformed(UpstreamError):
+    """Ollama answered, but not with the JSON the proxy needs to translate."""
+
+    status = 502
 
 
 class BadRequest(ProxyError):

@@ -20,7 +20,11 @@ HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
-_REQUEST_DROP = HOP_BY_HOP | {"host", "content-length"}
+# Never forwarded upstream: Host and length are re-derived; aiohttp has already inflated a
+# compressed body, so its Content-Encoding no longer applies; Authorization carries the
+# proxy's own token, which is the proxy's, never Ollama's (upstream credentials are the
+# separate upstream_authorization setting, added by the upstream client).
+_REQUEST_DROP = HOP_BY_HOP | {"host", "content-length", "content-encoding", "authorization"}
 _RESPONSE_DROP = HOP_BY_HOP | {"content-length", "date", "server"}
 
 

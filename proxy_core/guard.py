@@ -8,6 +8,10 @@ Checks run in this order, each answering in the route's dialect:
    from an allowed one is answered here (it carries no token by design).
 3. Token: when required, ``Authorization: Bearer <token>``, compared in constant time.
 4. Model management (pull, push, create, copy, delete, blobs): off unless allowed.
+5. Size: a declared Content-Length over ``max_body_size`` is 413 before any body is read.
+Only then does a client that sent ``Expect: 100-continue`` get its ``100 Continue``:
+aiohttp would send it before any middleware runs (``deferred_expect`` stops that), inviting
+a body that the checks above refuse anyway.
 """
 
 from __future__ import annotations
@@ -45,6 +49,9 @@ DEFAULT_ORIGINS = (
 )
 MANAGEMENT_PATHS = ("/api/pull", "/api/push", "/api/create", "/api/copy", "/api/delete")
 TOKEN_FILE = "access-token"
+# Uploads streamed to Ollama chunk by chunk (model blobs, gigabytes): not bound by
+# max_body_size, only by model management being allowed.
+STREAMED_UPLOADS = "/api/blobs/"
 PREFLIGHT_MAX_AGE = "600"
 ALLOWED_METHODS = "GET, HEAD, POST, PUT, DELETE, OPTIONS"
 EXPOSED_HEADERS = "X-Cache"
@@ -128,7 +135,9 @@ class Policy:
             return True
         if authorization is None or authorization[:7].lower() != "bearer ":
             return False
-        return hmac.compare_digest(authorization[7:].strip().encode(), self.token)
+        # Header bytes that are not UTF-8 arrive as surrogate escapes: never a match.
+        offered = authorization[7:].strip().encode("utf-8", "surrogateescape")
+        return hmac.compare_digest(offered, self.token)
 
 
 def is_management(path: str) -> bool:
@@ -175,7 +184,26 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             "model management (pull, push, create, copy, delete, blobs) is switched off in "
             "the proxy; use Ollama directly or set allow_model_management",
         )
+    limit = policy.settings.max_body_size
+    length = request.content_length
+    if length is not None and length > limit and not path.startswith(STREAMED_UPLOADS):
+        response = error_response(
+            path, 413, f"request body is larger than the limit of {limit} bytes"
+        )
+        response.force_close()  # the body is not read, so the connection cannot be reused
+        return response
+    if request.version >= (1, 1) and request.headers.get("Expect", "").lower() == "100-continue":
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0
     return await handler(request)
+
+
+async def deferred_expect(request: web.Request) -> None:
+    """The routes' expect handler: refuse an unknown expectation, answer none yet (the
+    guard sends ``100 Continue`` once the request passed its checks)."""
+    expect = request.headers.get("Expect", "")
+    if request.version >= (1, 1) and expect.lower() != "100-continue":
+        raise web.HTTPExpectationFailed(text=f"Unknown Expect: {expect}")
 
 
 async def add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:

@@ -20,7 +20,16 @@ from .generation import Reply, open_reply, wants_stream
 from .ndjson import dumps
 from .render import native_body
 from .slow_clients import iter_body, read_body
-from .state import REQUEST_CACHE, REQUEST_MODEL, REQUEST_TTFB, STATE, ProxyState, client_gone
+from .state import (
+    REQUEST_CACHE,
+    REQUEST_MODEL,
+    REQUEST_TTFB,
+    STATE,
+    ProxyState,
+    client_gone,
+    learn_tags,
+    prepare_stream,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +89,7 @@ async def stream_chunks(
     chunks: AsyncIterator[bytes],
 ) -> web.StreamResponse:
     response = web.StreamResponse(status=status, headers=headers)
-    response.enable_chunked_encoding()
-    await response.prepare(request)
+    await prepare_stream(request, response)
     last = b""
     try:
         try:
@@ -148,4 +156,4 @@ def _learn_models(state: ProxyState, body: bytes) -> None:
     often, so the proxy learns them passively instead of polling."""
     tags = parse_json_object(body)
     if tags is not None:
-        state.metrics.learn_models(tags.get("models"))
+        learn_tags(state, tags.get("models"))

@@ -40,8 +40,16 @@ async def iter_lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
 
 
 def dumps(obj: Any) -> bytes:
-    """Compact JSON, as Ollama (Go) writes it."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact JSON, as Ollama (Go) writes it.
+
+    A string holding a lone UTF-16 surrogate (a client sent ``"\\ud800"``) cannot be
+    UTF-8: it is written escaped instead, which Go decodes to U+FFFD exactly as Ollama
+    would have decoded the client's own body."""
+    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(obj, separators=(",", ":")).encode()
 
 
 def merge_chunks(chunks: Iterable[dict[str, Any]]) -> dict[str, Any]:

@@ -33,6 +33,7 @@ def _upstream(settings: ProxySettings) -> UpstreamClient:
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
         max_connections=settings.max_connections,
+        authorization=settings.upstream_authorization,
     )
 
 
@@ -172,12 +173,14 @@ class ProxyService:
         self.settings = new
         if state is None:
             return
-        if (new.ollama_url, new.connect_timeout, new.read_timeout, new.max_connections) != (
-            old.ollama_url,
-            old.connect_timeout,
-            old.read_timeout,
-            old.max_connections,
-        ):
+        upstream_fields = (
+            "ollama_url",
+            "connect_timeout",
+            "read_timeout",
+            "max_connections",
+            "upstream_authorization",
+        )
+        if any(getattr(new, f) != getattr(old, f) for f in upstream_fields):
             fresh = _upstream(new)
             await fresh.start()
             retired, state.upstream = state.upstream, fresh

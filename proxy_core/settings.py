@@ -62,6 +62,10 @@ class ProxySettings:
     # connections 4-15 s, so they close first.
     idle_timeout: float = 30.0
     body_timeout: float = 60.0  # a request body must arrive within this many seconds
+    # The Authorization header sent to Ollama (a gateway in front of a remote Ollama), e.g.
+    # "Bearer abc". Only from the environment or the settings file (never a flag: argv is
+    # visible to every user), only sent upstream, never logged.
+    upstream_authorization: str = dataclasses.field(default="", repr=False)
 
     def __post_init__(self) -> None:
         validate(self)
@@ -73,13 +77,19 @@ class ProxySettings:
     def ollama_base(self) -> str:
         return self.ollama_url.rstrip("/")
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, redact: bool = False) -> dict[str, Any]:
+        """The settings as JSON; ``redact`` hides secrets (for logs and displays)."""
         out = dataclasses.asdict(self)
         out["data_dir"] = str(self.data_dir)
         out["num_ctx_defaults"] = dict(self.num_ctx_defaults)
+        if redact:
+            for name in SECRET_SETTINGS:
+                if out[name]:
+                    out[name] = "<redacted>"
         return out
 
 
+SECRET_SETTINGS = ("access_token", "upstream_authorization")
 FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(ProxySettings)}
 
 
@@ -103,6 +113,8 @@ def validate(s: ProxySettings) -> None:
         raise SettingsError(f"log_level: {s.log_level!r} must be one of {', '.join(LOG_LEVELS)}")
     if s.access_token and (len(s.access_token) < 16 or any(c.isspace() for c in s.access_token)):
         raise SettingsError("access_token: use at least 16 characters and no spaces")
+    if any(ch in s.upstream_authorization for ch in "\r\n\x00"):
+        raise SettingsError("upstream_authorization: must be one header line")
     for name in (
         "cache_ttl",
         "connect_timeout",

@@ -15,9 +15,13 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
-from .errors import ClientTooSlow
+from .errors import BadRequest, ClientTooSlow
 from .state import REQUEST_BODY, STATE
+
+_UNDECODABLE = "the request body could not be decoded as its Content-Encoding ({}) says"
 
 
 async def read_body(request: web.Request) -> bytes:
@@ -25,10 +29,17 @@ async def read_body(request: web.Request) -> bytes:
     settings = request.app[STATE].settings
     seconds = settings.body_timeout
     try:
-        async with asyncio.timeout(seconds):
+        if request.content.is_eof():
+            # Already buffered (the usual case: a small body arrives with its head): no
+            # timer to arm and cancel for every request.
             raw = await request.read()
+        else:
+            async with asyncio.timeout(seconds):
+                raw = await request.read()
     except TimeoutError:
         raise ClientTooSlow(f"the request body did not arrive within {seconds:g} s") from None
+    except (HttpProcessingError, RequestPayloadError):  # a Content-Encoding that does not decode
+        raise BadRequest(_UNDECODABLE.format(request.headers.get("Content-Encoding"))) from None
     if settings.log_bodies:  # prompts are private: kept for the log line only when asked
         request[REQUEST_BODY] = raw
     return raw
@@ -43,6 +54,8 @@ async def iter_body(request: web.Request, chunk_size: int = 1 << 16) -> AsyncIte
                 chunk = await request.content.read(chunk_size)
         except TimeoutError:
             raise ClientTooSlow(f"the upload stalled for {seconds:g} s") from None
+        except (HttpProcessingError, RequestPayloadError):
+            raise BadRequest(_UNDECODABLE.format(request.headers.get("Content-Encoding"))) from None
         if not chunk:
             return
         yield chunk

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -36,6 +36,23 @@ REQUEST_CACHE = web.RequestKey("proxy_cache", str)
 CLIENT_GONE = web.RequestKey("proxy_client_gone", bool)  # left mid-stream: 499
 REQUEST_BODY = web.RequestKey("proxy_body", bytes)  # only when log_bodies is on
 REQUEST_TTFB = web.RequestKey("proxy_ttfb", float)  # seconds to Ollama's first byte
+
+
+def learn_tags(state: ProxyState, models: Any) -> None:
+    """An ``/api/tags`` model list seen anywhere: metric labels and the cache's digests."""
+    state.metrics.learn_models(models)
+    state.cache.learn_digests(models)
+
+
+async def prepare_stream(request: web.Request, response: web.StreamResponse) -> None:
+    """Send a stream's head. HTTP/1.1 clients get chunked encoding; HTTP/1.0 clients (nginx
+    talks HTTP/1.0 to backends by default) cannot, so their stream ends when the
+    connection closes, as HTTP/1.0 defines."""
+    if request.version >= (1, 1):
+        response.enable_chunked_encoding()
+    else:
+        response.force_close()
+    await response.prepare(request)
 
 
 def client_gone(request: web.Request) -> None:

@@ -32,8 +32,12 @@ class UpstreamClient:
         connect_timeout: float,
         read_timeout: float,
         max_connections: int,
+        authorization: str = "",
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # Sent on every upstream request and nowhere else (a gateway in front of a remote
+        # Ollama); never the client's header, which forwarding.request_headers drops.
+        self._headers = {"Authorization": authorization} if authorization else None
         self._timeout = aiohttp.ClientTimeout(
             total=None,
             connect=connect_timeout,
@@ -53,6 +57,10 @@ class UpstreamClient:
             auto_decompress=False,  # bytes reach the client exactly as Ollama sent them
             skip_auto_headers=_SKIP_AUTO,
             trust_env=False,  # a system HTTP_PROXY must not capture localhost traffic
+            headers=self._headers,
+            # No cookie jar: a shared one would replay one client's cookies to Ollama for
+            # every other client.
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
 
     async def close(self) -> None:

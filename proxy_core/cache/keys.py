@@ -3,6 +3,12 @@
 Pure functions. Key order, ``keep_alive``, ``stream`` and client headers do not change the
 key; a missing option is filled with Ollama's default so that "no temperature" (0.8) and
 "temperature 0" never share an entry.
+
+The key hashes ``{"v", "route", "digest", "body"}``: the route and the model's digest sit
+beside the client's body, never inside it, so no field a client sends can stand in for
+them (a body with ``"kind": "chat"`` on /api/embeddings once shared a key with a chat).
+The digest is the model's as the proxy last saw it in /api/tags, so a model re-pulled
+under the same name does not answer from its old weights' entries.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import json
 from typing import Any, Literal
 
 RouteKind = Literal["chat", "generate", "embed", "embeddings"]
-KEY_VERSION = 1
+KEY_VERSION = 2  # 2: route and digest beside the body; ASCII-escaped JSON
 
 # Ollama's documented option defaults (reference/ollama-api.md §1).
 OPTION_DEFAULTS: dict[str, Any] = {
@@ -79,8 +85,12 @@ def _canonical_message(message: Any) -> Any:
     return out
 
 
-def canonical_request(kind: RouteKind, body: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"v": KEY_VERSION, "kind": kind}
+def canonical_request(kind: RouteKind, body: dict[str, Any], digest: str = "") -> dict[str, Any]:
+    return {"v": KEY_VERSION, "route": kind, "digest": digest, "body": canonical_body(kind, body)}
+
+
+def canonical_body(kind: RouteKind, body: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for name, value in body.items():
         if name in _IGNORED or value is None:
             continue
@@ -108,7 +118,8 @@ def canonical_request(kind: RouteKind, body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def cache_key(kind: RouteKind, body: dict[str, Any]) -> str:
-    canonical = canonical_request(kind, body)
-    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def cache_key(kind: RouteKind, body: dict[str, Any], digest: str = "") -> str:
+    canonical = canonical_request(kind, body, digest)
+    # ASCII-escaped: a lone surrogate in a client's string must hash, not fail to encode.
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()

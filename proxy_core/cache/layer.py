@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .flight import FlightBoard
-from .keys import RouteKind, cache_key
+from .keys import RouteKind, cache_key, normalize_model
 from .store import CacheEntry, CacheStats, ResponseStore
 
 HOT_ENTRY_BYTES = 32 << 20  # recently used answers kept decoded in memory
@@ -45,6 +45,7 @@ class CacheLayer:
         self._keys_bytes = 0
         self._hot: collections.OrderedDict[str, CacheEntry] = collections.OrderedDict()
         self._hot_bytes = 0
+        self._digests: dict[str, str] = {}
 
     @property
     def stats(self) -> CacheStats:
@@ -63,14 +64,31 @@ class CacheLayer:
         self.policy = policy
         self.store.ttl = ttl
 
+    def learn_digests(self, models: Any) -> None:
+        """Model digests from an /api/tags list; a changed one makes new keys for it."""
+        if not isinstance(models, list):
+            return
+        fresh: dict[str, str] = {}
+        for m in models:
+            if isinstance(m, dict) and isinstance(m.get("digest"), str):
+                fresh[normalize_model(str(m.get("model") or m.get("name") or ""))] = m["digest"]
+        changed = any(self._digests.get(name, digest) != digest for name, digest in fresh.items())
+        self._digests.update(fresh)
+        if changed:  # remembered keys were made with the old digest
+            self._keys.clear()
+            self._keys_bytes = 0
+
+    def digest_of(self, model: Any) -> str:
+        return self._digests.get(normalize_model(str(model or "")), "")
+
     def key_for(self, kind: RouteKind, raw: bytes, body: dict[str, Any]) -> str:
         """The cache key of ``body``; the same bytes as before give the key remembered."""
         if len(raw) > MAX_INDEXED_BODY:
-            return cache_key(kind, body)
+            return cache_key(kind, body, self.digest_of(body.get("model")))
         index_key = (kind, raw)
         key = self._keys.get(index_key)
         if key is None:
-            key = self._keys[index_key] = cache_key(kind, body)
+            key = self._keys[index_key] = cache_key(kind, body, self.digest_of(body.get("model")))
             self._keys_bytes += len(raw)
             while self._keys_bytes > KEY_INDEX_BYTES:  # oldest first (dicts keep order)
                 oldest = next(iter(self._keys))

@@ -60,3 +60,6 @@ class BackgroundMonitor:
             metrics.ollama = status
             if status.reachable:
                 metrics.set_known_models(status.models)
+                state.cache.learn_digests(
+                    [{"model": name, "digest": digest} for name, digest in status.digests]
+                )

@@ -28,6 +28,7 @@ class OllamaStatus:
     version: str | None = None
     loaded: tuple[LoadedModel, ...] = ()
     models: tuple[str, ...] = ()  # installed, from /api/tags
+    digests: tuple[tuple[str, str], ...] = ()  # (model, digest) from /api/tags
     error: str | None = None
 
 
@@ -78,4 +79,14 @@ async def check_ollama(upstream: UpstreamClient) -> OllamaStatus:
         version=str(version.get("version")) if isinstance(version, dict) else None,
         loaded=_loaded(ps),
         models=_installed(tags),
+        digests=_digests(tags),
+    )
+
+
+def _digests(payload: Any) -> tuple[tuple[str, str], ...]:
+    models = payload.get("models") if isinstance(payload, dict) else None
+    return tuple(
+        (str(m.get("model") or m.get("name")), m["digest"])
+        for m in (models if isinstance(models, list) else ())
+        if isinstance(m, dict) and isinstance(m.get("digest"), str)
     )

@@ -12,11 +12,19 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from ..cache import RouteKind, normalize_model
-from ..errors import BadRequest, UpstreamError
+from ..errors import BadRequest, UpstreamError, UpstreamMalformed
 from ..generation import Reply, open_reply
 from ..ndjson import dumps, iter_lines
 from ..slow_clients import read_body
-from ..state import REQUEST_CACHE, REQUEST_MODEL, REQUEST_TTFB, STATE, client_gone
+from ..state import (
+    REQUEST_CACHE,
+    REQUEST_MODEL,
+    REQUEST_TTFB,
+    STATE,
+    client_gone,
+    learn_tags,
+    prepare_stream,
+)
 from . import request_map, response_map
 from .errors import OpenAIError, error_object, from_native_error
 
@@ -87,8 +95,7 @@ async def _sse(
             "X-Cache": reply.cache,
         }
     )
-    response.enable_chunked_encoding()
-    await response.prepare(request)
+    await prepare_stream(request, response)
     try:
         saw_done = errored = False
         try:
@@ -192,8 +199,24 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
         else:
             assert reply.chunks is not None
             raw = b"".join([c async for c in reply.chunks])
-    result = json.loads(raw)
+    result = _upstream_object(state.upstream.base_url, "/api/embed", raw)
+    vectors = result.get("embeddings")
+    if not isinstance(vectors, list) or not all(isinstance(v, list) for v in vectors):
+        raise UpstreamMalformed(
+            f"Ollama at {state.upstream.base_url} answered /api/embed without embeddings"
+        )
     return _json(response_map.embeddings(native["model"], result, encoding), reply)
+
+
+def _upstream_object(base_url: str, path: str, raw: bytes) -> dict[str, Any]:
+    """Ollama's reply as a JSON object, or a 502 naming the upstream."""
+    try:
+        parsed = json.loads(raw)
+    except (ValueError, RecursionError):
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise UpstreamMalformed(f"Ollama at {base_url} answered {path} with something not JSON")
+    return parsed
 
 
 async def _tags(request: web.Request) -> list[dict[str, Any]]:
@@ -202,8 +225,12 @@ async def _tags(request: web.Request) -> list[dict[str, Any]]:
         raw = await state.upstream.read_body(resp)
         if resp.status != 200:
             raise OpenAIError(resp.status, from_native_error(resp.status, raw))
-    models = json.loads(raw).get("models") or []
-    state.metrics.learn_models(models)
+    models = _upstream_object(state.upstream.base_url, "/api/tags", raw).get("models")
+    if not isinstance(models, list):
+        raise UpstreamMalformed(
+            f"Ollama at {state.upstream.base_url} answered /api/tags without a model list"
+        )
+    learn_tags(state, models)
     return [m for m in models if isinstance(m, dict)]
 
 

@@ -24,6 +24,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -83,6 +84,18 @@ class SimConfig:
     fail_after_chunks: int | None = None
     tool_calls_on_final_chunk: bool = False
     reply_words: int = 0  # 0: the reply length follows the prompt
+    # Fault injection: a path answered with these bytes (or chunks) instead of Ollama's
+    # reply, to test how the proxy treats an upstream that misbehaves.
+    override_replies: dict[str, bytes | FaultyReply] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class FaultyReply:
+    """A reply a faulty upstream sends: any status, content type and chunks."""
+
+    chunks: Iterator[bytes] | list[bytes]
+    content_type: str = "application/json"
+    status: int = 200
 
 
 @dataclasses.dataclass
@@ -155,15 +168,30 @@ async def _read_json(request: web.Request) -> dict[str, Any]:
     if not raw:
         raise _BadRequest("missing request body")
     try:
-        body = json.loads(raw)
+        # Go's encoding/json replaces invalid UTF-8 and lone surrogates with U+FFFD.
+        body = _go_strings(json.loads(raw.decode("utf-8", "replace")))
     except json.JSONDecodeError as exc:
         raise _BadRequest(f"invalid character looking for beginning of value: {exc.msg}") from None
-    except (UnicodeDecodeError, RecursionError):  # Go's decoder answers these with 400 too
+    except RecursionError:  # Go's decoder answers this with 400 too
         raise _BadRequest("invalid character looking for beginning of value") from None
     if not isinstance(body, dict):
         raise _BadRequest("json: cannot unmarshal array into Go value of type api.Request")
     _check_go_types(body)
     return body
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _go_strings(value: Any) -> Any:
+    """Lone surrogates (a ``"\\ud800"`` escape) become U+FFFD, as in Go."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_go_strings(v) for v in value]
+    if isinstance(value, dict):
+        return {_go_strings(k): _go_strings(v) for k, v in value.items()}
+    return value
 
 
 # Ollama decodes bodies into Go structs: a field of the wrong JSON type is a 400 before
@@ -295,12 +323,28 @@ async def _record(request: web.Request, handler: Any) -> web.StreamResponse:
     )
     request.app[SIM_RECORDER].requests.append(rec)
     request[SIM_RECORD] = rec
+    override = request.app[SIM_CONFIG].override_replies.get(request.path)
     try:
-        response = await handler(request)
+        if override is not None:
+            rec.body = await request.read()
+            response = await _faulty(request, override)
+        else:
+            response = await handler(request)
     except (asyncio.CancelledError, ConnectionResetError):
         rec.disconnected = True
         raise
     rec.completed = not rec.disconnected
+    return response
+
+
+async def _faulty(request: web.Request, reply: bytes | FaultyReply) -> web.StreamResponse:
+    if isinstance(reply, bytes):
+        return web.Response(body=reply, content_type="application/json")
+    response = web.StreamResponse(status=reply.status, headers={"Content-Type": reply.content_type})
+    await response.prepare(request)
+    for chunk in reply.chunks:
+        await response.write(chunk)
+    await response.write_eof()
     return response
 
 

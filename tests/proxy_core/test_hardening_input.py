@@ -1,0 +1,312 @@
+"""Issue 11, bad input and HTTP edge cases: never a 500, always the route's dialect."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import zlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from proxy_core import ProxyService
+from tests.conftest import Sim, make_settings
+
+CHAT_PATHS = ["/api/chat", "/v1/chat/completions"]
+
+
+def chat_body(content: str, **extra: object) -> dict[str, object]:
+    return {"model": "llama3.2", "messages": [{"role": "user", "content": content}], **extra}
+
+
+async def raw_exchange(service: ProxyService, request: bytes, read_for: float = 5.0) -> bytes:
+    """Send raw bytes, return everything the proxy sent until it closed (or time ran out)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", service.address[1])
+    writer.write(request)
+    await writer.drain()
+    out = b""
+    try:
+        async with asyncio.timeout(read_for):
+            while chunk := await reader.read(65536):
+                out += chunk
+    except TimeoutError:
+        pass
+    writer.close()
+    return out
+
+
+def assert_dialect_error(path: str, status: int, raw: bytes, expected: int) -> None:
+    assert status == expected, raw[:300]
+    body = json.loads(raw)
+    if path.startswith("/v1/"):
+        assert isinstance(body["error"]["message"], str) and body["error"]["type"]
+    else:
+        assert isinstance(body["error"], str)
+
+
+# -- 3. lone surrogates and invalid UTF-8 ----------------------------------------------------
+
+
+@pytest.mark.parametrize("path", CHAT_PATHS)
+@pytest.mark.parametrize("cacheable", [False, True])
+async def test_a_lone_surrogate_escape_is_never_a_500(
+    proxy: ProxyService, sim: Sim, http: aiohttp.ClientSession, path: str, cacheable: bool
+) -> None:
+    options = {"options": {"temperature": 0}} if cacheable else {}
+    extra = {"temperature": 0} if cacheable and path.startswith("/v1") else {}
+    body = json.dumps(chat_body("bad \ud800 text", stream=False, **options, **extra))
+    assert "\\ud800" in body
+    async with http.post(proxy.base_url + path, data=body.encode()) as resp:
+        raw = await resp.read()
+    # Forwarded as Ollama would take it (Go decodes a lone surrogate to U+FFFD).
+    assert resp.status == 200, raw[:300]
+    sent = sim.recorder.by_path("/api/chat")[-1].body
+    assert "\ufffd" in json.loads(sent)["messages"][-1]["content"] or b"\\ud800" in sent
+
+
+@pytest.mark.parametrize("path", CHAT_PATHS)
+async def test_invalid_utf8_bytes_are_400_or_forwarded_never_500(
+    proxy: ProxyService, http: aiohttp.ClientSession, path: str
+) -> None:
+    body = (
+        b'{"model":"llama3.2","stream":false,'
+        b'"messages":[{"role":"user","content":"a\xed\xa0\x80b"}]}'
+    )
+    async with http.post(proxy.base_url + path, data=body) as resp:
+        raw = await resp.read()
+    assert resp.status in (200, 400), raw[:300]
+    if resp.status == 400:
+        assert_dialect_error(path, resp.status, raw, 400)
+
+
+# -- 4. compressed bodies ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", CHAT_PATHS)
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+async def test_a_broken_compressed_body_is_400_in_dialect(
+    proxy: ProxyService, http: aiohttp.ClientSession, path: str, encoding: str
+) -> None:
+    async with http.post(
+        proxy.base_url + path,
+        data=b"this is not compressed at all" * 10,
+        headers={"Content-Encoding": encoding, "Content-Type": "application/json"},
+    ) as resp:
+        raw = await resp.read()
+    assert_dialect_error(path, resp.status, raw, 400)
+
+
+@pytest.mark.parametrize("path", CHAT_PATHS)
+async def test_a_valid_gzip_body_is_served_and_not_sent_upstream_compressed(
+    proxy: ProxyService, sim: Sim, http: aiohttp.ClientSession, path: str
+) -> None:
+    data = gzip.compress(json.dumps(chat_body("zipped", stream=False)).encode())
+    async with http.post(
+        proxy.base_url + path, data=data, headers={"Content-Encoding": "gzip"}
+    ) as resp:
+        raw = await resp.read()
+    assert resp.status == 200, raw[:300]
+    upstream = sim.recorder.by_path("/api/chat")[-1]
+    assert "content-encoding" not in {k.lower() for k in upstream.headers}
+    assert upstream.json()["messages"][-1]["content"] == "zipped"
+
+
+@pytest.fixture
+def proxy_changes() -> dict[str, object]:
+    return {"max_body_size": 1 << 20}
+
+
+@pytest.mark.parametrize("path", [*CHAT_PATHS, "/api/show"])
+async def test_a_body_inflating_past_the_limit_is_413(
+    proxy: ProxyService, sim: Sim, http: aiohttp.ClientSession, path: str
+) -> None:
+    bomb = zlib.compress(b" " * (64 << 20), 9)  # 64 MiB of spaces in about 64 KiB
+    assert len(bomb) < 100_000
+    async with http.post(
+        proxy.base_url + path, data=bomb, headers={"Content-Encoding": "deflate"}
+    ) as resp:
+        raw = await resp.read()
+    assert_dialect_error(path, resp.status, raw, 413)
+    assert sim.recorder.requests == []
+
+
+# -- 5. a non-UTF-8 Authorization header ----------------------------------------------------
+
+
+@pytest.fixture
+async def token_proxy(sim: Sim, tmp_path: Path) -> AsyncIterator[ProxyService]:
+    service = ProxyService(
+        make_settings(tmp_path, sim.url, require_token=True, access_token="t" * 32)
+    )
+    await service.start()
+    try:
+        yield service
+    finally:
+        await service.stop()
+
+
+async def test_a_non_utf8_authorization_header_is_401(token_proxy: ProxyService) -> None:
+    raw = await raw_exchange(
+        token_proxy,
+        b"GET /api/tags HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \xff\xfe\xe9t\r\n"
+        b"Connection: close\r\n\r\n",
+    )
+    assert raw.startswith(b"HTTP/1.1 401"), raw[:200]
+
+
+# -- 6. upstream replies that are not the expected JSON ----------------------------------------
+
+
+@pytest.mark.parametrize("reply", [b"{not json", b"[1, 2]", b'{"models": 5}', b'{"models": [1]}'])
+@pytest.mark.parametrize(
+    ("method", "path", "upstream_path", "body"),
+    [
+        ("GET", "/v1/models", "/api/tags", None),
+        ("GET", "/v1/models/llama3.2", "/api/tags", None),
+        ("POST", "/v1/embeddings", "/api/embed", {"model": "nomic-embed-text", "input": "x"}),
+    ],
+)
+async def test_unexpected_upstream_json_is_502_naming_the_upstream(
+    proxy: ProxyService,
+    sim: Sim,
+    http: aiohttp.ClientSession,
+    reply: bytes,
+    method: str,
+    path: str,
+    upstream_path: str,
+    body: object,
+) -> None:
+    sim.config.override_replies[upstream_path] = reply
+    async with http.request(method, proxy.base_url + path, json=body) as resp:
+        raw = await resp.read()
+    if reply == b'{"models": [1]}' and path == "/v1/models":
+        assert resp.status == 200  # entries that are not objects are skipped
+        return
+    if reply == b'{"models": [1]}' and path.startswith("/v1/models/"):
+        assert resp.status == 404
+        return
+    assert_dialect_error(path, resp.status, raw, 502)
+    assert sim.url.split("//")[1] in json.loads(raw)["error"]["message"]
+
+
+# -- 7. HTTP/1.0 clients asking for a stream --------------------------------------------------
+
+
+@pytest.mark.parametrize("path", CHAT_PATHS)
+async def test_http10_client_gets_a_close_delimited_stream(proxy: ProxyService, path: str) -> None:
+    body = json.dumps(chat_body("old client", stream=True)).encode()
+    raw = await raw_exchange(
+        proxy,
+        f"POST {path} HTTP/1.0\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body,
+    )
+    head, _, payload = raw.partition(b"\r\n\r\n")
+    assert head.startswith((b"HTTP/1.0 200", b"HTTP/1.1 200")), raw[:300]
+    assert b"transfer-encoding" not in head.lower()
+    if path == "/api/chat":
+        lines = [json.loads(line) for line in payload.splitlines() if line]
+        assert len(lines) > 2 and lines[-1]["done"] is True
+    else:
+        assert payload.rstrip().endswith(b"data: [DONE]")
+        assert payload.count(b"data: ") > 3
+
+
+# -- 8. Expect: 100-continue is not answered before the checks ------------------------------
+
+
+async def test_expect_continue_without_token_is_401_without_inviting_the_body(
+    token_proxy: ProxyService,
+) -> None:
+    raw = await raw_exchange(
+        token_proxy,
+        b"POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 10000000000\r\nExpect: 100-continue\r\n\r\n",
+        read_for=2,
+    )
+    assert not raw.startswith(b"HTTP/1.1 100"), raw[:200]
+    assert raw.startswith(b"HTTP/1.1 401"), raw[:200]
+
+
+async def test_expect_continue_with_a_huge_length_is_413_without_inviting_the_body(
+    proxy: ProxyService,
+) -> None:
+    raw = await raw_exchange(
+        proxy,
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 10000000000\r\n"
+        b"Expect: 100-continue\r\n\r\n",
+        read_for=2,
+    )
+    assert not raw.startswith(b"HTTP/1.1 100"), raw[:200]
+    assert raw.startswith(b"HTTP/1.1 413"), raw[:200]
+    assert b'"type"' in raw
+
+
+async def test_expect_continue_with_token_and_small_body_is_served(
+    token_proxy: ProxyService,
+) -> None:
+    body = json.dumps(chat_body("go", stream=False)).encode()
+    reader, writer = await asyncio.open_connection("127.0.0.1", token_proxy.address[1])
+    writer.write(
+        b"POST /api/chat HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer "
+        + b"t" * 32
+        + f"\r\nContent-Length: {len(body)}\r\nExpect: 100-continue\r\n"
+        "Connection: close\r\n\r\n".encode()
+    )
+    await writer.drain()
+    first = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert first.startswith(b"HTTP/1.1 100")
+    writer.write(body)
+    rest = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    assert rest.startswith(b"HTTP/1.1 200")
+
+
+# -- 9. the proxy's token never reaches Ollama --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/api/chat", chat_body("x", stream=False)),
+        ("POST", "/v1/chat/completions", chat_body("x")),
+        ("GET", "/api/tags", None),
+        ("POST", "/api/show", {"model": "llama3.2"}),
+    ],
+)
+async def test_the_proxy_token_is_never_forwarded(
+    token_proxy: ProxyService, sim: Sim, method: str, path: str, body: object
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.request(
+            method,
+            token_proxy.base_url + path,
+            json=body,
+            headers={"Authorization": "Bearer " + "t" * 32},
+        ) as resp:
+            await resp.read()
+    assert resp.status == 200
+    for rec in sim.recorder.requests:
+        assert "authorization" not in {k.lower() for k in rec.headers}
+
+
+async def test_upstream_credentials_are_sent_only_upstream(sim: Sim, tmp_path: Path) -> None:
+    secret = "Bearer upstream-gateway-secret"
+    service = ProxyService(make_settings(tmp_path, sim.url, upstream_authorization=secret))
+    await service.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                service.base_url + "/api/chat",
+                json=chat_body("x", stream=False),
+                headers={"Authorization": "Bearer client-value"},
+            ) as resp:
+                await resp.read()
+    finally:
+        await service.stop()
+    assert sim.recorder.requests[-1].headers.get("Authorization") == secret
+    assert "upstream-gateway-secret" not in json.dumps(service.settings.to_json(redact=True))
