@@ -75,8 +75,15 @@ async def open_reply(
 
     control = parse_cache_control(client_headers)
     key = cache.key_for(kind, raw_body, body)
+    streamed = wants_stream(kind, body)
     if control.lookup:
         entry = cache.lookup(key, control.max_age)
+        # A stream is never made up from a single stored object: Ollama never streams one
+        # done line carrying the whole text, and clients that read content from the
+        # done:false lines would show nothing. Such a request goes upstream and its stream
+        # replaces the entry; a stored stream answers both shapes (merged as Ollama does).
+        if entry is not None and streamed and not entry.streamed:
+            entry = None
         if entry is not None:
             cache.stats.hits += 1
             cache.stats.time_saved += entry.upstream_seconds
@@ -89,7 +96,6 @@ async def open_reply(
         cache.stats.misses += 1
     else:
         cache.stats.bypasses += 1
-    streamed = wants_stream(kind, body)
     flight_key = f"{key}:{int(streamed)}:{int(control.store)}"
     started = time.perf_counter()
 
@@ -99,11 +105,21 @@ async def open_reply(
         ) as resp:
             flight.set_head(resp.status, response_headers(resp.headers))
             keep = resp.status == 200 and control.store
+            limit = cache.max_entry_bytes
             splitter = LineSplitter()
             lines: list[bytes] = []
+            held = 0
             async for chunk in state.upstream.iter_body(resp):
                 flight.push(chunk)
                 if keep:
+                    held += len(chunk)
+                    if held > limit:
+                        # Too big to store: keep relaying, stop buffering (memory stays
+                        # bounded whatever the upstream sends).
+                        keep = False
+                        lines.clear()
+                        splitter = LineSplitter()
+                        continue
                     lines.extend(splitter.feed(chunk))
             if keep:
                 tail = splitter.tail()
@@ -133,13 +149,19 @@ def _store_if_complete(
     streamed: bool,
     seconds: float,
 ) -> None:
-    if not lines or any(line.startswith(b'{"error"') for line in lines):
+    """Only whole, well-formed answers: every line a JSON object without an error, one
+    line when Ollama did not stream, and a final line that completed the answer."""
+    if not lines or (not streamed and len(lines) != 1):
         return
-    try:
-        final = json.loads(lines[-1])
-    except ValueError:
-        return
-    if isinstance(final, dict) and is_complete_answer(kind, final):
+    final: Any = None
+    for line in lines:
+        try:
+            final = json.loads(line)
+        except (ValueError, RecursionError):
+            return
+        if not isinstance(final, dict) or "error" in final:
+            return
+    if is_complete_answer(kind, final):
         state.cache.write(key, state.cache.new_entry(lines, streamed, seconds))
 
 

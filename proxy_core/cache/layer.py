@@ -23,6 +23,7 @@ from .store import CacheEntry, CacheStats, ResponseStore
 HOT_ENTRY_BYTES = 32 << 20  # recently used answers kept decoded in memory
 KEY_INDEX_BYTES = 8 << 20  # request bodies remembered for the bytes -> key index
 MAX_INDEXED_BODY = 64 << 10  # bigger bodies are rare repeats; hash them each time
+MAX_ENTRY_BYTES = 16 << 20  # a bigger answer is relayed, not buffered for the cache
 
 
 class CacheLayer:
@@ -46,6 +47,11 @@ class CacheLayer:
         self._hot: collections.OrderedDict[str, CacheEntry] = collections.OrderedDict()
         self._hot_bytes = 0
         self._digests: dict[str, str] = {}
+
+    @property
+    def max_entry_bytes(self) -> int:
+        """The largest answer worth buffering for the store (a quarter of its size limit)."""
+        return min(MAX_ENTRY_BYTES, self.store.size_limit // 4)
 
     @property
     def stats(self) -> CacheStats:
@@ -122,6 +128,8 @@ class CacheLayer:
         self.drop_memory()  # evicted on disk must not live on in memory
 
     def lookup(self, key: str, max_age: float | None) -> CacheEntry | None:
+        if self.store.cleared_elsewhere():
+            self.drop_memory()  # another process sharing the data dir cleared the cache
         hot = self._hot.get(key)
         if hot is not None:
             if self.store.is_fresh(hot, max_age):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import shutil
 import sqlite3
 import time
@@ -20,6 +21,18 @@ from typing import Any
 import diskcache
 
 log = logging.getLogger(__name__)
+CLEAR_MARKER = "cleared"
+WRITE_RETRY_SECONDS = 30.0
+
+
+def _is_corruption(exc: BaseException) -> bool:
+    """A database that is damaged (rebuild it), as opposed to one that cannot grow."""
+    if isinstance(exc, PickleRefused):
+        return True
+    if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+        return True  # "file is not a database", "database disk image is malformed"
+    text = str(exc).lower()
+    return "malformed" in text or "not a database" in text
 
 
 class PickleRefused(Exception):
@@ -70,10 +83,15 @@ class CacheEntry:
 
     @classmethod
     def decode(cls, data: bytes) -> CacheEntry:
+        """Parse and check a stored entry: each line must replay (a JSON object), or the
+        entry is refused (ValueError) rather than failing every request that hits it."""
         head, *lines = data.split(b"\n")
         meta = json.loads(head)
         if meta.get("v") != 1 or not lines:
             raise ValueError("unknown cache entry format")
+        for line in lines:
+            if not isinstance(json.loads(line), dict):
+                raise ValueError("a stored line is not a JSON object")
         return cls(tuple(lines), bool(meta["stream"]), float(meta["created"]), float(meta["dur"]))
 
 
@@ -107,6 +125,11 @@ class ResponseStore:
         self.stats = CacheStats()
         self._cache: diskcache.Cache | None = None
         self._failed_once = False
+        self._bad_entry_logged = False
+        # Writes pause after a write failure (disk full) until this clock time.
+        self._writes_paused_until = 0.0
+        self._write_warned = False
+        self._marker_seen: tuple[int, int] | None = None
 
     def open(self) -> None:
         self.directory.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -115,6 +138,7 @@ class ResponseStore:
         except (sqlite3.Error, OSError, PickleRefused) as exc:
             self._report(exc)
             self._rebuild()
+        self._marker_seen = self._marker_identity()
 
     def _open(self) -> diskcache.Cache:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -162,12 +186,25 @@ class ResponseStore:
             return None
         try:
             data = cache.get(key)
-            if data is None:
-                return None
-            entry = CacheEntry.decode(data)
         except Exception as exc:  # any cache failure is a miss, never a failed request
             self._report(exc)
             self._rebuild()
+            return None
+        if data is None:
+            return None
+        try:
+            entry = CacheEntry.decode(data)
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+            # One entry that cannot be replayed: a miss, removed, logged once.
+            self.stats.errors += 1
+            if not self._bad_entry_logged:
+                self._bad_entry_logged = True
+                log.warning("dropped a cache entry that cannot be replayed (%s)", exc)
+            try:
+                cache.delete(key)
+            except Exception as delete_exc:  # a broken database is rebuilt as above
+                self._report(delete_exc)
+                self._rebuild()
             return None
         return entry if self.is_fresh(entry, max_age) else None
 
@@ -178,7 +215,7 @@ class ResponseStore:
 
     def put(self, key: str, entry: CacheEntry) -> None:
         cache = self._cache
-        if cache is None:
+        if cache is None or self.clock() < self._writes_paused_until:
             return
         try:
             cache.set(key, entry.encode(), expire=self.ttl)
@@ -187,9 +224,27 @@ class ResponseStore:
             # expired rows from evictions for the size limit.
             self.stats.expirations += int(cache.expire())
             self.stats.evictions += int(cache.cull())
-        except Exception as exc:  # a failed write loses an entry, never a reply
-            self._report(exc)
-            self._rebuild()
+        except Exception as exc:  # a failed write loses this entry, never a reply
+            self.stats.errors += 1
+            if _is_corruption(exc):
+                self._report(exc)
+                self._rebuild()
+                return
+            # Disk full, read-only, quota: keep every stored entry, pause writes for a
+            # while (answers are relayed, not stored), try again after.
+            self._writes_paused_until = self.clock() + WRITE_RETRY_SECONDS
+            if not self._write_warned:
+                self._write_warned = True
+                log.warning(
+                    "cannot write the response cache (%s); answers are not stored for %g s, "
+                    "then writing is tried again",
+                    exc,
+                    WRITE_RETRY_SECONDS,
+                )
+            return
+        if self._write_warned:
+            self._write_warned = False
+            log.warning("the response cache is writable again")
 
     def resize(self, size_limit: int) -> None:
         self.size_limit = size_limit
@@ -207,11 +262,44 @@ class ResponseStore:
         if self._cache is None:
             return 0
         try:
-            return int(self._cache.clear())
+            removed = int(self._cache.clear())
         except (sqlite3.Error, OSError) as exc:
             self._report(exc)
             self._rebuild()
-            return 0
+            removed = 0
+        self._touch_marker()
+        return removed
+
+    # Processes that share a data dir each keep memory layers in front of the disk. A
+    # clear replaces a marker file; each lookup compares its identity (one stat, about a
+    # microsecond) and a process that sees it change drops its memory layers.
+    @property
+    def _marker(self) -> Path:
+        return self.directory / CLEAR_MARKER
+
+    def _marker_identity(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self._marker)
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns
+
+    def _touch_marker(self) -> None:
+        try:
+            temp = self._marker.with_suffix(f".{os.getpid()}")
+            temp.write_bytes(str(time.time_ns()).encode())
+            os.replace(temp, self._marker)  # a new inode: a change every reader notices
+        except OSError as exc:
+            log.warning("cannot mark the cache cleared for other processes: %s", exc)
+        self._marker_seen = self._marker_identity()
+
+    def cleared_elsewhere(self) -> bool:
+        """True once after another process cleared the shared cache."""
+        now = self._marker_identity()
+        if now == self._marker_seen:
+            return False
+        self._marker_seen = now
+        return True
 
     def volume(self) -> tuple[int, int]:
         """(entries, bytes on disk); blocking, call from an executor."""

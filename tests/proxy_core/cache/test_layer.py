@@ -52,17 +52,20 @@ async def test_key_index_gives_the_canonical_key_and_stays_bounded(
     assert layer.key_for("generate", raw, value) != layer.key_for("chat", raw, value)
 
 
+LINE_1K = b'{"response":"' + b"x" * 985 + b'"}'  # a stored line replays: a JSON object
+
+
 async def test_hot_entries_are_bounded_and_fall_back_to_disk(
     layer: CacheLayer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(layer_module, "HOT_ENTRY_BYTES", 20_000)
     for n in range(20):
-        layer.write(f"{n:064x}", layer.new_entry([b"x" * 1000], False, 0.5))
+        layer.write(f"{n:064x}", layer.new_entry([LINE_1K], False, 0.5))
     await layer.drain()
     assert layer._hot_bytes <= 20_000 and len(layer._hot) < 20
     assert f"{0:064x}" not in layer._hot  # oldest left memory first...
     first = layer.lookup(f"{0:064x}", None)  # ...but the disk still has it
-    assert first is not None and first.lines == (b"x" * 1000,)
+    assert first is not None and first.lines == (LINE_1K,)
     assert f"{0:064x}" in layer._hot  # and it is hot again
 
 
