@@ -43,6 +43,7 @@ class Reply:
     chunks: AsyncIterator[bytes] | None = None  # live bytes (miss / bypass)
     entry: CacheEntry | None = None  # stored lines (hit)
     ttfb: float = 0.0
+    length: int | None = None  # the upstream's Content-Length, when it sent one
 
     @property
     def streamed(self) -> bool:
@@ -103,7 +104,7 @@ async def open_reply(
         async with state.upstream.request(
             "POST", PATHS[kind], headers=headers, data=raw_body
         ) as resp:
-            flight.set_head(resp.status, response_headers(resp.headers))
+            flight.set_head(resp.status, response_headers(resp.headers), resp.content_length)
             keep = resp.status == 200 and control.store
             limit = cache.max_entry_bytes
             splitter = LineSplitter()
@@ -129,13 +130,14 @@ async def open_reply(
 
     flight, _leader = cache.flights.join_or_start(flight_key, run)
     try:
-        status, reply_headers = await flight.head
+        status, reply_headers, length = await flight.head
         yield Reply(
             status,
             reply_headers,
             MISS if control.lookup else BYPASS,
             chunks=flight.follow(),
             ttfb=time.perf_counter() - started,
+            length=length,
         )
     finally:
         flight.unsubscribe()
@@ -181,4 +183,5 @@ async def _direct(
             cache_status,
             chunks=state.upstream.iter_body(resp),
             ttfb=time.perf_counter() - started,
+            length=resp.content_length,
         )

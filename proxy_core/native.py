@@ -74,10 +74,13 @@ async def send_native(
     assert reply.chunks is not None
     state.metrics.upstream_first_byte(request.path, reply.ttfb)
     request[REQUEST_TTFB] = reply.ttfb
-    if not reply.streamed:
+    if reply.length is not None and reply.length <= _SMALL_REPLY:
+        # A whole reply of declared, small size: read it and send it in one write.
         body = b"".join([chunk async for chunk in reply.chunks])
         _observe_final(state, request, body)
         return web.Response(body=body, status=reply.status, headers=headers)
+    # A stream, a large reply, or one of unknown length (whatever its content type):
+    # relayed as it arrives, never held whole.
     return await stream_chunks(request, state, reply.status, headers, reply.chunks)
 
 

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from .app_factory import create_app
 from .cache import CacheLayer
+from .connections import ConnectionShedder, connection_cap, raise_fd_limit
 from .errors import PortInUse
 from .guard import Policy, load_or_create_token, token_required
 from .observe.hardware import HardwareMonitor
@@ -57,6 +58,7 @@ class ProxyService:
         self._retired: set[asyncio.Task[Any]] = set()
         self._monitor: asyncio.Task[None] | None = None
         self._install_token = ""
+        self.connections: ConnectionShedder | None = None
 
     @property
     def running(self) -> bool:
@@ -101,6 +103,11 @@ class ProxyService:
             access_log=None,
         )
         await runner.setup()
+        fd_limit = raise_fd_limit()
+        assert runner.server is not None
+        self.connections = ConnectionShedder(
+            runner.server, connection_cap(settings.max_client_connections, fd_limit)
+        )
         self._runner = runner
         try:
             await self._bind(settings.host, settings.port)

@@ -66,6 +66,12 @@ class ProxySettings:
     # "Bearer abc". Only from the environment or the settings file (never a flag: argv is
     # visible to every user), only sent upstream, never logged.
     upstream_authorization: str = dataclasses.field(default="", repr=False)
+    # A reply line (one NDJSON object) longer than this ends a translated reply with an
+    # error instead of being held in memory without bound.
+    max_line_bytes: int = 16 << 20
+    # Client connections held at once (idle keep-alive ones included); past it the oldest
+    # idle ones are closed first. Capped below the process's file descriptor limit.
+    max_client_connections: int = 2048
 
     def __post_init__(self) -> None:
         validate(self)
@@ -127,7 +133,13 @@ def validate(s: ProxySettings) -> None:
             raise SettingsError(f"{name}: must be a positive number of seconds")
     if s.monitor_interval < 0:
         raise SettingsError("monitor_interval: must be 0 (off) or a positive number of seconds")
-    for name in ("cache_size_limit", "max_connections", "max_body_size"):
+    for name in (
+        "cache_size_limit",
+        "max_connections",
+        "max_body_size",
+        "max_line_bytes",
+        "max_client_connections",
+    ):
         if getattr(s, name) <= 0:
             raise SettingsError(f"{name}: must be a positive whole number")
     for model, ctx in s.num_ctx_defaults.items():

@@ -40,7 +40,7 @@ class CacheLayer:
         self.enabled = enabled
         self.policy = policy
         self.store = ResponseStore(directory, size_limit=size_limit, ttl=ttl, clock=clock)
-        self.flights = FlightBoard()
+        self.flights = FlightBoard(self.max_entry_bytes)
         self._pending: set[asyncio.Future[Any]] = set()
         self._keys: dict[tuple[str, bytes], str] = {}
         self._keys_bytes = 0
@@ -125,6 +125,7 @@ class CacheLayer:
     async def resize(self, size_limit: int) -> None:
         """A new size limit; culling down to it writes sqlite, so it runs in the executor."""
         await asyncio.get_running_loop().run_in_executor(None, self.store.resize, size_limit)
+        self.flights.replay_limit = self.max_entry_bytes
         self.drop_memory()  # evicted on disk must not live on in memory
 
     def lookup(self, key: str, max_age: float | None) -> CacheEntry | None:

@@ -50,13 +50,13 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
     return body
 
 
-async def _native_lines(reply: Reply) -> AsyncIterator[dict[str, Any]]:
+async def _native_lines(reply: Reply, max_line: int) -> AsyncIterator[dict[str, Any]]:
     if reply.entry is not None:
         for line in reply.entry.lines:
             yield json.loads(line)
         return
     assert reply.chunks is not None
-    async for line in iter_lines(reply.chunks):
+    async for line in iter_lines(reply.chunks, max_line):
         try:
             obj = json.loads(line)
         except ValueError:
@@ -99,7 +99,7 @@ async def _sse(
     try:
         saw_done = errored = False
         try:
-            async for native in _native_lines(reply):
+            async for native in _native_lines(reply, state.settings.max_line_bytes):
                 if "error" in native:
                     errored = True
                     await response.write(response_map.sse(error_object(500, str(native["error"]))))
@@ -126,7 +126,8 @@ async def _sse(
 
 
 async def _collect(request: web.Request, reply: Reply, model: str) -> list[dict[str, Any]]:
-    chunks = [native async for native in _native_lines(reply)]
+    state = request.app[STATE]
+    chunks = [native async for native in _native_lines(reply, state.settings.max_line_bytes)]
     for native in chunks:
         if "error" in native:
             raise OpenAIError(500, error_object(500, str(native["error"])))

@@ -26,7 +26,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -93,7 +93,7 @@ class SimConfig:
 class FaultyReply:
     """A reply a faulty upstream sends: any status, content type and chunks."""
 
-    chunks: Iterator[bytes] | list[bytes]
+    chunks: Iterator[bytes] | list[bytes] | AsyncIterator[bytes]
     content_type: str = "application/json"
     status: int = 200
 
@@ -342,8 +342,12 @@ async def _faulty(request: web.Request, reply: bytes | FaultyReply) -> web.Strea
         return web.Response(body=reply, content_type="application/json")
     response = web.StreamResponse(status=reply.status, headers={"Content-Type": reply.content_type})
     await response.prepare(request)
-    for chunk in reply.chunks:
-        await response.write(chunk)
+    if isinstance(reply.chunks, AsyncIterator):
+        async for chunk in reply.chunks:
+            await response.write(chunk)
+    else:
+        for chunk in reply.chunks:
+            await response.write(chunk)
     await response.write_eof()
     return response
 

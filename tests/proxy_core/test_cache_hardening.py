@@ -3,10 +3,11 @@ shared data dirs, a full disk, and memory bounded whatever the upstream sends.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -236,5 +237,39 @@ async def test_an_answer_past_the_entry_limit_is_relayed_but_not_stored(
             iter([line] * count + [GOOD_DONE]), content_type="application/x-ndjson"
         )
         assert (await post(service, "/api/chat", CHAT))[1] == "MISS"  # was not stored
+    finally:
+        await service.stop()
+
+
+async def test_a_coalesced_flight_past_the_limit_holds_bounded_memory(
+    sim: Sim, tmp_path: Path
+) -> None:
+    service = ProxyService(make_settings(tmp_path, sim.url, cache_size_limit=4 << 20))
+    await service.start()
+    resume = asyncio.Event()
+    line = b'{"model":"llama3.2","message":{"role":"assistant","content":"' + b"y" * 4000
+    line += b'"},"done":false}\n'
+
+    async def endless() -> AsyncIterator[bytes]:
+        for _ in range(2000):  # 8 MB, twice the 1 MiB entry limit of a 4 MiB cache
+            yield line
+        await asyncio.wait_for(resume.wait(), 8)  # a regression fails, never hangs
+        yield GOOD_DONE
+
+    sim.config.override_replies["/api/chat"] = FaultyReply(
+        endless(), content_type="application/x-ndjson"
+    )
+    try:
+        assert service.state is not None
+        async with aiohttp.ClientSession() as http:
+            async with http.post(service.base_url + "/api/chat", json=CHAT) as resp:
+                received = 0
+                while received < 2000 * len(line):
+                    received += len(await resp.content.readany())
+                (flight,) = service.state.cache.flights._flights.values() or [None]
+                held = sum(len(c) for c in flight.chunks) if flight else 0
+                assert held <= service.state.cache.max_entry_bytes + 64 * len(line)
+                resume.set()
+                await resp.read()
     finally:
         await service.stop()
