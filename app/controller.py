@@ -16,7 +16,7 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QInputDialog, QMessageBox, QSystemTrayIcon
 
 from proxy_core import ProxyService, ProxySettings
-from proxy_core.errors import PortInUse
+from proxy_core.errors import PortInUse, StartupError
 from proxy_core.observe.rates import compare
 from proxy_core.observe.recorder import MetricsSnapshot
 
@@ -119,10 +119,10 @@ class AppController(QObject):
                 new = self.service.settings.replace(port=port)
                 self.store.save_changes(self.service.settings, new)
                 self.service.settings = new
-            except OSError as exc:
+            except (OSError, StartupError) as exc:
                 # e.g. a listen address this machine does not have: stay up, show red,
                 # and let Settings fix it (apply_settings starts the proxy then).
-                self.error = f"the proxy could not listen on {self.service.settings.host}: {exc}"
+                self.error = f"the proxy could not start: {exc}"
                 log.error("%s", self.error)
                 self.notify("The proxy could not start", self.error)
                 break
@@ -248,8 +248,8 @@ class AppController(QObject):
             if not self.service.running:  # it had failed to start: try with the new settings
                 await self.service.start()
             self.error = None
-        except OSError as exc:
-            self.error = f"the proxy could not listen on {new.host}: {exc}"
+        except (OSError, StartupError) as exc:
+            self.error = f"the proxy could not start: {exc}"
             self.notify("The proxy could not start", self.error)
         except PortInUse as exc:
             if self.service.running:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import PortInUse
+from .errors import PortInUse, StartupError
 from .guard import TOKEN_FILE
 from .service import ProxyService
 from .settings import ENV_PREFIX, SETTINGS_FILE, ProxySettings, SettingsError, resolve
@@ -150,6 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PortInUse as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
+    except StartupError as exc:
+        print(f"{PROG}: cannot start: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         pass
     return 0

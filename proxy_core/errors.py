@@ -7,7 +7,8 @@ ProxyError
 │   └── UpstreamMalformed    a reply that is not the JSON expected -> 502
 ├── BadRequest               the client's request cannot be served -> 400
 ├── ClientTooSlow            the body did not arrive within body_timeout -> 408
-└── PortInUse                the listen port is taken (start-up)
+├── PortInUse                the listen port is taken (start-up)
+└── StartupError             a setting the machine cannot honour (start-up): one clear line
 """
 
 from __future__ import annotations
@@ -55,3 +56,9 @@ class PortInUse(ProxyError):
         )
         self.host = host
         self.port = port
+
+
+class StartupError(ProxyError):
+    """The proxy cannot start with these settings on this machine (a listen address it
+    does not have, a data dir it cannot create, an unreadable token file). The message
+    names the setting and is meant to be printed as it is."""

@@ -2,8 +2,8 @@
 access token, and the model-management routes. docs/SECURITY.md explains each rule.
 
 Checks run in this order, each answering in the route's dialect:
-1. Host: on loopback only ``localhost``, ``127.0.0.1`` and ``[::1]`` (any port); beyond
-   loopback the names in ``allowed_hosts`` (when set) plus those.
+1. Host: ``localhost``, ``127.0.0.1`` and ``[::1]`` (any port) plus the names in
+   ``allowed_hosts``; beyond loopback with no ``allowed_hosts``, any name.
 2. Origin: a browser request from an origin not on the allow-list gets 403; a preflight
    from an allowed one is answered here (it carries no token by design).
 3. Token: when required, ``Authorization: Bearer <token>``, compared in constant time.
@@ -19,6 +19,7 @@ from __future__ import annotations
 import fnmatch
 import hmac
 import ipaddress
+import logging
 import os
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
@@ -26,11 +27,13 @@ from pathlib import Path
 
 from aiohttp import web
 
+from .errors import StartupError
 from .middleware import error_response
 from .settings import ProxySettings
-from .state import STATE
+from .state import REQUEST_REFUSED_BY, STATE
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+log = logging.getLogger(__name__)
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 # Ollama's default origins (envconfig.AllowedOrigins), any port.
@@ -88,15 +91,32 @@ def token_required(settings: ProxySettings) -> bool:
     return settings.require_token or not is_loopback(settings.host)
 
 
+MIN_TOKEN_LENGTH = 16
+
+
 def load_or_create_token(data_dir: Path) -> str:
-    """The per-install token: created once (0600) in the data dir, read back after."""
+    """The per-install token: created once (0600) in the data dir, read back after.
+
+    A token the user wrote into the file is used as it is, never replaced: one that is
+    too short or unreadable stops start-up with a clear message. A file readable by
+    others is made 0600 again, with a warning."""
     path = data_dir / TOKEN_FILE
     try:
         token = path.read_text(encoding="utf-8").strip()
-        if len(token) >= 16:
-            return token
     except FileNotFoundError:
-        pass
+        token = ""
+    except UnicodeDecodeError:
+        raise StartupError(f"access token file {path}: is not UTF-8 text") from None
+    except OSError as exc:  # a directory, no permission
+        raise StartupError(f"access token file {path}: cannot be read ({exc.strerror})") from None
+    if token:
+        if len(token) < MIN_TOKEN_LENGTH or any(c.isspace() for c in token):
+            raise StartupError(
+                f"access token file {path}: the token must be at least {MIN_TOKEN_LENGTH} "
+                "characters without spaces; fix it, or delete the file to get a new one"
+            )
+        _tighten(path)
+        return token
     token = secrets.token_urlsafe(32)
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -104,6 +124,16 @@ def load_or_create_token(data_dir: Path) -> str:
         f.write(token + "\n")
     path.chmod(0o600)
     return token
+
+
+def _tighten(path: Path) -> None:
+    try:
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            path.chmod(0o600)
+            log.warning("access token file %s was readable by others; made it 0600", path)
+    except OSError as exc:
+        log.warning("access token file %s: cannot check its permissions: %s", path, exc)
 
 
 class Policy:
@@ -123,9 +153,12 @@ class Policy:
         name = host_name(header)
         if name in LOOPBACK_NAMES:
             return True
-        if self.loopback_only:
-            return False
-        return not self.extra_hosts or matches(name, self.extra_hosts)
+        # Names the user listed are accepted on loopback too: Docker Desktop forwards
+        # host.docker.internal to the host's loopback. A listed name is the user's, not an
+        # attacker's domain, so it cannot be rebound by a web page.
+        if self.extra_hosts and matches(name, self.extra_hosts):
+            return True
+        return not self.loopback_only and not self.extra_hosts
 
     def origin_allowed(self, origin: str) -> bool:
         return origin != "null" and matches(origin, self.origins)
@@ -158,10 +191,12 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     policy = state.policy
     path = request.path
     if not policy.host_allowed(request.headers.get("Host")):
+        request[REQUEST_REFUSED_BY] = "host"
         return error_response(path, 403, "this Host is not allowed (DNS rebinding protection)")
     origin = request.headers.get("Origin")
     if origin is not None:
         if not policy.origin_allowed(origin):
+            request[REQUEST_REFUSED_BY] = "origin"
             return error_response(path, 403, f"origin {origin!r} is not allowed")
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             headers = _cors_headers(origin)
@@ -172,12 +207,14 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             headers["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE
             return web.Response(status=204, headers=headers)
     if not policy.token_ok(request.headers.get("Authorization")):
+        request[REQUEST_REFUSED_BY] = "token"
         response = error_response(
             path, 401, "a valid access token is required: send Authorization: Bearer <token>"
         )
         response.headers["WWW-Authenticate"] = 'Bearer realm="ollama-tray-proxy"'
         return response
     if is_management(path) and not policy.settings.allow_model_management:
+        request[REQUEST_REFUSED_BY] = "model_management"
         return error_response(
             path,
             403,
@@ -187,6 +224,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     limit = policy.settings.max_body_size
     length = request.content_length
     if length is not None and length > limit and not path.startswith(STREAMED_UPLOADS):
+        request[REQUEST_REFUSED_BY] = "max_body_size"
         response = error_response(
             path, 413, f"request body is larger than the limit of {limit} bytes"
         )

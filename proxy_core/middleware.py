@@ -12,7 +12,15 @@ from aiohttp import web
 from .errors import BadRequest, ProxyError, UpstreamError
 from .ndjson import dumps
 from .openai.errors import OpenAIError, error_object
-from .state import CLIENT_GONE, REQUEST_BODY, REQUEST_CACHE, REQUEST_MODEL, REQUEST_TTFB, STATE
+from .state import (
+    CLIENT_GONE,
+    REQUEST_BODY,
+    REQUEST_CACHE,
+    REQUEST_MODEL,
+    REQUEST_REFUSED_BY,
+    REQUEST_TTFB,
+    STATE,
+)
 
 log = logging.getLogger(__name__)
 LOGGED_BODY = 4096  # bytes of a request body in the debug log (log_bodies setting)
@@ -68,6 +76,7 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
         if exc.status < 400:
             raise
         if exc.status == 413:
+            request[REQUEST_REFUSED_BY] = "max_body_size"
             message = (
                 f"request body is larger than the limit of {state.settings.max_body_size} bytes"
             )
@@ -90,15 +99,23 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
         metrics.request_finished(_route_label(request), request.method, status, cache, elapsed)
         if log.isEnabledFor(logging.DEBUG):
             ttfb = request.get(REQUEST_TTFB)
+            refused_by = request.get(REQUEST_REFUSED_BY)
+            # The real path (never the query, which may carry secrets), printable.
+            path = request.path.encode("unicode_escape").decode("ascii")[:200]
             log.debug(
-                "request route=%s model=%s status=%s cache=%s duration_ms=%.2f ttfb_ms=%s",
+                "request %s %s route=%s model=%s status=%s cache=%s duration_ms=%.2f ttfb_ms=%s%s",
+                request.method,
+                path,
                 _route_label(request),
                 request.get(REQUEST_MODEL),
                 status,
                 cache,
                 elapsed * 1000,
                 "-" if ttfb is None else f"{ttfb * 1000:.2f}",
+                f" refused_by={request[REQUEST_REFUSED_BY]}"
+                if REQUEST_REFUSED_BY in request
+                else "",
             )
             body = request.get(REQUEST_BODY)
             if body is not None:  # only with the log_bodies setting
-                log.debug("request body route=%s %r", _route_label(request), body[:LOGGED_BODY])
+                log.debug("request body %s %r", path, body[:LOGGED_BODY])

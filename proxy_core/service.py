@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import socket
 from typing import Any
 
 from aiohttp import web
@@ -16,7 +17,7 @@ from aiohttp import web
 from .app_factory import create_app
 from .cache import CacheLayer
 from .connections import ConnectionShedder, connection_cap, raise_fd_limit
-from .errors import PortInUse
+from .errors import PortInUse, StartupError
 from .guard import Policy, load_or_create_token, token_required
 from .observe.hardware import HardwareMonitor
 from .observe.monitor import BackgroundMonitor
@@ -82,18 +83,24 @@ class ProxyService:
         if self._runner is not None:
             raise RuntimeError("ProxyService is already running")
         settings = self.settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        settings.data_dir.chmod(0o700)
+        try:
+            settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            settings.data_dir.chmod(0o700)
+        except OSError as exc:
+            raise StartupError(
+                f"data_dir: cannot create or use {settings.data_dir} ({exc.strerror})"
+            ) from None
+        loop = asyncio.get_running_loop()
+        # Before anything that needs closing: a bad token file stops start-up cleanly.
+        self._install_token = await loop.run_in_executor(
+            None, load_or_create_token, settings.data_dir
+        )
         upstream = _upstream(settings)
         await upstream.start()
         cache = self._cache_override or _cache(settings)
         await cache.open()
         metrics = MetricsRecorder()
         metrics.attach_cache(lambda: cache.stats, cache.store.volume)
-        loop = asyncio.get_running_loop()
-        self._install_token = await loop.run_in_executor(
-            None, load_or_create_token, settings.data_dir
-        )
         self.state = ProxyState(settings, upstream, cache, metrics, self._policy(settings))
         runner = web.AppRunner(
             create_app(self.state),
@@ -143,10 +150,17 @@ class ProxyService:
         site = web.TCPSite(self._runner, host, port)
         try:
             await site.start()
+        except socket.gaierror:
+            raise StartupError(f"host: {host!r} does not resolve to an address") from None
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise PortInUse(host, port) from None
-            raise
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise StartupError(
+                    f"host: {host} is not an address of this machine, so the proxy cannot "
+                    "listen on it (use 127.0.0.1, or one of this machine's addresses)"
+                ) from None
+            raise StartupError(f"host: cannot listen on {host} port {port} ({exc})") from None
         self._site = site
 
     async def stop(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -104,8 +105,12 @@ def validate(s: ProxySettings) -> None:
         raise SettingsError(f"host: {s.host!r} is not a host name or address")
     if not 0 <= s.port <= 65535:
         raise SettingsError(f"port: {s.port} is outside 0-65535")
-    parts = urlsplit(s.ollama_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(s.ollama_url)
+        hostname = parts.hostname
+    except ValueError:  # e.g. "http://[::1" (an unclosed IPv6 bracket)
+        hostname = None
+    if hostname is None or parts.scheme not in ("http", "https"):
         raise SettingsError(
             f"ollama_url: {s.ollama_url!r} must be an http(s) URL such as http://127.0.0.1:11434"
         )
@@ -113,6 +118,10 @@ def validate(s: ProxySettings) -> None:
         _ = parts.port
     except ValueError:
         raise SettingsError(f"ollama_url: {s.ollama_url!r} has an invalid port") from None
+    for f in dataclasses.fields(s):
+        value = getattr(s, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SettingsError(f"{f.name}: must be a finite number, not {value}")
     if s.cache_policy not in ("deterministic", "all"):
         raise SettingsError(f"cache_policy: {s.cache_policy!r} must be 'deterministic' or 'all'")
     if s.log_level not in LOG_LEVELS:
@@ -179,7 +188,7 @@ def coerce(name: str, value: Any) -> Any:
                 raise ValueError
             return {str(k): int(v) for k, v in parsed.items()}
         return str(value).lower() if name in ("log_level", "cache_policy") else str(value)
-    except (TypeError, ValueError, json.JSONDecodeError):
+    except (TypeError, ValueError, OverflowError, json.JSONDecodeError):
         raise SettingsError(f"{name}: {value!r} is not a valid {kind or 'value'}") from None
 
 

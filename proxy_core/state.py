@@ -36,6 +36,7 @@ REQUEST_CACHE = web.RequestKey("proxy_cache", str)
 CLIENT_GONE = web.RequestKey("proxy_client_gone", bool)  # left mid-stream: 499
 REQUEST_BODY = web.RequestKey("proxy_body", bytes)  # only when log_bodies is on
 REQUEST_TTFB = web.RequestKey("proxy_ttfb", float)  # seconds to Ollama's first byte
+REQUEST_REFUSED_BY = web.RequestKey("proxy_refused_by", str)  # the guard rule that refused
 
 
 def learn_tags(state: ProxyState, models: Any) -> None:

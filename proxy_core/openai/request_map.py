@@ -119,32 +119,33 @@ def _image(part: Mapping[str, Any], index: int) -> str:
     return data
 
 
-def _content(content: Any, index: int) -> tuple[str, list[str]]:
-    """Text and bare-base64 images from string or content-part content."""
+def _content_parts(content: Any, index: int) -> list[dict[str, Any]]:
+    """A message's content as native message bodies, the way Ollama's own /v1 maps it:
+    a string is one message; an array gives one message per part (a text part its
+    ``content``, an image part its ``images``), never parts glued together."""
     if content is None:
-        return "", []
+        return [{"content": ""}]
     if isinstance(content, str):
-        return content, []
+        return [{"content": content}]
     if not isinstance(content, list):
         raise BadRequest(
             "message content must be a string or an array of parts", f"messages[{index}].content"
         )
-    texts: list[str] = []
-    images: list[str] = []
+    parts: list[dict[str, Any]] = []
     for part in content:
         if isinstance(part, str):
-            texts.append(part)
+            parts.append({"content": part})
             continue
         kind = part.get("type") if isinstance(part, dict) else None
         if kind in ("text", "input_text") and isinstance(part.get("text"), str):
-            texts.append(part["text"])
+            parts.append({"content": part["text"]})
         elif kind == "image_url":
-            images.append(_image(part, index))
+            parts.append({"content": "", "images": [_image(part, index)]})
         else:
             raise BadRequest(
                 f"unsupported content part type {kind!r}", f"messages[{index}].content"
             )
-    return "".join(texts), images
+    return parts or [{"content": ""}]
 
 
 def _tool_calls(calls: Any, index: int) -> list[dict[str, Any]]:
@@ -186,10 +187,10 @@ def chat_messages(messages: Any) -> list[dict[str, Any]]:
         if not isinstance(role, str) or role.lower() not in _ROLES:
             raise BadRequest(f"invalid role {role!r}", f"messages[{index}].role")
         role = "system" if role.lower() == "developer" else role.lower()
-        text, images = _content(message.get("content"), index)
-        native: dict[str, Any] = {"role": role, "content": text}
-        if images:
-            native["images"] = images
+        *leading, last = _content_parts(message.get("content"), index)
+        out.extend({"role": role, **part} for part in leading)
+        # Thinking, tool calls and tool names go on the message's last part (as Ollama).
+        native: dict[str, Any] = {"role": role, **last}
         reasoning = message.get("reasoning_content") or message.get("reasoning")
         if isinstance(reasoning, str) and reasoning:
             native["thinking"] = reasoning

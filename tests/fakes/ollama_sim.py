@@ -96,6 +96,7 @@ class FaultyReply:
     chunks: Iterator[bytes] | list[bytes] | AsyncIterator[bytes]
     content_type: str = "application/json"
     status: int = 200
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -340,7 +341,9 @@ async def _record(request: web.Request, handler: Any) -> web.StreamResponse:
 async def _faulty(request: web.Request, reply: bytes | FaultyReply) -> web.StreamResponse:
     if isinstance(reply, bytes):
         return web.Response(body=reply, content_type="application/json")
-    response = web.StreamResponse(status=reply.status, headers={"Content-Type": reply.content_type})
+    response = web.StreamResponse(
+        status=reply.status, headers={"Content-Type": reply.content_type, **reply.headers}
+    )
     await response.prepare(request)
     if isinstance(reply.chunks, AsyncIterator):
         async for chunk in reply.chunks:

@@ -279,3 +279,23 @@ async def test_model_management_is_off_by_default(
     if method != "HEAD":
         assert "allow_model_management" in json.loads(raw)["error"]
     assert upstream_calls(sim) == 0
+
+
+async def test_listed_hosts_are_accepted_on_loopback_for_docker_desktop(
+    sim: Sim, tmp_path: Path
+) -> None:
+    """Open WebUI in Docker reaches the host as host.docker.internal (README recipe)."""
+    service = ProxyService(
+        make_settings(tmp_path, sim.url, allowed_hosts="host.docker.internal", require_token=True)
+    )
+    await service.start()
+    try:
+        auth = {"Authorization": f"Bearer {service.access_token}"}
+        ok = await call(
+            service, "GET", "/api/tags", headers={"Host": "host.docker.internal:11435", **auth}
+        )
+        evil = await call(service, "GET", "/api/tags", headers={"Host": "evil.test", **auth})
+    finally:
+        await service.stop()
+    assert ok[0] == 200
+    assert evil[0] == 403

@@ -10,6 +10,7 @@ import pytest
 
 from proxy_core import ProxyService
 from tests.conftest import Sim, make_settings
+from tests.fakes.ollama_sim import FaultyReply
 
 SECRET = "my-very-private-prompt"
 
@@ -56,3 +57,76 @@ async def test_bodies_only_with_the_debug_setting(
     finally:
         await service.stop()
     assert SECRET in caplog.text
+
+
+async def _debug_line(
+    service: ProxyService, caplog: pytest.LogCaptureFixture, method: str, path: str, **kw: object
+) -> str:
+    with caplog.at_level(logging.DEBUG, logger="proxy_core.middleware"):
+        async with aiohttp.ClientSession() as http:
+            async with http.request(method, service.base_url + path, **kw) as resp:  # type: ignore[arg-type]
+                await resp.read()
+    lines = [r.getMessage() for r in caplog.records if r.name == "proxy_core.middleware"]
+    caplog.clear()
+    return lines[-1]
+
+
+async def test_pass_through_lines_name_the_real_path_never_the_query(
+    proxy: ProxyService, caplog: pytest.LogCaptureFixture
+) -> None:
+    line = await _debug_line(proxy, caplog, "GET", "/api/tags?secret=abc")
+    assert "GET /api/tags " in line and "secret" not in line
+    line = await _debug_line(proxy, caplog, "POST", "/api/show", json={"model": "llama3.2"})
+    assert "POST /api/show " in line
+
+
+@pytest.mark.parametrize(
+    ("changes", "headers", "path", "rule"),
+    [
+        ({"require_token": True, "access_token": "t" * 20}, {}, "/api/tags", "token"),
+        ({}, {"Host": "evil.example"}, "/api/tags", "host"),
+        ({}, {"Origin": "https://evil.example"}, "/api/tags", "origin"),
+        ({}, {}, "/api/pull", "model_management"),
+        ({"max_body_size": 10}, {}, "/api/show", "max_body_size"),
+    ],
+)
+async def test_a_refusal_says_which_rule_refused(
+    sim: Sim,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    changes: dict[str, object],
+    headers: dict[str, str],
+    path: str,
+    rule: str,
+) -> None:
+    service = ProxyService(make_settings(tmp_path, sim.url, **changes))
+    await service.start()
+    try:
+        line = await _debug_line(
+            service, caplog, "POST", path, headers=headers, json={"model": "x" * 20}
+        )
+    finally:
+        await service.stop()
+    assert f"refused_by={rule}" in line and f"POST {path} " in line
+
+
+async def test_the_upstream_session_keeps_no_cookies(
+    sim: Sim, tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    # By name: aiohttp's default jar ignores cookies from IP-address hosts anyway.
+    by_name = sim.url.replace("127.0.0.1", "localhost")
+    service = ProxyService(make_settings(tmp_path, by_name))
+    await service.start()
+    sim.config.override_replies["/api/version"] = FaultyReply(
+        [b'{"version":"x"}'], headers={"Set-Cookie": "session=client-a; Path=/"}
+    )
+    try:
+        async with http.get(service.base_url + "/api/version") as resp:
+            await resp.read()
+        del sim.config.override_replies["/api/version"]
+        async with aiohttp.ClientSession() as other_client:
+            async with other_client.get(service.base_url + "/api/version") as resp:
+                assert resp.status == 200
+    finally:
+        await service.stop()
+    assert "Cookie" not in sim.recorder.requests[-1].headers

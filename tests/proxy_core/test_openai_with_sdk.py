@@ -207,11 +207,12 @@ async def test_image_parts_become_native_images(client: openai.AsyncOpenAI, sim:
             }
         ],
     )
-    assert _final_chat(sim)["messages"][0] == {
-        "role": "user",
-        "content": "what is this?",
-        "images": [png],
-    }
+    # As Ollama's own /v1 maps parts: one native message each, the image on its own.
+    assert _final_chat(sim)["messages"] == [
+        {"role": "user", "content": "what is "},
+        {"role": "user", "content": "this?"},
+        {"role": "user", "content": "", "images": [png]},
+    ]
 
 
 async def test_completions_with_suffix(client: openai.AsyncOpenAI, sim: Sim) -> None:
@@ -413,3 +414,23 @@ async def test_copilot_headers_and_stream_options(proxy: ProxyService) -> None:
     assert status == 200
     assert raw.endswith("data: [DONE]\n\n")
     assert '"usage"' in raw
+
+
+async def test_text_parts_reach_ollama_as_separate_messages(
+    client: openai.AsyncOpenAI, sim: Sim
+) -> None:
+    """LangChain content blocks and pydantic-ai multi-part prompts: never "promptsecond"."""
+    await client.chat.completions.create(
+        model="llama3.2",
+        messages=[
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "prompt"}, {"type": "text", "text": "second"}],
+            }
+        ],
+    )
+    sent = sim.recorder.by_path("/api/chat")[-1].json()["messages"]
+    assert sent == [
+        {"role": "user", "content": "prompt"},
+        {"role": "user", "content": "second"},
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -195,3 +196,31 @@ def test_finish_reason(reason: Any, calls: bool, expected: str) -> None:
 )
 def test_usage(final: dict[str, Any], usage: dict[str, int]) -> None:
     assert response_map.usage(final) == usage
+
+
+def test_content_parts_become_one_message_each_as_ollama_maps_them() -> None:
+    png = base64.b64encode(b"\x89PNG fake").decode()
+    messages = request_map.chat_messages(
+        [
+            {"role": "system", "content": [{"type": "text", "text": "be brief"}]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "prompt"},
+                    {"type": "text", "text": "second"},
+                    {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}},
+                ],
+            },
+            {
+                "role": "assistant",
+                "content": [{"type": "text", "text": "calling"}],
+                "tool_calls": [{"id": "c1", "function": {"name": "f", "arguments": "{}"}}],
+            },
+        ]
+    )
+    assert messages[0] == {"role": "system", "content": "be brief"}
+    assert messages[1] == {"role": "user", "content": "prompt"}
+    assert messages[2] == {"role": "user", "content": "second"}
+    assert messages[3] == {"role": "user", "content": "", "images": [png]}
+    assert messages[4]["content"] == "calling" and messages[4]["tool_calls"][0]["id"] == "c1"
+    assert len(messages) == 5
