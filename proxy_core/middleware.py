@@ -112,9 +112,7 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
                 cache,
                 elapsed * 1000,
                 "-" if ttfb is None else f"{ttfb * 1000:.2f}",
-                f" refused_by={request[REQUEST_REFUSED_BY]}"
-                if REQUEST_REFUSED_BY in request
-                else "",
+                f" refused_by={refused_by}" if refused_by else "",
             )
             body = request.get(REQUEST_BODY)
             if body is not None:  # only with the log_bodies setting
