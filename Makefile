@@ -47,6 +47,7 @@ bench: $(STAMP) sysdeps
 MINUTES ?= 10
 soak: $(STAMP)
 	$(BIN)/python -m tests.perf.soak --minutes $(MINUTES)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m tests.perf.soak --minutes $(MINUTES) --tray
 
 screenshots: $(STAMP) sysdeps
 	scripts/system-deps.sh screens

@@ -75,6 +75,10 @@ class AppController(QObject):
         self.error: str | None = None
         self.notices: list[tuple[str, str]] = []  # every notification shown, newest last
         self.quit_requested = asyncio.Event()
+        # Set once start() has finished (the proxy listening or its error shown, the tray
+        # and the status timer up): what tests and callers wait for, not service.running,
+        # which turns true at bind, before the rest of start-up.
+        self.started = asyncio.Event()
         self._ollama_up: bool | None = None
         self._status_snapshot: MetricsSnapshot | None = None  # for the tooltip's req/s
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -139,6 +143,7 @@ class AppController(QObject):
             self.open_dashboard()
         self.update_status()
         self.status_timer.start()
+        self.started.set()
         return True
 
     async def run(self) -> int:

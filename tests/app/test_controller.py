@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 from PySide6.QtGui import QGuiApplication
 
 from app.controller import AppController
-from app.presenter import TrayState
+from app.presenter import STATE_TEXT, TrayState
 from app.settings_store import SettingsStore
 from proxy_core import ProxyService
 from proxy_core.errors import PortInUse
@@ -64,7 +64,8 @@ def test_lifecycle_actions_and_quit_with_a_stream_in_flight(
         settings = make_settings(tmp_path, sim_url(sim), monitor_interval=0.05)
         controller = AppController(ProxyService(settings), store, tray_available=True)
         running = asyncio.ensure_future(controller.run())
-        await until(lambda: controller.service.running)
+        await asyncio.wait_for(controller.started.wait(), 10)
+        assert controller.service.running
         base = controller.service.base_url
         menu = controller.tray.menu
         assert menu.caching.isChecked()
@@ -181,18 +182,15 @@ def test_ollama_down_and_back_notify_and_change_the_icon(
         controller = AppController(ProxyService(settings), store, tray_available=True)
         assert await controller.start()
         try:
-            await until(lambda: controller.state is TrayState.OLLAMA_DOWN)
-            controller.update_status()
-            assert controller.tray.state is TrayState.OLLAMA_DOWN
+            # The status timer, not the test, updates the icon and raises the notice.
+            await until(lambda: controller.tray.state is TrayState.OLLAMA_DOWN)
             assert controller.notices[-1][0] == "Ollama is unreachable"
             # Ollama is back (here: the user points the settings at it).
             await controller.apply_settings(
                 controller.service.settings.replace(ollama_url=sim_url(sim))
             )
-            await until(lambda: controller.state is TrayState.HEALTHY)
-            controller.update_status()
+            await until(lambda: controller.tray.state is TrayState.HEALTHY)
             assert controller.notices[-1][0] == "Ollama is back"
-            assert controller.tray.state is TrayState.HEALTHY
             assert store.load()["ollama_url"] == sim_url(sim)
         finally:
             await controller.shutdown()
@@ -312,5 +310,27 @@ def test_an_address_it_cannot_listen_on_shows_red_until_fixed(
         finally:
             await controller.shutdown()
             await sim.close()
+
+    on_qt_loop(scenario())
+
+
+def test_ollama_going_down_changes_icon_and_tooltip_on_the_status_timer(
+    on_qt_loop: Run, tmp_path: Path, store: SettingsStore
+) -> None:
+    async def scenario() -> None:
+        sim = await started_sim()
+        settings = make_settings(tmp_path, sim_url(sim), monitor_interval=0.05)
+        controller = AppController(ProxyService(settings), store, tray_available=True)
+        assert await controller.start()
+        try:
+            await until(lambda: controller.tray.state is TrayState.HEALTHY)
+            healthy_tip = controller.tray.toolTip()
+            await sim.close()  # Ollama goes away; nobody calls update_status
+            await until(lambda: controller.tray.state is TrayState.OLLAMA_DOWN)
+            tip = controller.tray.toolTip()
+            assert tip != healthy_tip and STATE_TEXT[TrayState.OLLAMA_DOWN] in tip
+            assert controller.notices[-1][0] == "Ollama is unreachable"
+        finally:
+            await controller.shutdown()
 
     on_qt_loop(scenario())

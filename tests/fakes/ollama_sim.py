@@ -320,7 +320,7 @@ def _metrics(prompt_tokens: int, eval_tokens: int, started: float) -> dict[str, 
 @web.middleware
 async def _record(request: web.Request, handler: Any) -> web.StreamResponse:
     rec = RecordedRequest(
-        request.method, request.path, request.query_string, dict(request.headers), b""
+        request.method, request.path, request.rel_url.raw_query_string, dict(request.headers), b""
     )
     request.app[SIM_RECORDER].requests.append(rec)
     request[SIM_RECORD] = rec
@@ -336,6 +336,13 @@ async def _record(request: web.Request, handler: Any) -> web.StreamResponse:
         raise
     rec.completed = not rec.disconnected
     return response
+
+
+async def _extra_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Ollama's gin server sends headers beyond the content type; a few stand-ins make the
+    pass-through tests compare headers, not only bodies."""
+    response.headers.setdefault("X-Ollama-Simulator", VERSION)
+    response.headers.setdefault("Vary", "Origin")
 
 
 async def _faulty(request: web.Request, reply: bytes | FaultyReply) -> web.StreamResponse:
@@ -827,6 +834,7 @@ def create_sim_app(
     config: SimConfig | None = None, models: tuple[SimModel, ...] = DEFAULT_MODELS
 ) -> web.Application:
     app = web.Application(middlewares=[_record], client_max_size=1 << 30)
+    app.on_response_prepare.append(_extra_headers)
     app[SIM_CONFIG] = config or SimConfig()
     app[SIM_RECORDER] = SimRecorder()
     app[SIM_MODELS] = {m.name: m for m in models}

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import IO
 
 import aiohttp
 import psutil
@@ -28,7 +29,9 @@ from .harness import (
 ROUNDS = 3
 
 
-def start_tray(port: int, sim_url: str, dashboard: str) -> subprocess.Popen[bytes]:
+def start_tray(
+    port: int, sim_url: str, dashboard: str, log: IO[bytes] | None = None
+) -> subprocess.Popen[bytes]:
     env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
     return subprocess.Popen(
         [
@@ -41,6 +44,7 @@ def start_tray(port: int, sim_url: str, dashboard: str) -> subprocess.Popen[byte
             dashboard,
         ],
         env=env,
+        stderr=log,
     )
 
 

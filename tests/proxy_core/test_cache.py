@@ -182,7 +182,14 @@ async def test_leader_leaving_does_not_break_followers(cached: ProxyService, sim
     async with aiohttp.ClientSession() as http:
         leader = await http.post(cached.base_url + "/api/chat", json=CHAT)
         follower = asyncio.ensure_future(post(cached, "/api/chat", CHAT))
-        await asyncio.sleep(0.1)
+        assert cached.state is not None
+        flights = cached.state.cache.flights._flights
+        for _ in range(200):  # until the follower has joined the leader's flight
+            if any(f._subscribers == 2 for f in flights.values()):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the follower never joined the flight")
         leader.close()
         status, _, raw = await follower
     assert status == 200 and json.loads(raw.splitlines()[-1])["done"] is True

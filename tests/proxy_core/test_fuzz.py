@@ -29,7 +29,6 @@ ROUTES = [
     "/v1/completions",
     "/v1/embeddings",
 ]
-UPSTREAM_STATUSES = {502, 503, 504}  # Ollama unreachable or slow: allowed, not a bug
 
 scalars = st.one_of(
     st.none(),
@@ -37,6 +36,8 @@ scalars = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=False),
     st.text(max_size=20),
+    # Lone surrogates too (json.dumps escapes them as \udXXX, as hostile clients send).
+    st.text(st.characters(exclude_categories=()), max_size=8),
 )
 json_values = st.recursive(
     scalars,
@@ -129,12 +130,15 @@ def client(live_url: str) -> Iterator[httpx.Client]:
 @settings(
     max_examples=300,
     deadline=None,
+    derandomize=True,  # the same examples every run: a failure reproduces, CI never flakes
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(route=st.sampled_from(ROUTES), body=bodies)
 def test_no_proxy_5xx_whatever_the_body(client: httpx.Client, route: str, body: bytes) -> None:
     reply = client.post(route, content=body, headers={"Content-Type": "application/json"})
-    assert reply.status_code < 500 or reply.status_code in UPSTREAM_STATUSES, reply.text[:300]
+    # The simulator is up, fast and answers every body (400 for what Ollama refuses), so
+    # no 5xx is acceptable here, not even a 502 "from upstream": it would be the proxy's.
+    assert reply.status_code < 500, reply.text[:300]
     assert "Traceback" not in reply.text
     if reply.status_code >= 400 and route.startswith("/v1/"):
         error = reply.json()["error"]

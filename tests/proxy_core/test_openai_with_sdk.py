@@ -434,3 +434,15 @@ async def test_text_parts_reach_ollama_as_separate_messages(
         {"role": "user", "content": "prompt"},
         {"role": "user", "content": "second"},
     ]
+
+
+async def test_a_whole_completion_cut_by_max_tokens_says_length(
+    client: openai.AsyncOpenAI, sim: Sim
+) -> None:
+    reply = await client.completions.create(
+        model="llama3.2", prompt="tell me a long story about a fox", max_tokens=3
+    )
+    assert reply.choices[0].finish_reason == "length"
+    assert reply.usage is not None and reply.usage.completion_tokens == 3
+    whole = await client.completions.create(model="llama3.2", prompt="short", max_tokens=500)
+    assert whole.choices[0].finish_reason == "stop"

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import aiohttp
@@ -65,7 +66,44 @@ async def test_bytes_equal_direct(
         proxied_body = await proxied.read()
     assert proxied.status == direct.status
     assert proxied_body == direct_body
-    assert proxied.headers.get("Content-Type") == direct.headers.get("Content-Type")
+    assert end_to_end(proxied.headers) == end_to_end(direct.headers)
+    assert "X-Ollama-Simulator" in end_to_end(direct.headers)  # the comparison has teeth
+
+
+# Set per connection or by the proxy itself (X-Cache), so not compared.
+_PER_HOP = {"date", "server", "content-length", "transfer-encoding", "connection", "keep-alive"}
+
+
+def end_to_end(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k.lower() not in _PER_HOP and k != "X-Cache"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/api/show", {"model": "llama3.2"}),  # pass-through
+        ("POST", "/api/chat", {"model": "llama3.2", "messages": []}),  # generation
+        ("POST", "/api/generate", {"model": "llama3.2", "prompt": "x"}),
+        ("POST", "/v1/chat/completions", {"model": "llama3.2", "messages": [{"role": "user"}]}),
+    ],
+)
+async def test_client_headers_reach_ollama(
+    sim: Sim, proxy: ProxyService, method: str, path: str, body: object
+) -> None:
+    headers = {"User-Agent": "Continue/1.2 (test)", "X-Request-Id": "req-42"}
+    async with aiohttp.ClientSession() as http:
+        async with http.request(method, proxy.base_url + path, json=body, headers=headers) as r:
+            await r.read()
+    seen = {k.lower(): v for k, v in sim.recorder.requests[-1].headers.items()}
+    assert seen.get("user-agent") == "Continue/1.2 (test)"
+    assert seen.get("x-request-id") == "req-42"
+
+
+async def test_a_query_string_reaches_ollama_unchanged(sim: Sim, proxy: ProxyService) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(proxy.base_url + "/api/tags?b=2&a=%20x&a=y&flag") as resp:
+            assert resp.status == 200
+    assert sim.recorder.requests[-1].query == "b=2&a=%20x&a=y&flag"
 
 
 def _strip_times(raw: bytes) -> list[dict[str, object]]:
@@ -97,16 +135,14 @@ async def test_first_token_arrives_before_the_stream_ends(
 ) -> None:
     sim.config.token_delay = 0.2
     body = {"model": "llama3.2", "messages": [{"role": "user", "content": "slow"}]}
-    started = time.perf_counter()
     async with http.post(proxy.base_url + "/api/chat", json=body) as resp:
         first = await resp.content.readline()
-        first_at = time.perf_counter() - started
+        # No clock: the simulator is still generating when the first line arrives.
+        still_generating = not sim.recorder.by_path("/api/chat")[-1].completed
         rest = await resp.read()
-        total = time.perf_counter() - started
     assert json.loads(first)["done"] is False
     assert rest.count(b"\n") >= 4
-    # Not a timing target: only proves the proxy does not hold the stream back.
-    assert first_at < total / 2
+    assert still_generating
 
 
 async def test_client_disconnect_closes_upstream(
@@ -158,7 +194,8 @@ async def test_upstream_down_then_back(tmp_path: Path, http: aiohttp.ClientSessi
         async with http.get(service.base_url + "/api/tags") as resp:
             body = await resp.json()
         assert resp.status == 502
-        assert time.perf_counter() - started < 1.0
+        # Refused at once, not after the 5 s connect timeout (half of it: slack for load).
+        assert time.perf_counter() - started < service.settings.connect_timeout / 2
         assert f"127.0.0.1:{port}" in body["error"]
         async with http.post(
             service.base_url + "/v1/chat/completions",
