@@ -29,7 +29,9 @@ _RESPONSE_DROP = HOP_BY_HOP | {"content-length", "date", "server"}
 
 
 def _connection_tokens(headers: Mapping[str, str]) -> set[str]:
-    value = headers.get("Connection") or headers.get("connection") or ""
+    """Header names a ``Connection`` header declares hop-by-hop (RFC 9110 §7.6.1); the
+    headers are aiohttp's case-insensitive multidicts."""
+    value = headers.get("Connection", "")
     return {token.strip().lower() for token in value.split(",") if token.strip()}
 
 
@@ -72,7 +74,7 @@ def upstream_path(raw_path: str) -> str | None:
     return None
 
 
-def encode_path(path: str, query_string: str = "") -> str:
+def encode_path(path: str, query_string: str) -> str:
     """Re-encode a normalized path (and the client's raw query) for the upstream URL."""
     encoded = quote(path, safe="/:@!$&'()*+,;=-._~")
     return f"{encoded}?{query_string}" if query_string else encoded
