@@ -21,12 +21,18 @@ from .ide_configs import IdeConfig, ide_configs
 
 class ConnectDialog(QDialog):
     def __init__(
-        self, base_url: str, token_required: bool = False, parent: QWidget | None = None
+        self,
+        base_url: str,
+        token_required: bool = False,
+        parent: QWidget | None = None,
+        token: str = "",
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Connect an IDE")
         self.setWindowIcon(app_icon())
-        self.configs: tuple[IdeConfig, ...] = ide_configs(base_url)
+        self.configs: tuple[IdeConfig, ...] = ide_configs(
+            base_url, token=token if token_required else ""
+        )
         self.list = QListWidget()
         self.list.addItems([c.name for c in self.configs])
         self.list.setMaximumWidth(220)

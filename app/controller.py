@@ -226,7 +226,9 @@ class AppController(QObject):
         QDesktopServices.openUrl(QUrl(self.service.base_url + "/metrics"))
 
     def open_connect(self) -> None:
-        self.connect_dialog = ConnectDialog(self.service.base_url, self.service.token_required)
+        self.connect_dialog = ConnectDialog(
+            self.service.base_url, self.service.token_required, token=self.service.access_token
+        )
         self.connect_dialog.show()
 
     def open_settings(self) -> None:

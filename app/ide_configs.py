@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 README_BASE = "http://127.0.0.1:PORT"
+TOKEN_PLACEHOLDER = "any-non-empty-key"  # when the proxy requires no token
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -18,10 +19,12 @@ class IdeConfig:
     text: str
 
 
-def ide_configs(base_url: str, model: str = "llama3.2") -> tuple[IdeConfig, ...]:
-    """``base_url`` is the proxy root, e.g. ``http://127.0.0.1:11435`` (no ``/v1``)."""
+def ide_configs(base_url: str, model: str = "llama3.2", token: str = "") -> tuple[IdeConfig, ...]:
+    """``base_url`` is the proxy root, e.g. ``http://127.0.0.1:11435`` (no ``/v1``);
+    ``token`` the access token when the proxy requires one (else a placeholder key)."""
     root = base_url.rstrip("/")
     v1 = root + "/v1"
+    key = token or TOKEN_PLACEHOLDER
     return (
         IdeConfig(
             "Continue",
@@ -61,10 +64,50 @@ def ide_configs(base_url: str, model: str = "llama3.2") -> tuple[IdeConfig, ...]
             root,
         ),
         IdeConfig(
+            "Claude Code",
+            "environment of the shell that starts `claude` (Anthropic Messages on the proxy; "
+            "the token is sent as Authorization: Bearer)",
+            f"export ANTHROPIC_BASE_URL={root}\n"
+            f"export ANTHROPIC_AUTH_TOKEN={key}\n"
+            f"export ANTHROPIC_MODEL={model}\n"
+            f"export ANTHROPIC_DEFAULT_HAIKU_MODEL={model}  # its small/fast model\n"
+            f"export ANTHROPIC_SMALL_FAST_MODEL={model}  # the same, for older versions\n"
+            "export CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+        ),
+        IdeConfig(
+            "Codex CLI",
+            "~/.codex/config.toml (OpenAI Responses on the proxy); run codex with "
+            "OLLAMA_PROXY_KEY set to the token",
+            f'model = "{model}"\n'
+            f'model_provider = "ollama-tray-proxy"\n'
+            f"\n"
+            f"[model_providers.ollama-tray-proxy]\n"
+            f'name = "Ollama Tray Proxy"\n'
+            f'base_url = "{v1}"\n'
+            f'wire_api = "responses"\n'
+            f'env_key = "OLLAMA_PROXY_KEY"',
+        ),
+        IdeConfig(
+            "VS Code custom endpoint",
+            "VS Code settings.json (Copilot Chat's OpenAI-compatible models; then pick the "
+            "model in Chat > Manage Models)",
+            f'"github.copilot.chat.customOAIModels": {{\n'
+            f'  "{model}": {{\n'
+            f'    "name": "{model} (Ollama Tray Proxy)",\n'
+            f'    "url": "{v1}",\n'
+            f'    "toolCalling": true,\n'
+            f'    "vision": false,\n'
+            f'    "maxInputTokens": 8192,\n'
+            f'    "maxOutputTokens": 4096,\n'
+            f'    "requiresAPIKey": {"true" if token else "false"}\n'
+            f"  }}\n"
+            f"}}",
+        ),
+        IdeConfig(
             "Any OpenAI-compatible client",
             "base URL and any API key; Ollama options go in the body",
             f"from openai import OpenAI\n\n"
-            f'client = OpenAI(base_url="{v1}", api_key="unused")\n'
+            f'client = OpenAI(base_url="{v1}", api_key="{key}")\n'
             f"reply = client.chat.completions.create(\n"
             f'    model="{model}",\n'
             f'    messages=[{{"role": "user", "content": "Hello"}}],\n'

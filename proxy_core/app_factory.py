@@ -1,14 +1,25 @@
-"""Build the aiohttp application: routes, middleware, state."""
+"""Build the aiohttp application: routes (each with its dialect), middleware, state."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from . import admin, native
+from . import admin
+from .dialects import (
+    ANTHROPIC,
+    NATIVE,
+    OPENAI,
+    RESPONSES,
+    ROUTE_DIALECTS,
+    Dialect,
+    anthropic,
+    native,
+    responses,
+)
+from .dialects.openai import handlers as openai
+from .dialects.openai.errors import OpenAIError, error_object
 from .guard import add_cors_headers, deferred_expect, guard
-from .middleware import boundary
-from .openai import handlers as openai
-from .openai.errors import OpenAIError, error_object
+from .middleware import Handler, boundary
 from .state import STATE, ProxyState
 
 
@@ -24,25 +35,30 @@ def create_app(state: ProxyState) -> web.Application:
         middlewares=[boundary, guard], client_max_size=state.settings.max_body_size
     )
     app[STATE] = state
+    dialects: dict[str, Dialect] = {}
+    app[ROUTE_DIALECTS] = dialects
     app.on_response_prepare.append(add_cors_headers)
-    r = app.router
-    r.add_get("/healthz", admin.healthz, expect_handler=deferred_expect)
-    r.add_get("/metrics", admin.metrics, expect_handler=deferred_expect)
-    r.add_get("/_proxy/cache", admin.cache_stats, expect_handler=deferred_expect)
-    r.add_delete("/_proxy/cache", admin.cache_clear, expect_handler=deferred_expect)
-    r.add_post("/v1/chat/completions", openai.chat_completions, expect_handler=deferred_expect)
-    r.add_post("/v1/completions", openai.completions, expect_handler=deferred_expect)
-    r.add_post("/v1/embeddings", openai.embeddings, expect_handler=deferred_expect)
-    r.add_get("/v1/models", openai.list_models, expect_handler=deferred_expect)
-    r.add_get("/v1/models/{model:.+}", openai.get_model, expect_handler=deferred_expect)
-    r.add_route("*", "/v1/{tail:.*}", _openai_unknown, expect_handler=deferred_expect)
-    r.add_post("/api/chat", native.generation_handler("chat"), expect_handler=deferred_expect)
-    r.add_post(
-        "/api/generate", native.generation_handler("generate"), expect_handler=deferred_expect
-    )
-    r.add_post("/api/embed", native.generation_handler("embed"), expect_handler=deferred_expect)
-    r.add_post(
-        "/api/embeddings", native.generation_handler("embeddings"), expect_handler=deferred_expect
-    )
-    r.add_route("*", "/{tail:.*}", native.passthrough, expect_handler=deferred_expect)
+
+    def add(method: str, path: str, handler: Handler, dialect: Dialect) -> None:
+        route = app.router.add_route(method, path, handler, expect_handler=deferred_expect)
+        dialects[route.resource.canonical] = dialect  # type: ignore[union-attr]
+
+    add("GET", "/healthz", admin.healthz, NATIVE)
+    add("GET", "/metrics", admin.metrics, NATIVE)
+    add("GET", "/_proxy/cache", admin.cache_stats, NATIVE)
+    add("DELETE", "/_proxy/cache", admin.cache_clear, NATIVE)
+    add("POST", "/v1/chat/completions", openai.chat_completions, OPENAI)
+    add("POST", "/v1/completions", openai.completions, OPENAI)
+    add("POST", "/v1/embeddings", openai.embeddings, OPENAI)
+    add("GET", "/v1/models", openai.list_models, OPENAI)
+    add("GET", "/v1/models/{model:.+}", openai.get_model, OPENAI)
+    add("POST", "/v1/messages", anthropic.messages, ANTHROPIC)
+    add("POST", "/v1/messages/count_tokens", anthropic.count_tokens, ANTHROPIC)
+    add("POST", "/v1/responses", responses.create, RESPONSES)
+    add("*", "/v1/{tail:.*}", _openai_unknown, OPENAI)
+    add("POST", "/api/chat", native.generation_handler("chat"), NATIVE)
+    add("POST", "/api/generate", native.generation_handler("generate"), NATIVE)
+    add("POST", "/api/embed", native.generation_handler("embed"), NATIVE)
+    add("POST", "/api/embeddings", native.generation_handler("embeddings"), NATIVE)
+    add("*", "/{tail:.*}", native.passthrough, NATIVE)
     return app

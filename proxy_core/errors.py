@@ -6,6 +6,7 @@ ProxyError
 │   ├── UpstreamTimeout      no byte within the read timeout   -> 504
 │   └── UpstreamMalformed    a reply that is not the JSON expected -> 502
 ├── BadRequest               the client's request cannot be served -> 400
+├── ReplyError               Ollama's own error status, told in the caller's dialect
 ├── ClientTooSlow            the body did not arrive within body_timeout -> 408
 ├── PortInUse                the listen port is taken (start-up)
 └── StartupError             a setting the machine cannot honour (start-up): one clear line
@@ -42,6 +43,15 @@ class BadRequest(ProxyError):
     def __init__(self, message: str, param: str | None = None) -> None:
         super().__init__(message)
         self.param = param
+
+
+class ReplyError(ProxyError):
+    """An error status Ollama answered (404 unknown model, 400 ...), passed on with its
+    message in the dialect of the caller's route."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ClientTooSlow(ProxyError):

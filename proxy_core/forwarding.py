@@ -24,7 +24,13 @@ HOP_BY_HOP = frozenset(
 # compressed body, so its Content-Encoding no longer applies; Authorization carries the
 # proxy's own token, which is the proxy's, never Ollama's (upstream credentials are the
 # separate upstream_authorization setting, added by the upstream client).
-_REQUEST_DROP = HOP_BY_HOP | {"host", "content-length", "content-encoding", "authorization"}
+_REQUEST_DROP = HOP_BY_HOP | {
+    "host",
+    "content-length",
+    "content-encoding",
+    "authorization",
+    "x-api-key",  # the Anthropic SDKs' form of the same credential
+}
 _RESPONSE_DROP = HOP_BY_HOP | {"content-length", "date", "server"}
 
 

@@ -6,7 +6,8 @@ Checks run in this order, each answering in the route's dialect:
    ``allowed_hosts``; beyond loopback with no ``allowed_hosts``, any name.
 2. Origin: a browser request from an origin not on the allow-list gets 403; a preflight
    from an allowed one is answered here (it carries no token by design).
-3. Token: when required, ``Authorization: Bearer <token>``, compared in constant time.
+3. Token: when required, ``Authorization: Bearer <token>`` or ``x-api-key: <token>``,
+   compared in constant time.
 4. Model management (pull, push, create, copy, delete, blobs): off unless allowed.
 5. Size: a declared Content-Length over ``max_body_size`` is 413 before any body is read.
 Only then does a client that sent ``Expect: 100-continue`` get its ``100 Continue``:
@@ -163,14 +164,19 @@ class Policy:
     def origin_allowed(self, origin: str) -> bool:
         return origin != "null" and matches(origin, self.origins)
 
-    def token_ok(self, authorization: str | None) -> bool:
+    def token_ok(self, authorization: str | None, api_key: str | None = None) -> bool:
+        """``Authorization: Bearer <token>`` (OpenAI clients, Claude Code) or
+        ``x-api-key: <token>`` (the Anthropic SDKs)."""
         if not self.token_required:
             return True
-        if authorization is None or authorization[:7].lower() != "bearer ":
+        if authorization is not None and authorization[:7].lower() == "bearer ":
+            offered = authorization[7:].strip()
+        elif api_key is not None:
+            offered = api_key.strip()
+        else:
             return False
         # Header bytes that are not UTF-8 arrive as surrogate escapes: never a match.
-        offered = authorization[7:].strip().encode("utf-8", "surrogateescape")
-        return hmac.compare_digest(offered, self.token)
+        return hmac.compare_digest(offered.encode("utf-8", "surrogateescape"), self.token)
 
 
 def is_management(path: str) -> bool:
@@ -192,12 +198,12 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     path = request.path
     if not policy.host_allowed(request.headers.get("Host")):
         request[REQUEST_REFUSED_BY] = "host"
-        return error_response(path, 403, "this Host is not allowed (DNS rebinding protection)")
+        return error_response(request, 403, "this Host is not allowed (DNS rebinding protection)")
     origin = request.headers.get("Origin")
     if origin is not None:
         if not policy.origin_allowed(origin):
             request[REQUEST_REFUSED_BY] = "origin"
-            return error_response(path, 403, f"origin {origin!r} is not allowed")
+            return error_response(request, 403, f"origin {origin!r} is not allowed")
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             headers = _cors_headers(origin)
             headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
@@ -206,17 +212,17 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             )
             headers["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE
             return web.Response(status=204, headers=headers)
-    if not policy.token_ok(request.headers.get("Authorization")):
+    if not policy.token_ok(request.headers.get("Authorization"), request.headers.get("x-api-key")):
         request[REQUEST_REFUSED_BY] = "token"
         response = error_response(
-            path, 401, "a valid access token is required: send Authorization: Bearer <token>"
+            request, 401, "a valid access token is required: send Authorization: Bearer <token>"
         )
         response.headers["WWW-Authenticate"] = 'Bearer realm="ollama-tray-proxy"'
         return response
     if is_management(path) and not policy.settings.allow_model_management:
         request[REQUEST_REFUSED_BY] = "model_management"
         return error_response(
-            path,
+            request,
             403,
             "model management (pull, push, create, copy, delete, blobs) is switched off in "
             "the proxy; use Ollama directly or set allow_model_management",
@@ -226,7 +232,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if length is not None and length > limit and not path.startswith(STREAMED_UPLOADS):
         request[REQUEST_REFUSED_BY] = "max_body_size"
         response = error_response(
-            path, 413, f"request body is larger than the limit of {limit} bytes"
+            request, 413, f"request body is larger than the limit of {limit} bytes"
         )
         response.force_close()  # the body is not read, so the connection cannot be reused
         return response

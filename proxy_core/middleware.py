@@ -9,9 +9,10 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from .dialects import dialect_of
+from .dialects.openai.errors import OpenAIError
 from .errors import BadRequest, ProxyError, UpstreamError
 from .ndjson import dumps
-from .openai.errors import OpenAIError, error_object
 from .state import (
     CLIENT_GONE,
     REQUEST_BODY,
@@ -27,16 +28,11 @@ LOGGED_BODY = 4096  # bytes of a request body in the debug log (log_bodies setti
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def is_openai_route(path: str) -> bool:
-    return path.startswith("/v1/") or path == "/v1"
-
-
-def error_response(path: str, status: int, message: str, param: str | None = None) -> web.Response:
-    if is_openai_route(path):
-        body = dumps(error_object(status, message, param))
-    else:
-        body = dumps({"error": message})
-    return web.Response(status=status, body=body, content_type="application/json")
+def error_response(
+    request: web.Request, status: int, message: str, param: str | None = None
+) -> web.Response:
+    """An error in the dialect of the request's route (dialects/__init__.py)."""
+    return dialect_of(request).error_response(status, message, param)
 
 
 def _route_label(request: web.Request) -> str:
@@ -63,14 +59,14 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
         )
     except BadRequest as exc:
         status = 400
-        return error_response(request.path, 400, str(exc), exc.param)
+        return error_response(request, 400, str(exc), exc.param)
     except UpstreamError as exc:
         status = exc.status
         metrics.upstream_error(type(exc).__name__)
-        return error_response(request.path, exc.status, str(exc))
+        return error_response(request, exc.status, str(exc))
     except ProxyError as exc:
         status = exc.status
-        return error_response(request.path, exc.status, str(exc))
+        return error_response(request, exc.status, str(exc))
     except web.HTTPException as exc:
         status = exc.status
         if exc.status < 400:
@@ -82,7 +78,7 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
             )
         else:
             message = exc.reason
-        response = error_response(request.path, exc.status, message)
+        response = error_response(request, exc.status, message)
         for name in ("Allow",):
             if name in exc.headers:
                 response.headers[name] = exc.headers[name]
@@ -92,7 +88,7 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
         raise
     except Exception:
         log.exception("unexpected error serving %s %s", request.method, _route_label(request))
-        return error_response(request.path, 500, "internal proxy error")
+        return error_response(request, 500, "internal proxy error")
     finally:
         elapsed = time.perf_counter() - started
         cache = request.get(REQUEST_CACHE, "NONE")

@@ -17,6 +17,7 @@ from aiohttp import web
 from .app_factory import create_app
 from .cache import CacheLayer
 from .connections import ConnectionShedder, connection_cap, raise_fd_limit
+from .dialects.response_store import ResponseStore
 from .errors import PortInUse, StartupError
 from .guard import Policy, load_or_create_token, token_required
 from .observe.hardware import HardwareMonitor
@@ -102,6 +103,7 @@ class ProxyService:
         metrics = MetricsRecorder()
         metrics.attach_cache(lambda: cache.stats, cache.store.volume)
         self.state = ProxyState(settings, upstream, cache, metrics, self._policy(settings))
+        self.state.responses = ResponseStore(settings.data_dir / "responses")
         runner = web.AppRunner(
             create_app(self.state),
             keepalive_timeout=settings.idle_timeout,  # also bounds a slow head (slow_clients)
@@ -178,6 +180,8 @@ class ProxyService:
         if state is not None:
             await state.upstream.close()
             await state.cache.close()
+            if state.responses is not None:
+                await state.responses.close()
 
     def set_caching(self, enabled: bool) -> None:
         """Switch the cache on or off at once (the tray toggle); no restart."""

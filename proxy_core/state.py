@@ -12,7 +12,8 @@ from .observe.recorder import MetricsRecorder
 from .settings import ProxySettings
 from .upstream import UpstreamClient
 
-if TYPE_CHECKING:  # guard.py imports this module
+if TYPE_CHECKING:  # guard.py and the dialects import this module
+    from .dialects.response_store import ResponseStore
     from .guard import Policy
 
 
@@ -26,6 +27,10 @@ class ProxyState:
     cache: CacheLayer
     metrics: MetricsRecorder
     policy: Policy  # who may call (guard.py); rebuilt when settings change
+    # Conversations for OpenAI Responses' previous_response_id (dialects/response_store.py)
+    responses: ResponseStore | None = None
+    # model -> (monotonic time, capabilities from /api/show): dialects/translated.py
+    capabilities: dict[str, tuple[float, frozenset[str]]] = dataclasses.field(default_factory=dict)
 
 
 STATE = web.AppKey("proxy_state", ProxyState)

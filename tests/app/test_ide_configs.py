@@ -20,6 +20,9 @@ def test_every_plugin_is_covered_with_the_live_url() -> None:
         "Zed",
         "JetBrains AI Assistant",
         "Void",
+        "Claude Code",
+        "Codex CLI",
+        "VS Code custom endpoint",
         "Any OpenAI-compatible client",
     }
     for config in configs.values():
@@ -42,3 +45,23 @@ def test_json_snippets_are_valid_json_fragments() -> None:
 
 def test_readme_carries_the_same_text() -> None:
     assert readme_section() in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_agent_snippets_point_at_their_dialects_with_the_token() -> None:
+    import tomllib
+
+    configs = {c.name: c for c in ide_configs("http://127.0.0.1:7", "qwen3", token="tok-123")}
+    claude = configs["Claude Code"].text
+    env = dict(
+        line.removeprefix("export ").split("  #")[0].split("=", 1) for line in claude.splitlines()
+    )
+    assert env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:7"  # the SDK adds /v1/messages
+    assert env["ANTHROPIC_AUTH_TOKEN"] == "tok-123" and env["ANTHROPIC_MODEL"] == "qwen3"
+    codex = tomllib.loads(configs["Codex CLI"].text)
+    provider = codex["model_providers"][codex["model_provider"]]
+    assert provider["base_url"] == "http://127.0.0.1:7/v1"
+    assert provider["wire_api"] == "responses" and codex["model"] == "qwen3"
+    vscode = json.loads("{" + configs["VS Code custom endpoint"].text + "}")
+    model = vscode["github.copilot.chat.customOAIModels"]["qwen3"]
+    assert model["url"] == "http://127.0.0.1:7/v1" and model["requiresAPIKey"] is True
+    assert 'api_key="tok-123"' in configs["Any OpenAI-compatible client"].text

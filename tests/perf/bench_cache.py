@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from proxy_core.cache import CacheEntry, CacheLayer, cache_key
-from proxy_core.native import parse_json_object
+from proxy_core.dialects.native import parse_json_object
 
 BODY = {
     "model": "llama3.2",

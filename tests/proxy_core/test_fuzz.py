@@ -28,6 +28,9 @@ ROUTES = [
     "/v1/chat/completions",
     "/v1/completions",
     "/v1/embeddings",
+    "/v1/messages",
+    "/v1/messages/count_tokens",
+    "/v1/responses",
 ]
 
 scalars = st.one_of(
@@ -79,6 +82,13 @@ shaped = st.fixed_dictionaries(
         "format": json_values,
         "keep_alive": json_values,
         "seed": json_values,
+        "system": json_values,
+        "instructions": json_values,
+        "max_output_tokens": json_values,
+        "thinking": json_values,
+        "reasoning": json_values,
+        "previous_response_id": json_values,
+        "text": json_values,
     },
 )
 bodies = st.one_of(
@@ -140,7 +150,10 @@ def test_no_proxy_5xx_whatever_the_body(client: httpx.Client, route: str, body: 
     # no 5xx is acceptable here, not even a 502 "from upstream": it would be the proxy's.
     assert reply.status_code < 500, reply.text[:300]
     assert "Traceback" not in reply.text
-    if reply.status_code >= 400 and route.startswith("/v1/"):
+    if reply.status_code >= 400 and route.startswith("/v1/messages"):
+        body = reply.json()
+        assert body["type"] == "error" and body["error"]["message"]
+    elif reply.status_code >= 400 and route.startswith("/v1/"):
         error = reply.json()["error"]
         assert isinstance(error["message"], str) and error["message"]
 

@@ -15,7 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from proxy_core import ProxyService
-from proxy_core.openai import response_map
+from proxy_core.dialects.openai import response_map
 from tests.conftest import Sim, make_settings
 from tests.fakes.ollama_sim import FaultyReply
 

@@ -11,12 +11,12 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from ..cache import RouteKind, normalize_model
-from ..errors import BadRequest, UpstreamError, UpstreamMalformed
-from ..generation import Reply, open_reply
-from ..ndjson import dumps, iter_lines
-from ..slow_clients import read_body
-from ..state import (
+from ...cache import RouteKind, normalize_model
+from ...errors import BadRequest, UpstreamError, UpstreamMalformed
+from ...generation import Reply, open_reply
+from ...ndjson import dumps, iter_lines
+from ...slow_clients import read_body
+from ...state import (
     REQUEST_CACHE,
     REQUEST_MODEL,
     REQUEST_TTFB,

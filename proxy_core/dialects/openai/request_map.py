@@ -13,8 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..cache.keys import normalize_model
-from ..errors import BadRequest
+from ...cache.keys import normalize_model
+from ...errors import BadRequest
 
 _DATA_URI = re.compile(r"^data:(image/[a-z0-9.+-]+)?;base64,(.*)$", re.IGNORECASE | re.DOTALL)
 _EFFORT = {

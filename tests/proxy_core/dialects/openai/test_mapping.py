@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from proxy_core.dialects.openai import request_map, response_map
 from proxy_core.errors import BadRequest
-from proxy_core.openai import request_map, response_map
 
 
 @pytest.mark.parametrize(

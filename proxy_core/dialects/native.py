@@ -13,14 +13,14 @@ from typing import Any
 
 from aiohttp import web
 
-from .cache import RouteKind
-from .errors import UpstreamError
-from .forwarding import encode_path, request_headers, response_headers, upstream_path
-from .generation import Reply, open_reply, wants_stream
-from .ndjson import dumps
-from .render import native_body
-from .slow_clients import iter_body, read_body
-from .state import (
+from ..cache import RouteKind
+from ..errors import UpstreamError
+from ..forwarding import encode_path, request_headers, response_headers, upstream_path
+from ..generation import Reply, open_reply, wants_stream
+from ..ndjson import dumps
+from ..render import native_body
+from ..slow_clients import iter_body, read_body
+from ..state import (
     REQUEST_CACHE,
     REQUEST_MODEL,
     REQUEST_TTFB,

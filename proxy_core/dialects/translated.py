@@ -1,0 +1,205 @@
+"""What every translated dialect (Anthropic Messages, OpenAI Responses) does the same way:
+read a JSON body, run the native request through the shared generation path (cache,
+coalescing, metrics, cancellation), then either write the native stream as the dialect's
+server-sent events or fold it into one answer.
+
+A dialect module provides the request mapping, an event mapper (native chunk -> named
+events) and a builder for the whole answer; the fold of a native stream is
+``ndjson.merge_chunks``, the same one the native and OpenAI routes use.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from ..errors import BadRequest, ReplyError, UpstreamError, UpstreamMalformed
+from ..generation import Reply, open_reply
+from ..ndjson import dumps, iter_lines, merge_chunks
+from ..slow_clients import read_body
+from ..state import (
+    REQUEST_CACHE,
+    REQUEST_MODEL,
+    REQUEST_TTFB,
+    STATE,
+    ProxyState,
+    client_gone,
+    prepare_stream,
+)
+
+Event = tuple[str | None, dict[str, Any]]  # (SSE event name or None, data)
+CAPABILITIES_TTL = 60.0  # seconds a model's /api/show capabilities are trusted
+
+
+class EventMapper(Protocol):
+    def feed(self, native: dict[str, Any]) -> list[Event]: ...
+
+    def error(self, status: int, message: str) -> list[Event]: ...
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    raw = await read_body(request)
+    if not raw.strip():
+        raise BadRequest("the request body is empty; send a JSON object")
+    try:
+        body = json.loads(raw)
+    except UnicodeDecodeError:
+        raise BadRequest("the request body is not valid UTF-8") from None
+    except RecursionError:
+        raise BadRequest("the request body is nested too deeply") from None
+    except ValueError as exc:
+        raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object")
+    return body
+
+
+def sse(event: str | None, data: dict[str, Any]) -> bytes:
+    head = b"event: " + event.encode() + b"\n" if event else b""
+    return head + b"data: " + dumps(data) + b"\n\n"
+
+
+async def model_capabilities(state: ProxyState, model: str) -> frozenset[str]:
+    """What Ollama says the model can do (``/api/show``), remembered for a minute; an
+    empty set when Ollama cannot say (the caller then leaves optional features out)."""
+    now = time.monotonic()
+    known = state.capabilities.get(model)
+    if known is not None and now - known[0] < CAPABILITIES_TTL:
+        return known[1]
+    caps: frozenset[str] = frozenset()
+    try:
+        async with state.upstream.request(
+            "POST",
+            "/api/show",
+            data=dumps({"model": model}),
+            headers={"Content-Type": "application/json"},
+        ) as resp:
+            raw = await state.upstream.read_body(resp)
+        if resp.status == 200:
+            parsed = json.loads(raw)
+            listed = parsed.get("capabilities") if isinstance(parsed, dict) else None
+            if isinstance(listed, list):
+                caps = frozenset(str(c) for c in listed)
+    except (UpstreamError, ValueError):
+        pass
+    state.capabilities[model] = (now, caps)
+    return caps
+
+
+def native_error_message(status: int, body: bytes) -> str:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and isinstance(parsed.get("error"), str):
+        return str(parsed["error"])
+    return body.decode("utf-8", "replace").strip() or f"Ollama answered status {status}"
+
+
+async def _native_lines(reply: Reply, max_line: int) -> AsyncIterator[dict[str, Any]]:
+    if reply.entry is not None:
+        for line in reply.entry.lines:
+            yield json.loads(line)
+        return
+    assert reply.chunks is not None
+    async for line in iter_lines(reply.chunks, max_line):
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            yield obj
+
+
+async def generate(
+    request: web.Request,
+    native: dict[str, Any],
+    stream: bool,
+    mapper: EventMapper,
+    whole: Callable[[dict[str, Any]], dict[str, Any]],
+    finished: Callable[[dict[str, Any]], None] | None = None,
+) -> web.StreamResponse:
+    """Run ``native`` (a chat request) and answer as events or as ``whole(merged)``;
+    ``finished(merged)`` is told the whole answer once it is complete (either way)."""
+    state = request.app[STATE]
+    model = str(native.get("model") or "")
+    request[REQUEST_MODEL] = model
+    async with open_reply(state, "chat", dumps(native), native, request.headers) as reply:
+        request[REQUEST_CACHE] = reply.cache
+        if reply.chunks is not None:
+            state.metrics.upstream_first_byte(request.path, reply.ttfb)
+            request[REQUEST_TTFB] = reply.ttfb
+        if reply.status != 200:
+            body = b"".join([c async for c in reply.chunks]) if reply.chunks is not None else b""
+            raise ReplyError(reply.status, native_error_message(reply.status, body))
+        if stream:
+            return await _stream(request, state, reply, mapper, model, finished)
+        chunks = [c async for c in _native_lines(reply, state.settings.max_line_bytes)]
+    for chunk in chunks:
+        if "error" in chunk:
+            raise ReplyError(500, str(chunk["error"]))
+    if not chunks or not chunks[-1].get("done"):
+        raise UpstreamMalformed("Ollama ended the reply before it was complete")
+    state.metrics.generation_done(model, chunks[-1])
+    merged = merge_chunks(chunks)
+    if finished is not None:
+        finished(merged)
+    return web.Response(
+        body=dumps(whole(merged)),
+        content_type="application/json",
+        headers={"X-Cache": reply.cache},
+    )
+
+
+async def _stream(
+    request: web.Request,
+    state: ProxyState,
+    reply: Reply,
+    mapper: EventMapper,
+    model: str,
+    finished: Callable[[dict[str, Any]], None] | None,
+) -> web.StreamResponse:
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Cache": reply.cache,
+        }
+    )
+    await prepare_stream(request, response)
+    seen: list[dict[str, Any]] = []  # kept only when someone wants the whole answer
+    try:
+        saw_done = False
+        try:
+            async for native in _native_lines(reply, state.settings.max_line_bytes):
+                if finished is not None:
+                    seen.append(native)
+                if "error" in native:
+                    for event in mapper.error(500, str(native["error"])):
+                        await response.write(sse(*event))
+                    saw_done = True  # the error was told; nothing more to add
+                    break
+                for event in mapper.feed(native):
+                    await response.write(sse(*event))
+                if native.get("done"):
+                    saw_done = True
+                    state.metrics.generation_done(model, native)
+                    if finished is not None:
+                        finished(merge_chunks(seen))
+        except UpstreamError as exc:
+            state.metrics.upstream_error(type(exc).__name__)
+            for event in mapper.error(exc.status, str(exc)):
+                await response.write(sse(*event))
+            saw_done = True
+        if not saw_done:
+            message = "Ollama ended the stream before the reply was complete"
+            for event in mapper.error(502, message):
+                await response.write(sse(*event))
+        await response.write_eof()
+    except ConnectionResetError:
+        client_gone(request)
+    return response
