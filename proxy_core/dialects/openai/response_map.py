@@ -15,6 +15,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from ...ndjson import merge_chunks
+
 FINGERPRINT = "fp_ollama"
 
 
@@ -110,22 +112,14 @@ class ChatStream:
 
 
 def chat_completion(model: str, chunks: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """The non-stream ``chat.completion`` from a whole native reply."""
-    content: list[str] = []
-    thinking: list[str] = []
-    calls: list[dict[str, Any]] = []
-    final: dict[str, Any] = {}
-    for native in chunks:
-        message = native.get("message") or {}
-        content.append(message.get("content") or "")
-        if message.get("thinking"):
-            thinking.append(message["thinking"])
-        for call in message.get("tool_calls") or []:
-            calls.append(_openai_call(call, len(calls)))
-        final = native
-    message_out: dict[str, Any] = {"role": "assistant", "content": "".join(content)}
-    if thinking:
-        message_out["reasoning_content"] = "".join(thinking)
+    """The non-stream ``chat.completion`` from a whole native reply (folded by
+    ``ndjson.merge_chunks``, as every dialect folds a stream)."""
+    final = merge_chunks(chunks)
+    message = final.get("message") or {}
+    calls = [_openai_call(call, i) for i, call in enumerate(message.get("tool_calls") or [])]
+    message_out: dict[str, Any] = {"role": "assistant", "content": message.get("content") or ""}
+    if message.get("thinking"):
+        message_out["reasoning_content"] = message["thinking"]
     if calls:
         message_out["tool_calls"] = calls
     return {
@@ -179,11 +173,7 @@ class CompletionStream:
 
 
 def completion(model: str, chunks: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    text: list[str] = []
-    final: dict[str, Any] = {}
-    for native in chunks:
-        text.append(native.get("response") or "")
-        final = native
+    final = merge_chunks(chunks)
     return {
         "id": new_id("cmpl"),
         "object": "text_completion",
@@ -192,7 +182,7 @@ def completion(model: str, chunks: Iterable[dict[str, Any]]) -> dict[str, Any]:
         "system_fingerprint": FINGERPRINT,
         "choices": [
             {
-                "text": "".join(text),
+                "text": final.get("response") or "",
                 "index": 0,
                 "logprobs": None,
                 "finish_reason": finish_reason(final.get("done_reason"), False),
