@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from proxy_core.settings import LOG_LEVELS, ProxySettings, SettingsError
+from proxy_core.settings import LOG_LEVELS, SPECS, ProxySettings, SettingsError
 
 from . import autostart
 from .icons import app_icon
@@ -48,7 +48,8 @@ class SettingsDialog(QDialog):
         self.ollama_url = QLineEdit(current.ollama_url)
         self.host = QLineEdit(current.host)
         self.port = QSpinBox()
-        self.port.setRange(0, 65535)
+        port = SPECS["port"]  # the range the settings accept, from their one description
+        self.port.setRange(int(port.minimum or 0), int(port.maximum or 65535))
         self.port.setValue(current.port)
         self.cache_enabled = QCheckBox("Cache deterministic answers on disk")
         self.cache_enabled.setChecked(current.cache_enabled)

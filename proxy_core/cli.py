@@ -14,7 +14,16 @@ from typing import Any
 from .errors import PortInUse, StartupError
 from .guard import TOKEN_FILE
 from .service import ProxyService
-from .settings import ENV_PREFIX, SETTINGS_FILE, ProxySettings, SettingsError, resolve
+from .settings import (
+    ENV_PREFIX,
+    FIELDS,
+    SETTINGS_FILE,
+    SPECS,
+    ProxySettings,
+    SettingsError,
+    default_text,
+    resolve,
+)
 
 PROG = "ollama-tray-proxy"
 
@@ -33,71 +42,24 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 
 
 def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags shared by the headless proxy and the tray app."""
-    add = parser.add_argument
-    add("--host", help="address to listen on (default 127.0.0.1; loopback only is safest)")
-    add("--port", type=int, help="port to listen on (default 11435; 0 picks a free port)")
-    add("--ollama-url", help="where Ollama answers (default http://127.0.0.1:11434)")
-    add(
-        "--data-dir",
-        help="folder for the settings file and the response cache "
-        "(default ~/.local/share/ollama-tray-proxy)",
-    )
-    add(
-        "--no-cache",
-        dest="cache_enabled",
-        action="store_const",
-        const=False,
-        help="do not cache answers (can be switched on again at run time)",
-    )
-    add("--cache-ttl", type=float, help="seconds a cached answer stays valid (default 300)")
-    add("--cache-size-limit", type=int, help="cache size limit in bytes (default 1 GiB)")
-    add(
-        "--cache-policy",
-        choices=("deterministic", "all"),
-        help="cache only deterministic requests (temperature 0 or a fixed seed; default) or all",
-    )
-    add(
-        "--read-timeout",
-        type=float,
-        help="seconds to wait for each byte from Ollama; a cold model load can take minutes "
-        "(default 600)",
-    )
-    add("--connect-timeout", type=float, help="seconds to wait to connect to Ollama (default 5)")
-    add(
-        "--require-token",
-        action="store_const",
-        const=True,
-        help="require Authorization: Bearer <token> on every route (always on when --host is "
-        "not loopback); the token is OLLAMA_PROXY_ACCESS_TOKEN or the per-install one in "
-        "<data-dir>/access-token",
-    )
-    add(
-        "--allowed-origins",
-        help="extra browser origins allowed to call the proxy, comma-separated, * wildcards "
-        "(e.g. chrome-extension://abc*)",
-    )
-    add(
-        "--allowed-hosts",
-        help="Host names accepted when listening beyond loopback, comma-separated",
-    )
-    add(
-        "--allow-model-management",
-        action="store_const",
-        const=True,
-        help="pass /api/pull, push, create, copy, delete and blobs through (off by default)",
-    )
-    add(
-        "--log-level",
-        choices=("debug", "info", "warning", "error"),
-        help="log verbosity (default info; debug logs one line per request)",
-    )
-    add(
-        "--log-bodies",
-        action="store_const",
-        const=True,
-        help="with --log-level debug, also log request bodies (prompts!); off by default",
-    )
+    """The flags shared by the headless proxy and the tray app, made from the settings'
+    specs (``proxy_core.settings``): one description per setting."""
+    for name, spec in SPECS.items():
+        if spec.flag is None:
+            continue
+        default = default_text(name)
+        help_text = f"{spec.help} (default {default})"
+        kind = FIELDS[name].type
+        if kind == "bool":
+            value = True if spec.flag_value is None else spec.flag_value
+            parser.add_argument(
+                spec.flag, dest=name, action="store_const", const=value, help=help_text
+            )
+        elif spec.choices:
+            parser.add_argument(spec.flag, dest=name, choices=spec.choices, help=help_text)
+        else:
+            convert = {"int": int, "float": float}.get(str(kind), str)
+            parser.add_argument(spec.flag, dest=name, type=convert, help=help_text)
 
 
 def settings_from_args(

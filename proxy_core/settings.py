@@ -32,47 +32,175 @@ def default_data_dir() -> Path:
     return Path(base) / "ollama-tray-proxy"
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Spec:
+    """How one setting is described, once: the CLI flag, validation, the README table and
+    the tray's field ranges are all made from these (``ProxySettings`` fields)."""
+
+    help: str
+    flag: str | None = None  # command-line flag; None: environment and settings file only
+    flag_value: Any = None  # for a bool flag: the value it sets (True unless stated)
+    minimum: float | None = None
+    maximum: float | None = None
+    positive: bool = False  # must be above zero (a zero timeout never works)
+    choices: tuple[str, ...] = ()
+    secret: bool = False  # never logged, never a flag (argv is visible to every user)
+    unit: str = ""  # "s" seconds, "bytes"
+    default_text: str = ""  # the default as the README says it, when repr() will not do
+
+
+def setting(default: Any = dataclasses.MISSING, *, factory: Any = None, **spec: Any) -> Any:
+    """A ``ProxySettings`` field with its :class:`Spec`."""
+    described = Spec(**spec)
+    metadata = {"spec": described}
+    shown = not described.secret  # secrets stay out of repr() (and so out of logs)
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=metadata, repr=shown)
+    return dataclasses.field(default=default, metadata=metadata, repr=shown)
+
+
+_SECONDS = {"positive": True, "unit": "s"}
+
+
 @dataclasses.dataclass(frozen=True)
 class ProxySettings:
-    host: str = "127.0.0.1"
-    port: int = 11435
-    ollama_url: str = "http://127.0.0.1:11434"
-    data_dir: Path = dataclasses.field(default_factory=default_data_dir)
-    cache_enabled: bool = True
-    cache_ttl: float = 300.0
-    cache_size_limit: int = 1 << 30
-    cache_policy: CachePolicy = "deterministic"
-    log_level: str = "info"
-    log_bodies: bool = False
-    connect_timeout: float = 5.0
-    read_timeout: float = 600.0
-    max_connections: int = 64
-    shutdown_grace: float = 5.0
-    max_body_size: int = 64 << 20
-    num_ctx_defaults: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    host: str = setting(
+        "127.0.0.1", flag="--host", help="address to listen on (keep loopback unless you know why)"
+    )
+    port: int = setting(
+        11435,
+        flag="--port",
+        minimum=0,
+        maximum=65535,
+        help="port to listen on (0 picks a free one)",
+    )
+    ollama_url: str = setting(
+        "http://127.0.0.1:11434", flag="--ollama-url", help="where Ollama answers"
+    )
+    data_dir: Path = setting(
+        factory=default_data_dir,
+        flag="--data-dir",
+        default_text="~/.local/share/ollama-tray-proxy",
+        help="folder for the settings file, the cache and stored responses (created 0700)",
+    )
+    cache_enabled: bool = setting(
+        True,
+        flag="--no-cache",
+        flag_value=False,
+        default_text="on",
+        help="caching on or off (the flag switches it off; the tray switches it at run time)",
+    )
+    cache_ttl: float = setting(
+        300.0, flag="--cache-ttl", **_SECONDS, help="seconds a cached answer stays valid"
+    )
+    cache_size_limit: int = setting(
+        1 << 30,
+        flag="--cache-size-limit",
+        minimum=1,
+        unit="bytes",
+        help="cache size on disk before eviction",
+    )
+    cache_policy: CachePolicy = setting(
+        "deterministic",
+        flag="--cache-policy",
+        choices=("deterministic", "all"),
+        help="cache only deterministic requests (temperature 0 or a fixed seed), or all",
+    )
+    log_level: str = setting(
+        "info",
+        flag="--log-level",
+        choices=LOG_LEVELS,
+        help="log verbosity; debug logs one line per request (method, path, route, model, "
+        "status, cache, duration, time to first byte, refusing rule; no bodies)",
+    )
+    log_bodies: bool = setting(
+        False,
+        flag="--log-bodies",
+        help="with debug, also log request bodies (the first 4 KiB; prompts are private)",
+    )
+    connect_timeout: float = setting(
+        5.0, flag="--connect-timeout", **_SECONDS, help="seconds to connect to Ollama"
+    )
+    read_timeout: float = setting(
+        600.0,
+        flag="--read-timeout",
+        **_SECONDS,
+        help="seconds to wait for each byte from Ollama (a cold model load can take minutes)",
+    )
+    max_connections: int = setting(64, minimum=1, help="connections to Ollama at once")
+    shutdown_grace: float = setting(
+        5.0, **_SECONDS, help="seconds in-flight streams get to finish when the proxy stops"
+    )
+    max_body_size: int = setting(
+        64 << 20, minimum=1, unit="bytes", help="largest request body read into memory (413 above)"
+    )
+    num_ctx_defaults: Mapping[str, int] = setting(
+        factory=dict,
+        default_text="{}",
+        help='JSON {"model": num_ctx} applied to translated requests that set none',
+    )
     # Seconds between hardware / cache-volume samples; 0 switches the monitor off.
-    monitor_interval: float = 1.0
+    monitor_interval: float = setting(
+        1.0, minimum=0, unit="s", help="seconds between hardware and Ollama samples (0: off)"
+    )
     # Security (docs/SECURITY.md). A token is always required on a non-loopback address.
-    require_token: bool = False
-    access_token: str = ""  # empty: the per-install token in <data_dir>/access-token
-    allowed_origins: str = ""  # extra browser origins, comma-separated, * wildcards
-    allowed_hosts: str = ""  # Host names accepted when listening beyond loopback
-    allow_model_management: bool = False  # pull/push/create/copy/delete/blobs
+    require_token: bool = setting(
+        False,
+        flag="--require-token",
+        help="require the access token on every route (always on beyond loopback)",
+    )
+    access_token: str = setting(
+        "",
+        secret=True,
+        default_text="per install",
+        help="the token (16+ characters); default: generated into the data dir's "
+        "access-token file (0600). Clients send it as Authorization: Bearer or x-api-key",
+    )
+    allowed_origins: str = setting(
+        "",
+        flag="--allowed-origins",
+        help="extra browser origins allowed to call the proxy, comma-separated, * wildcards",
+    )
+    allowed_hosts: str = setting(
+        "",
+        flag="--allowed-hosts",
+        help="extra Host names accepted (e.g. host.docker.internal), comma-separated",
+    )
+    allow_model_management: bool = setting(
+        False,
+        flag="--allow-model-management",
+        help="pass /api/pull, push, create, copy, delete and blobs through",
+    )
     # A connection with no complete request head this long after opening or after its
     # last reply is closed (idle keep-alive and slowloris alike); clients keep idle
     # connections 4-15 s, so they close first.
-    idle_timeout: float = 30.0
-    body_timeout: float = 60.0  # a request body must arrive within this many seconds
-    # The Authorization header sent to Ollama (a gateway in front of a remote Ollama), e.g.
-    # "Bearer abc". Only from the environment or the settings file (never a flag: argv is
-    # visible to every user), only sent upstream, never logged.
-    upstream_authorization: str = dataclasses.field(default="", repr=False)
-    # A reply line (one NDJSON object) longer than this ends a translated reply with an
-    # error instead of being held in memory without bound.
-    max_line_bytes: int = 16 << 20
-    # Client connections held at once (idle keep-alive ones included); past it the oldest
-    # idle ones are closed first. Capped below the process's file descriptor limit.
-    max_client_connections: int = 2048
+    idle_timeout: float = setting(
+        30.0,
+        **_SECONDS,
+        help="close a connection with no complete request head after this many seconds",
+    )
+    body_timeout: float = setting(60.0, **_SECONDS, help="408 when a request body takes longer")
+    # Only from the environment or the settings file (never a flag: argv is visible to
+    # every user), only sent upstream, never logged.
+    upstream_authorization: str = setting(
+        "",
+        secret=True,
+        help="Authorization header sent to Ollama only (e.g. Bearer abc, for a gateway in "
+        "front of a remote Ollama); clients' own Authorization is never forwarded",
+    )
+    max_line_bytes: int = setting(
+        16 << 20,
+        minimum=1,
+        unit="bytes",
+        help="longest reply line translated to another dialect; longer ends the reply "
+        "with an error",
+    )
+    max_client_connections: int = setting(
+        2048,
+        minimum=1,
+        help="client connections held at once; past it the oldest idle ones are closed "
+        "(also kept 128 below the open-file limit, raised at start)",
+    )
 
     def __post_init__(self) -> None:
         validate(self)
@@ -96,15 +224,35 @@ class ProxySettings:
         return out
 
 
-SECRET_SETTINGS = ("access_token", "upstream_authorization")
 FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(ProxySettings)}
+SPECS: dict[str, Spec] = {name: f.metadata["spec"] for name, f in FIELDS.items()}
+SECRET_SETTINGS = tuple(name for name, spec in SPECS.items() if spec.secret)
+
+
+def _check_spec(s: ProxySettings, name: str, spec: Spec) -> None:
+    value = getattr(s, name)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SettingsError(f"{name}: must be a finite number, not {value}")
+    if spec.choices and value not in spec.choices:
+        raise SettingsError(f"{name}: {value!r} must be one of {', '.join(spec.choices)}")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    if spec.positive and value <= 0:
+        unit = " of seconds" if spec.unit == "s" else ""
+        raise SettingsError(f"{name}: must be a positive number{unit}")
+    if spec.minimum is not None and value < spec.minimum:
+        what = "a positive whole number" if spec.minimum == 1 else f"at least {spec.minimum:g}"
+        raise SettingsError(f"{name}: must be {what}")
+    if spec.maximum is not None and value > spec.maximum:
+        lo = 0 if spec.minimum is None else spec.minimum
+        raise SettingsError(f"{name}: {value} is outside {lo:g}-{spec.maximum:g}")
 
 
 def validate(s: ProxySettings) -> None:
     if not s.host or any(ch.isspace() for ch in s.host):
         raise SettingsError(f"host: {s.host!r} is not a host name or address")
-    if not 0 <= s.port <= 65535:
-        raise SettingsError(f"port: {s.port} is outside 0-65535")
+    for name, spec in SPECS.items():
+        _check_spec(s, name, spec)
     try:
         parts = urlsplit(s.ollama_url)
         hostname = parts.hostname
@@ -118,42 +266,39 @@ def validate(s: ProxySettings) -> None:
         _ = parts.port
     except ValueError:
         raise SettingsError(f"ollama_url: {s.ollama_url!r} has an invalid port") from None
-    for f in dataclasses.fields(s):
-        value = getattr(s, f.name)
-        if isinstance(value, float) and not math.isfinite(value):
-            raise SettingsError(f"{f.name}: must be a finite number, not {value}")
-    if s.cache_policy not in ("deterministic", "all"):
-        raise SettingsError(f"cache_policy: {s.cache_policy!r} must be 'deterministic' or 'all'")
-    if s.log_level not in LOG_LEVELS:
-        raise SettingsError(f"log_level: {s.log_level!r} must be one of {', '.join(LOG_LEVELS)}")
     if s.access_token and (len(s.access_token) < 16 or any(c.isspace() for c in s.access_token)):
         raise SettingsError("access_token: use at least 16 characters and no spaces")
     if any(ch in s.upstream_authorization for ch in "\r\n\x00"):
         raise SettingsError("upstream_authorization: must be one header line")
-    for name in (
-        "cache_ttl",
-        "connect_timeout",
-        "read_timeout",
-        "shutdown_grace",
-        "idle_timeout",
-        "body_timeout",
-    ):
-        if getattr(s, name) <= 0:
-            raise SettingsError(f"{name}: must be a positive number of seconds")
-    if s.monitor_interval < 0:
-        raise SettingsError("monitor_interval: must be 0 (off) or a positive number of seconds")
-    for name in (
-        "cache_size_limit",
-        "max_connections",
-        "max_body_size",
-        "max_line_bytes",
-        "max_client_connections",
-    ):
-        if getattr(s, name) <= 0:
-            raise SettingsError(f"{name}: must be a positive whole number")
     for model, ctx in s.num_ctx_defaults.items():
         if not isinstance(ctx, int) or ctx <= 0:
             raise SettingsError(f"num_ctx_defaults: {model!r} needs a positive whole number")
+
+
+def default_text(name: str) -> str:
+    spec = SPECS[name]
+    if spec.default_text:
+        return spec.default_text
+    default = FIELDS[name].default
+    if isinstance(default, bool):
+        return "on" if default else "off"
+    if default == "":
+        return "—"
+    return f"{default:g}" if isinstance(default, float) else str(default)
+
+
+def settings_table() -> str:
+    """The README's settings table, made from the same specs as the flags and checks."""
+    rows = ["| flag | environment | default | meaning |", "|---|---|---|---|"]
+    for name, spec in SPECS.items():
+        env = ENV_PREFIX + name.upper()
+        if spec.flag_value is False:
+            env += "=false"
+        rows.append(
+            f"| {f'`{spec.flag}`' if spec.flag else '—'} | `{env}` | "
+            f"`{default_text(name)}` | {spec.help} |"
+        )
+    return "\n".join(rows) + "\n"
 
 
 def coerce(name: str, value: Any) -> Any:

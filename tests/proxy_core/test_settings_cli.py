@@ -94,3 +94,37 @@ def test_port_in_use_names_the_port(tmp_path: Path) -> None:
         result = _run("--data-dir", str(tmp_path), "--port", str(port))
     assert result.returncode == 1
     assert f"port {port}" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_every_setting_is_described_once_and_the_readme_carries_it() -> None:
+    """Flags, checks, the README table and the tray's ranges come from one spec each."""
+    from proxy_core.settings import FIELDS, SPECS, settings_table
+
+    assert set(SPECS) == set(FIELDS)
+    assert all(spec.help for spec in SPECS.values())
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert settings_table() in readme
+    help_text = _run("--help").stdout
+    for name, spec in SPECS.items():
+        if spec.flag:
+            assert spec.flag in help_text, name
+        if spec.secret:
+            assert spec.flag is None, f"{name} is secret: never a flag"
+            assert name not in repr(ProxySettings()), f"{name} must stay out of repr()"
+
+
+@pytest.mark.parametrize(
+    ("name", "bad"),
+    [
+        ("port", 65536),
+        ("port", -1),
+        ("max_client_connections", 0),
+        ("max_line_bytes", 0),
+        ("monitor_interval", -1),
+        ("cache_ttl", 0),
+        ("idle_timeout", -5),
+    ],
+)
+def test_spec_limits_are_enforced(name: str, bad: object) -> None:
+    with pytest.raises(SettingsError, match=name):
+        ProxySettings(**{name: bad})  # type: ignore[arg-type]
