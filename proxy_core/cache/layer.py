@@ -78,9 +78,9 @@ class CacheLayer:
         for m in models:
             if isinstance(m, dict) and isinstance(m.get("digest"), str):
                 fresh[normalize_model(str(m.get("model") or m.get("name") or ""))] = m["digest"]
-        changed = any(self._digests.get(name, digest) != digest for name, digest in fresh.items())
+        changed = any(self._digests.get(name) != digest for name, digest in fresh.items())
         self._digests.update(fresh)
-        if changed:  # remembered keys were made with the old digest
+        if changed:  # remembered keys were made with the old (or no) digest
             self._keys.clear()
             self._keys_bytes = 0
 

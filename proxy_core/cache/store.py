@@ -244,7 +244,7 @@ class ResponseStore:
             return
         if self._write_warned:
             self._write_warned = False
-            log.warning("the response cache is writable again")
+            log.info("the response cache is writable again")
 
     def resize(self, size_limit: int) -> None:
         self.size_limit = size_limit

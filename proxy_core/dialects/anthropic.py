@@ -23,6 +23,7 @@ from aiohttp import web
 from ..errors import BadRequest
 from ..ndjson import dumps
 from ..state import STATE
+from . import ANTHROPIC
 from .translated import Event, generate, model_capabilities, read_json_object
 
 _EFFORTS = {"high", "medium", "low", "max"}
@@ -422,8 +423,6 @@ class MessageStream:
         return events
 
     def error(self, status: int, message: str) -> list[Event]:
-        from . import ANTHROPIC
-
         return [("error", ANTHROPIC.error(status, message, None))]
 
 

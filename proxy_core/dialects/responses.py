@@ -526,9 +526,9 @@ async def create(request: web.Request) -> web.StreamResponse:
     history: list[dict[str, Any]] = []
     previous = body.get("previous_response_id")
     if previous is not None:
-        if not isinstance(previous, str) or state.responses is None:
+        if not isinstance(previous, str):
             raise BadRequest("'previous_response_id' must be a string", "previous_response_id")
-        stored = await state.responses.get(previous)
+        stored = await state.responses.get(previous) if state.responses is not None else None
         if stored is None:
             raise ReplyError(404, f"Previous response with id '{previous}' not found.")
         history = stored

@@ -82,3 +82,17 @@ async def test_memory_obeys_ttl_max_age_and_clear(layer: CacheLayer, clock: Cloc
     layer.write(key, layer.new_entry([b'{"done":true}'], False, 0.5))
     await layer.clear()
     assert layer.lookup(key, None) is None
+
+
+async def test_a_learnt_or_changed_digest_gives_the_same_bytes_a_new_key(
+    layer: CacheLayer,
+) -> None:
+    raw = b'{"model":"llama3.2","messages":[{"role":"user","content":"x"}]}'
+    body = {"model": "llama3.2", "messages": [{"role": "user", "content": "x"}]}
+    unknown = layer.key_for("chat", raw, body)
+    layer.learn_digests([{"model": "llama3.2:latest", "digest": "a" * 64}])
+    first = layer.key_for("chat", raw, body)
+    layer.learn_digests([{"name": "llama3.2", "digest": "a" * 64}])  # the same again
+    assert layer.key_for("chat", raw, body) == first
+    layer.learn_digests([{"model": "llama3.2:latest", "digest": "b" * 64}])  # re-pulled
+    assert len({unknown, first, layer.key_for("chat", raw, body)}) == 3
