@@ -42,7 +42,7 @@ class SettingsStore:
                 if not self.q.contains(name):
                     continue
                 kind = _kind(name)
-                if name == "num_ctx_defaults":
+                if kind.startswith("Mapping"):  # stored as JSON text
                     out[name] = json.loads(str(self.q.value(name, "{}", type=str)))
                 elif kind == "Path":
                     out[name] = Path(str(self.q.value(name, "", type=str)))
@@ -60,7 +60,7 @@ class SettingsStore:
         try:
             for name in changed:
                 value = new[name]
-                if name == "num_ctx_defaults":
+                if _kind(name).startswith("Mapping"):
                     value = json.dumps(value, sort_keys=True)
                 self.q.setValue(name, value)
         finally:

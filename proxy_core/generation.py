@@ -1,8 +1,12 @@
-"""One native generation request (chat, generate, embed): cache, coalescing, upstream.
+"""One native generation request (chat, generate, embed): profile, cache, coalescing,
+lanes, upstream.
 
-Both dialects come through here with a native body, so the cache and metrics see one
-form. The reply is the native bytes Ollama sent (or the stored native lines on a hit);
-the caller renders them in its own dialect.
+Every dialect comes through here with a native body, so the model profile, the cache
+key, coalescing, the lanes and the metrics see one form. The order matters: the profile
+is applied first (it is part of the cache key, as if the client had sent it); a cache hit
+is answered at once and never waits in a lane; only what goes to Ollama queues. The reply
+is the native bytes Ollama sent (or the stored native lines on a hit); the caller renders
+them in its own dialect and reports the final chunk to :func:`observe_final`.
 """
 
 from __future__ import annotations
@@ -22,9 +26,16 @@ from .cache import (
     parse_cache_control,
 )
 from .cache.flight import Flight
+from .cache.keys import normalize_model
+from .clients import recognise
+from .events import ContextTruncated
 from .forwarding import request_headers, response_headers
-from .ndjson import LineSplitter
+from .ndjson import LineSplitter, dumps
+from .profiles import NO_PROFILE, Profile, apply_profile
 from .state import ProxyState
+
+BACKGROUND_HEADER = "X-Proxy-Priority"  # "background" or "interactive", from the client
+TRUNCATED_HEADER = "X-Context-Truncated"  # "<prompt tokens>/<num_ctx>" on whole replies
 
 HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"
 PATHS: dict[RouteKind, str] = {
@@ -44,6 +55,9 @@ class Reply:
     entry: CacheEntry | None = None  # stored lines (hit)
     ttfb: float = 0.0
     length: int | None = None  # the upstream's Content-Length, when it sent one
+    num_ctx: int | None = None  # the context Ollama runs this request with, when known
+    client: str = "other"  # recognised from the request's headers (clients.py)
+    model: str = ""
 
     @property
     def streamed(self) -> bool:
@@ -67,10 +81,25 @@ async def open_reply(
     """Yield the reply for one native request; leaving the block releases upstream."""
     headers = request_headers(client_headers)
     cache = state.cache
+    client = recognise(client_headers)
+    model = body.get("model") if body is not None else None
+    profile = NO_PROFILE
+    generation = body is not None and isinstance(model, str) and kind in ("chat", "generate")
+    if generation:
+        assert body is not None and isinstance(model, str)
+        state.metrics.client_request(client)
+        profile = state.profiles.profile_for(model)
+        if profile is not NO_PROFILE and apply_profile(body, profile):
+            raw_body = dumps(body)  # Ollama gets what the key was made from
+    facts = _Facts(client, model if isinstance(model, str) else "", _num_ctx(state, body, model))
+    lane = _lane(state, kind, body, client_headers, profile) if generation else None
     if body is None or not cache.enabled or not is_cacheable_request(kind, body, cache.policy):
         if body is not None:
             cache.stats.bypasses += 1
-        async with _direct(state, kind, raw_body, headers, BYPASS) as reply:
+        async with (
+            _slot(state, lane, facts),
+            _direct(state, kind, raw_body, headers, BYPASS, facts) as reply,
+        ):
             yield reply
         return
 
@@ -91,7 +120,7 @@ async def open_reply(
             content_type = (
                 "application/x-ndjson" if entry.streamed else "application/json; charset=utf-8"
             )
-            yield Reply(200, {"Content-Type": content_type}, HIT, entry=entry)
+            yield Reply(200, {"Content-Type": content_type}, HIT, entry=entry, **facts.fields())
             return
     if control.lookup:
         cache.stats.misses += 1
@@ -101,6 +130,13 @@ async def open_reply(
     started = time.perf_counter()
 
     async def run(flight: Flight) -> None:
+        try:
+            await upstream(flight)
+        finally:
+            if lane is not None:
+                state.lanes.release(lane.model)  # the slot belongs to the flight, not a client
+
+    async def upstream(flight: Flight) -> None:
         async with state.upstream.request(
             "POST", PATHS[kind], headers=headers, data=raw_body
         ) as resp:
@@ -128,7 +164,14 @@ async def open_reply(
                     lines.append(tail)
                 _store_if_complete(state, kind, key, lines, streamed, time.perf_counter() - started)
 
-    flight, _leader = cache.flights.join_or_start(flight_key, run)
+    flight = cache.flights.live(flight_key)
+    if flight is not None:
+        flight.subscribe()  # the same answer is on its way: no slot of its own
+    else:
+        await _acquire(state, lane, facts)
+        flight, leader = cache.flights.join_or_start(flight_key, run)
+        if not leader and lane is not None:
+            state.lanes.release(lane.model)  # another request started it while we waited
     try:
         status, reply_headers, length = await flight.head
         yield Reply(
@@ -138,9 +181,90 @@ async def open_reply(
             chunks=flight.follow(),
             ttfb=time.perf_counter() - started,
             length=length,
+            **facts.fields(),
         )
     finally:
         flight.unsubscribe()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Facts:
+    client: str
+    model: str
+    num_ctx: int | None
+
+    def fields(self) -> dict[str, Any]:
+        return {"client": self.client, "model": self.model, "num_ctx": self.num_ctx}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Lane:
+    model: str  # normalised: "llama3.2" and "llama3.2:latest" share their slots
+    slots: int
+    background: bool
+
+
+def _lane(
+    state: ProxyState,
+    kind: RouteKind,
+    body: dict[str, Any] | None,
+    client_headers: Mapping[str, str],
+    profile: Profile,
+) -> _Lane:
+    assert body is not None
+    marked = client_headers.get(BACKGROUND_HEADER, "").strip().lower()
+    if marked in ("background", "interactive"):
+        background = marked == "background"
+    elif kind == "generate" and body.get("suffix"):
+        background = True  # fill-in-the-middle: autocomplete
+    else:
+        background = profile.priority == "background"
+    slots = profile.num_parallel or state.settings.default_num_parallel
+    return _Lane(normalize_model(str(body.get("model"))), slots, background)
+
+
+def _num_ctx(state: ProxyState, body: dict[str, Any] | None, model: Any) -> int | None:
+    """The context Ollama will run with: the request's (after its profile), else the one
+    the model is loaded with (/api/ps, from the background monitor), else unknown."""
+    if body is None:
+        return None
+    options = body.get("options")
+    requested = options.get("num_ctx") if isinstance(options, dict) else None
+    if isinstance(requested, int) and not isinstance(requested, bool) and requested > 0:
+        return requested
+    return state.metrics.loaded_context(str(model)) if isinstance(model, str) else None
+
+
+async def _acquire(state: ProxyState, lane: _Lane | None, facts: _Facts) -> None:
+    if lane is None:
+        return
+    waited = await state.lanes.acquire(
+        lane.model, lane.slots, background=lane.background, client=facts.client
+    )
+    if waited:
+        state.metrics.queued(lane.model, "background" if lane.background else "interactive", waited)
+
+
+@asynccontextmanager
+async def _slot(state: ProxyState, lane: _Lane | None, facts: _Facts) -> AsyncIterator[None]:
+    await _acquire(state, lane, facts)
+    try:
+        yield
+    finally:
+        if lane is not None:
+            state.lanes.release(lane.model)
+
+
+def observe_final(state: ProxyState, reply: Reply, model: str, final: dict[str, Any]) -> str | None:
+    """Account a finished generation (tokens) and tell whether its prompt was cut: the
+    value of ``X-Context-Truncated`` (``"<prompt tokens>/<num_ctx>"``) or None."""
+    state.metrics.generation_done(model, final)
+    prompt = final.get("prompt_eval_count")
+    if reply.num_ctx is None or not isinstance(prompt, int) or prompt < reply.num_ctx:
+        return None
+    state.metrics.truncated(model, reply.client)
+    state.events.publish(ContextTruncated(model, reply.client, prompt, reply.num_ctx))
+    return f"{prompt}/{reply.num_ctx}"
 
 
 def _store_if_complete(
@@ -174,6 +298,7 @@ async def _direct(
     raw_body: bytes,
     headers: dict[str, str],
     cache_status: str,
+    facts: _Facts,
 ) -> AsyncIterator[Reply]:
     started = time.perf_counter()
     async with state.upstream.request("POST", PATHS[kind], headers=headers, data=raw_body) as resp:
@@ -184,4 +309,5 @@ async def _direct(
             chunks=state.upstream.iter_body(resp),
             ttfb=time.perf_counter() - started,
             length=resp.content_length,
+            **facts.fields(),
         )

@@ -19,10 +19,12 @@ from .cache import CacheLayer
 from .connections import ConnectionShedder, connection_cap, raise_fd_limit
 from .dialects.response_store import ResponseStore
 from .errors import PortInUse, StartupError
+from .events import EventHub, Listener
 from .guard import Policy, load_or_create_token, token_required
 from .observe.hardware import HardwareMonitor
-from .observe.monitor import BackgroundMonitor
+from .observe.monitor import BackgroundMonitor, refresh_ollama
 from .observe.recorder import MetricsRecorder, MetricsSnapshot
+from .profiles import ProfileBook, parse_profiles
 from .settings import ProxySettings
 from .state import ProxyState
 from .upstream import UpstreamClient
@@ -38,6 +40,10 @@ def _upstream(settings: ProxySettings) -> UpstreamClient:
         max_connections=settings.max_connections,
         authorization=settings.upstream_authorization,
     )
+
+
+def _profiles(settings: ProxySettings) -> ProfileBook:
+    return ProfileBook(parse_profiles(settings.models, settings.num_ctx_defaults))
 
 
 def _cache(settings: ProxySettings) -> CacheLayer:
@@ -61,6 +67,12 @@ class ProxyService:
         self._monitor: asyncio.Task[None] | None = None
         self._install_token = ""
         self.connections: ConnectionShedder | None = None
+        # Events that need a person (events.py); the tray app listens here, headless no one.
+        self.events = EventHub()
+
+    def add_listener(self, listener: Listener) -> None:
+        """Be told about events that need a person (e.g. a prompt cut by num_ctx)."""
+        self.events.listeners.append(listener)
 
     @property
     def running(self) -> bool:
@@ -104,6 +116,10 @@ class ProxyService:
         metrics.attach_cache(lambda: cache.stats, cache.store.volume)
         self.state = ProxyState(settings, upstream, cache, metrics, self._policy(settings))
         self.state.responses = ResponseStore(settings.data_dir / "responses")
+        self.state.profiles = _profiles(settings)
+        self.state.events = self.events
+        lanes = self.state.lanes
+        metrics.attach_lanes(lanes.depth, lambda: lanes.superseded)
         runner = web.AppRunner(
             create_app(self.state),
             keepalive_timeout=settings.idle_timeout,  # also bounds a slow head (slow_clients)
@@ -118,6 +134,11 @@ class ProxyService:
             runner.server, connection_cap(settings.max_client_connections, fd_limit)
         )
         self._runner = runner
+        if settings.monitor_interval > 0:
+            # Learn the models' digests before the first request, or an answer cached in
+            # the first seconds would be keyed without its digest and lost once it is
+            # known. Bounded by the check's timeout; Ollama down only delays this.
+            await refresh_ollama(self.state)
         try:
             await self._bind(settings.host, settings.port)
         except BaseException:
@@ -211,6 +232,9 @@ class ProxyService:
             retired, state.upstream = state.upstream, fresh
             self._retire(retired, new.shutdown_grace)
         state.cache.configure(enabled=new.cache_enabled, policy=new.cache_policy, ttl=new.cache_ttl)
+        if (new.models, new.num_ctx_defaults) != (old.models, old.num_ctx_defaults):
+            state.profiles = _profiles(new)
+            state.cache.forget_keys()  # remembered request bytes -> keys had the old profiles
         state.policy = self._policy(new)
         if new.cache_size_limit != old.cache_size_limit:
             await state.cache.resize(new.cache_size_limit)

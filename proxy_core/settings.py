@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from .profiles import ProfileError, parse_profiles
+
 ENV_PREFIX = "OLLAMA_PROXY_"
 SETTINGS_FILE = "settings.json"
 
@@ -134,10 +136,24 @@ class ProxySettings:
     max_body_size: int = setting(
         64 << 20, minimum=1, unit="bytes", help="largest request body read into memory (413 above)"
     )
+    models: Mapping[str, Any] = setting(
+        factory=dict,
+        default_text="{}",
+        help='model profiles, JSON {"model": {"num_ctx": 8192, "keep_alive": "30m", "mode": '
+        '"enforce", "num_parallel": 1, "priority": "background"}}; "*" for every model '
+        "(README, Model profiles)",
+    )
     num_ctx_defaults: Mapping[str, int] = setting(
         factory=dict,
         default_text="{}",
-        help='JSON {"model": num_ctx} applied to translated requests that set none',
+        help='older form of models: JSON {"model": num_ctx}, the same as '
+        '{"model": {"num_ctx": n}} for models that models does not name',
+    )
+    default_num_parallel: int = setting(
+        4,
+        minimum=1,
+        help="generations of one model sent to Ollama at once when its profile does not "
+        "say (Ollama's OLLAMA_NUM_PARALLEL picks 4 or 1 by memory; match it)",
     )
     # Seconds between hardware / cache-volume samples; 0 switches the monitor off.
     monitor_interval: float = setting(
@@ -217,6 +233,7 @@ class ProxySettings:
         out = dataclasses.asdict(self)
         out["data_dir"] = str(self.data_dir)
         out["num_ctx_defaults"] = dict(self.num_ctx_defaults)
+        out["models"] = {k: dict(v) for k, v in self.models.items()}
         if redact:
             for name in SECRET_SETTINGS:
                 if out[name]:
@@ -271,8 +288,12 @@ def validate(s: ProxySettings) -> None:
     if any(ch in s.upstream_authorization for ch in "\r\n\x00"):
         raise SettingsError("upstream_authorization: must be one header line")
     for model, ctx in s.num_ctx_defaults.items():
-        if not isinstance(ctx, int) or ctx <= 0:
+        if not isinstance(ctx, int) or isinstance(ctx, bool) or ctx <= 0:
             raise SettingsError(f"num_ctx_defaults: {model!r} needs a positive whole number")
+    try:
+        parse_profiles(s.models, s.num_ctx_defaults)
+    except ProfileError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def default_text(name: str) -> str:
@@ -327,12 +348,14 @@ def coerce(name: str, value: Any) -> Any:
             return float(value)
         if kind == "Path":
             return Path(str(value)).expanduser()
-        if name == "num_ctx_defaults":
+        if kind.startswith("Mapping"):  # JSON objects: num_ctx_defaults, models
             parsed = json.loads(value) if isinstance(value, str) else value
             if not isinstance(parsed, dict):
                 raise ValueError
-            return {str(k): int(v) for k, v in parsed.items()}
-        return str(value).lower() if name in ("log_level", "cache_policy") else str(value)
+            if name == "num_ctx_defaults":
+                return {str(k): int(v) for k, v in parsed.items()}
+            return {str(k): v for k, v in parsed.items()}  # checked as profiles by validate()
+        return str(value).lower() if SPECS[name].choices else str(value)
     except (TypeError, ValueError, OverflowError, json.JSONDecodeError):
         raise SettingsError(f"{name}: {value!r} is not a valid {kind or 'value'}") from None
 

@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .cache import CacheLayer
+from .events import EventHub
+from .lanes import Lanes
 from .observe.recorder import MetricsRecorder
+from .profiles import ProfileBook
 from .settings import ProxySettings
 from .upstream import UpstreamClient
 
@@ -31,6 +34,10 @@ class ProxyState:
     responses: ResponseStore | None = None
     # model -> (monotonic time, capabilities from /api/show): dialects/translated.py
     capabilities: dict[str, tuple[float, frozenset[str]]] = dataclasses.field(default_factory=dict)
+    # The serving policy per model (profiles.py), rebuilt when settings change.
+    profiles: ProfileBook = dataclasses.field(default_factory=lambda: ProfileBook({}))
+    lanes: Lanes = dataclasses.field(default_factory=Lanes)  # per-model slots (lanes.py)
+    events: EventHub = dataclasses.field(default_factory=EventHub)  # for a person (tray)
 
 
 STATE = web.AppKey("proxy_state", ProxyState)

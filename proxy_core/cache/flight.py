@@ -118,6 +118,13 @@ class FlightBoard:
     def __len__(self) -> int:
         return len(self._flights)
 
+    def live(self, key: str) -> Flight | None:
+        """The flight for ``key`` that a new request may still join, if any."""
+        flight = self._flights.get(key)
+        if flight is None or flight.done or flight.sealed:
+            return None
+        return flight
+
     def join_or_start(
         self, key: str, run: Callable[[Flight], Awaitable[None]]
     ) -> tuple[Flight, bool]:

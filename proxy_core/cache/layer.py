@@ -115,6 +115,11 @@ class CacheLayer:
             _, evicted = self._hot.popitem(last=False)
             self._hot_bytes -= evicted.size
 
+    def forget_keys(self) -> None:
+        """Forget the request-bytes -> key index (what a request means has changed)."""
+        self._keys.clear()
+        self._keys_bytes = 0
+
     def drop_memory(self) -> None:
         """Forget the in-memory layers, as a restart would (the disk keeps everything)."""
         self._keys.clear()

@@ -201,7 +201,7 @@ def _number(body: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -
     return value
 
 
-def to_native(body: Mapping[str, Any], num_ctx_defaults: Mapping[str, int]) -> dict[str, Any]:
+def to_native(body: Mapping[str, Any]) -> dict[str, Any]:
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise BadRequest("'model' is required", "model")
@@ -232,8 +232,6 @@ def to_native(body: Mapping[str, Any], num_ctx_defaults: Mapping[str, int]) -> d
             raise BadRequest("'stop_sequences' must be an array of strings", "stop_sequences")
         if stops:
             options["stop"] = stops
-    if model in num_ctx_defaults:
-        options.setdefault("num_ctx", num_ctx_defaults[model])
     native: dict[str, Any] = {
         "model": model,
         "messages": native_messages,
@@ -450,7 +448,7 @@ def estimate_tokens(body: Mapping[str, Any]) -> int:
 async def messages(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     body = await read_json_object(request)
-    native = to_native(body, state.settings.num_ctx_defaults)
+    native = to_native(body)
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise BadRequest("'stream' must be a boolean", "stream")

@@ -16,7 +16,7 @@ from aiohttp import web
 from ..cache import RouteKind
 from ..errors import UpstreamError
 from ..forwarding import encode_path, request_headers, response_headers, upstream_path
-from ..generation import Reply, open_reply, wants_stream
+from ..generation import TRUNCATED_HEADER, Reply, observe_final, open_reply, wants_stream
 from ..ndjson import dumps
 from ..render import native_body
 from ..slow_clients import iter_body, read_body
@@ -77,11 +77,14 @@ async def send_native(
     if reply.length is not None and reply.length <= _SMALL_REPLY:
         # A whole reply of declared, small size: read it and send it in one write.
         body = b"".join([chunk async for chunk in reply.chunks])
-        _observe_final(state, request, body)
+        truncated = _observe_final(state, request, body, reply)
+        if truncated is not None:
+            headers[TRUNCATED_HEADER] = truncated
         return web.Response(body=body, status=reply.status, headers=headers)
     # A stream, a large reply, or one of unknown length (whatever its content type):
-    # relayed as it arrives, never held whole.
-    return await stream_chunks(request, state, reply.status, headers, reply.chunks)
+    # relayed as it arrives, never held whole. (Its headers are gone before the final
+    # chunk tells of a truncation: a stream reports one in metrics and to the tray only.)
+    return await stream_chunks(request, state, reply.status, headers, reply.chunks, reply)
 
 
 async def stream_chunks(
@@ -90,6 +93,7 @@ async def stream_chunks(
     status: int,
     headers: dict[str, str],
     chunks: AsyncIterator[bytes],
+    reply: Reply | None = None,
 ) -> web.StreamResponse:
     response = web.StreamResponse(status=status, headers=headers)
     await prepare_stream(request, response)
@@ -104,23 +108,29 @@ async def stream_chunks(
             state.metrics.upstream_error(type(exc).__name__)
             await response.write(dumps({"error": str(exc)}) + b"\n")
         else:
-            _observe_final(state, request, last)
+            _observe_final(state, request, last, reply)
         await response.write_eof()
     except ConnectionResetError:
         client_gone(request)
     return response
 
 
-def _observe_final(state: ProxyState, request: web.Request, tail: bytes) -> None:
-    """Token metrics from Ollama's final chunk, when it is in the last bytes we sent."""
+def _observe_final(
+    state: ProxyState, request: web.Request, tail: bytes, reply: Reply | None
+) -> str | None:
+    """Token metrics (and, for a generation, the truncation check) from Ollama's final
+    chunk, when it is in the last bytes sent."""
     line = tail.rstrip(b"\n").rsplit(b"\n", 1)[-1]
     if b'"eval_count"' not in line:
-        return
+        return None
     final = parse_json_object(line)
-    if final is not None:
-        state.metrics.generation_done(
-            str(final.get("model") or request.get(REQUEST_MODEL) or ""), final
-        )
+    if final is None:
+        return None
+    model = str(final.get("model") or request.get(REQUEST_MODEL) or "")
+    if reply is None:
+        state.metrics.generation_done(model, final)
+        return None
+    return observe_final(state, reply, model, final)
 
 
 async def passthrough(request: web.Request) -> web.StreamResponse:
@@ -148,10 +158,39 @@ async def passthrough(request: web.Request) -> web.StreamResponse:
             body = await state.upstream.read_body(resp)
             if path == "/api/tags" and resp.status == 200:
                 _learn_models(state, body)
+            if path == "/api/show" and resp.status == 200 and isinstance(data, bytes):
+                body = honest_show(state, data, body)
             return web.Response(body=body, status=resp.status, headers=out_headers)
         return await stream_chunks(
             request, state, resp.status, out_headers, state.upstream.iter_body(resp)
         )
+
+
+ARCH_CONTEXT_KEY = "ollama_tray_proxy.architecture_context_length"
+
+
+def honest_show(state: ProxyState, request_body: bytes, body: bytes) -> bytes:
+    """``/api/show`` with the context the model will really run with (its profile's
+    ``num_ctx``) where clients read it, ``model_info["<arch>.context_length"]``, and the
+    architecture's maximum kept under ``ARCH_CONTEXT_KEY``: Copilot and others size their
+    prompts from that number, and the maximum (often 131072) overflows the context."""
+    asked = parse_json_object(request_body)
+    model = (asked or {}).get("model") or (asked or {}).get("name")
+    if not isinstance(model, str):
+        return body
+    profile = state.profiles.profile_for(model)
+    if not profile.reports_context:
+        return body
+    shown = parse_json_object(body)
+    info = shown.get("model_info") if shown is not None else None
+    if not isinstance(info, dict):
+        return body
+    assert shown is not None
+    key = f"{info.get('general.architecture')}.context_length"
+    if key in info:
+        info[ARCH_CONTEXT_KEY] = info[key]
+    info[key] = profile.num_ctx
+    return dumps(shown)
 
 
 def _learn_models(state: ProxyState, body: bytes) -> None:

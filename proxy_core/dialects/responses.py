@@ -167,7 +167,6 @@ def _tools(tools: Any, choice: Any) -> list[dict[str, Any]] | None:
 
 def to_native(
     body: Mapping[str, Any],
-    num_ctx_defaults: Mapping[str, int],
     history: list[dict[str, Any]],
 ) -> dict[str, Any]:
     model = body.get("model")
@@ -197,8 +196,6 @@ def to_native(
         if isinstance(limit, bool) or not isinstance(limit, int):
             raise BadRequest("'max_output_tokens' must be an integer", "max_output_tokens")
         options["num_predict"] = limit
-    if model in num_ctx_defaults:
-        options["num_ctx"] = num_ctx_defaults[model]
     native: dict[str, Any] = {"model": model, "messages": messages, "stream": True}
     if options:
         native["options"] = options
@@ -532,7 +529,7 @@ async def create(request: web.Request) -> web.StreamResponse:
         if stored is None:
             raise ReplyError(404, f"Previous response with id '{previous}' not found.")
         history = stored
-    native = to_native(body, state.settings.num_ctx_defaults, history)
+    native = to_native(body, history)
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise BadRequest("'stream' must be a boolean", "stream")

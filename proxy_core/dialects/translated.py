@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from ..errors import BadRequest, ReplyError, UpstreamError, UpstreamMalformed
-from ..generation import Reply, open_reply
+from ..generation import TRUNCATED_HEADER, Reply, observe_final, open_reply
 from ..ndjson import dumps, iter_lines, merge_chunks
 from ..slow_clients import read_body
 from ..state import (
@@ -144,15 +144,14 @@ async def generate(
             raise ReplyError(500, str(chunk["error"]))
     if not chunks or not chunks[-1].get("done"):
         raise UpstreamMalformed("Ollama ended the reply before it was complete")
-    state.metrics.generation_done(model, chunks[-1])
+    truncated = observe_final(state, reply, model, chunks[-1])
     merged = merge_chunks(chunks)
     if finished is not None:
         finished(merged)
-    return web.Response(
-        body=dumps(whole(merged)),
-        content_type="application/json",
-        headers={"X-Cache": reply.cache},
-    )
+    headers = {"X-Cache": reply.cache}
+    if truncated is not None:
+        headers[TRUNCATED_HEADER] = truncated
+    return web.Response(body=dumps(whole(merged)), content_type="application/json", headers=headers)
 
 
 async def _stream(
@@ -187,7 +186,7 @@ async def _stream(
                     await response.write(sse(*event))
                 if native.get("done"):
                     saw_done = True
-                    state.metrics.generation_done(model, native)
+                    observe_final(state, reply, model, native)
                     if finished is not None:
                         finished(merge_chunks(seen))
         except UpstreamError as exc:

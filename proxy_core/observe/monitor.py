@@ -17,6 +17,18 @@ from .ollama_status import check_ollama
 log = logging.getLogger(__name__)
 
 
+async def refresh_ollama(state: ProxyState) -> None:
+    """Ask Ollama for its version, loaded and installed models; learn the model labels
+    and digests (cache keys include a model's digest: cache/keys.py)."""
+    status = await check_ollama(state.upstream)
+    state.metrics.ollama = status
+    if status.reachable:
+        state.metrics.set_known_models(status.models)
+        state.cache.learn_digests(
+            [{"model": name, "digest": digest} for name, digest in status.digests]
+        )
+
+
 class BackgroundMonitor:
     def __init__(
         self,
@@ -56,10 +68,4 @@ class BackgroundMonitor:
         metrics.cache_volume = await state.cache.volume()
         if slow_tick:
             self._next_ollama = now + self._ollama_every
-            status = await check_ollama(state.upstream)
-            metrics.ollama = status
-            if status.reachable:
-                metrics.set_known_models(status.models)
-                state.cache.learn_digests(
-                    [{"model": name, "digest": digest} for name, digest in status.digests]
-                )
+            await refresh_ollama(state)

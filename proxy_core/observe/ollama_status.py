@@ -19,6 +19,7 @@ class LoadedModel:
     name: str
     size: int  # bytes in memory
     size_vram: int  # of which on the GPU
+    context_length: int = 0  # the context it is loaded with (0: not reported)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -50,6 +51,7 @@ def _loaded(payload: Any) -> tuple[LoadedModel, ...]:
                     str(m.get("name") or m.get("model") or "?"),
                     int(m.get("size") or 0),
                     int(m.get("size_vram") or 0),
+                    int(m.get("context_length") or 0),
                 )
             )
     return tuple(out)

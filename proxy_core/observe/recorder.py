@@ -184,6 +184,43 @@ def hardware_families(sample: HardwareSample) -> Iterator[Any]:
         )
 
 
+class _LaneCollector:
+    def __init__(
+        self,
+        recorder: MetricsRecorder,
+        depth: Callable[[], dict[str, tuple[int, int]]],
+        superseded: Callable[[], int],
+    ) -> None:
+        self._recorder = recorder
+        self._depth = depth
+        self._superseded = superseded
+
+    def collect(self) -> Iterator[Any]:
+        running = GaugeMetricFamily(
+            "proxy_generations_running", "Generations sent to Ollama, by model", labels=["model"]
+        )
+        waiting = GaugeMetricFamily(
+            "proxy_generations_waiting",
+            "Generations waiting in the proxy, by model",
+            labels=["model"],
+        )
+        by_label: dict[str, tuple[int, int]] = {}
+        for model, (run, wait) in self._depth().items():
+            label = self._recorder.model_label(model)
+            old = by_label.get(label, (0, 0))
+            by_label[label] = (old[0] + run, old[1] + wait)
+        for label, (run, wait) in by_label.items():
+            running.add_metric([label], run)
+            waiting.add_metric([label], wait)
+        yield running
+        yield waiting
+        yield CounterMetricFamily(
+            "proxy_autocomplete_superseded",
+            "Waiting autocomplete requests dropped for a newer one from the same client",
+            value=self._superseded(),
+        )
+
+
 class MetricsRecorder:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -221,6 +258,25 @@ class MetricsRecorder:
             "proxy_generation_tokens_per_second",
             "Generation speed of the last reply, from eval_count/eval_duration",
             ["model"],
+            registry=self.registry,
+        )
+        self.truncations = Counter(
+            "proxy_context_truncations",
+            "Replies whose prompt filled the context Ollama ran with (likely cut)",
+            ["model", "client"],
+            registry=self.registry,
+        )
+        self.client_requests = Counter(
+            "proxy_client_generations",
+            "Generation requests by recognised client",
+            ["client"],
+            registry=self.registry,
+        )
+        self.queue_wait = Histogram(
+            "proxy_queue_wait_seconds",
+            "Time a generation waited in the proxy for a slot of its model",
+            ["model", "lane"],
+            buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
         self.known_models: frozenset[str] = frozenset()
@@ -298,6 +354,32 @@ class MetricsRecorder:
         with self._lock:
             self._ttfb_count += 1
             self._ttfb_sum += seconds
+
+    def attach_lanes(
+        self, depth: Callable[[], dict[str, tuple[int, int]]], superseded: Callable[[], int]
+    ) -> None:
+        """Queue depth and superseded autocompletes, read at scrape time (lanes.py)."""
+        self.registry.register(_LaneCollector(self, depth, superseded))
+
+    def loaded_context(self, model: str) -> int | None:
+        """The context a loaded model runs with, from the monitor's last /api/ps."""
+        status = self.ollama
+        if status is None:
+            return None
+        wanted = normalize_model(model)
+        for loaded in status.loaded:
+            if loaded.context_length and normalize_model(loaded.name) == wanted:
+                return loaded.context_length
+        return None
+
+    def truncated(self, model: str, client: str) -> None:
+        self._child(self.truncations, self.model_label(model), client).inc()
+
+    def client_request(self, client: str) -> None:
+        self._child(self.client_requests, client).inc()
+
+    def queued(self, model: str, lane: str, seconds: float) -> None:
+        self._child(self.queue_wait, self.model_label(model), lane).observe(seconds)
 
     def upstream_error(self, kind: str) -> None:
         self.upstream_errors.labels(kind).inc()

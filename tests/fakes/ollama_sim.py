@@ -87,6 +87,9 @@ class SimConfig:
     # Fault injection: a path answered with these bytes (or chunks) instead of Ollama's
     # reply, to test how the proxy treats an upstream that misbehaves.
     override_replies: dict[str, bytes | FaultyReply] = dataclasses.field(default_factory=dict)
+    # Generations run at once (Ollama's OLLAMA_NUM_PARALLEL); None: no limit. The rest
+    # wait, as in Ollama, and the recorder notes the order generations started in.
+    parallel: int | None = None
 
 
 @dataclasses.dataclass
@@ -116,6 +119,9 @@ class RecordedRequest:
 class SimRecorder:
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
+        self.started: list[RecordedRequest] = []  # generations, in the order they began
+        self.running = 0
+        self.most_running = 0
 
     def by_path(self, path: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path == path]
@@ -130,6 +136,7 @@ SIM_RECORDER = web.AppKey("sim_recorder", SimRecorder)
 SIM_MODELS = web.AppKey("sim_models", dict)
 SIM_BLOBS = web.AppKey("sim_blobs", set)
 SIM_RECORD = web.RequestKey("sim_record", RecordedRequest)
+SIM_SLOTS = web.AppKey("sim_slots", dict)
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -300,6 +307,17 @@ def _embedding(text: str, dims: int, normalize: bool) -> list[float]:
 
 def _prompt_count(messages: list[dict[str, Any]]) -> int:
     return sum(len(_words(str(m.get("content") or ""))) + 4 for m in messages) or 1
+
+
+# The context a model runs with when a request sets no num_ctx (what /api/ps reports).
+DEFAULT_NUM_CTX = 4096
+
+
+def _context(options: dict[str, Any]) -> int:
+    ctx = options.get("num_ctx")
+    return (
+        ctx if isinstance(ctx, int) and not isinstance(ctx, bool) and ctx > 0 else DEFAULT_NUM_CTX
+    )
 
 
 def _metrics(prompt_tokens: int, eval_tokens: int, started: float) -> dict[str, int]:
@@ -503,6 +521,27 @@ async def _stream_lines(
     request: web.Request, lines: Iterator[dict[str, Any]], stream: bool
 ) -> web.StreamResponse:
     cfg: SimConfig = request.app[SIM_CONFIG]
+    if cfg.parallel is None:
+        return await _write_lines(request, lines, stream)
+    # One semaphore per configured value: tests set ``parallel`` after the sim started.
+    slots = request.app[SIM_SLOTS].setdefault(cfg.parallel, asyncio.Semaphore(cfg.parallel))
+    recorder: SimRecorder = request.app[SIM_RECORDER]
+    async with slots:
+        rec = request.get(SIM_RECORD)
+        if rec is not None:
+            recorder.started.append(rec)
+        recorder.running += 1
+        recorder.most_running = max(recorder.most_running, recorder.running)
+        try:
+            return await _write_lines(request, lines, stream)
+        finally:
+            recorder.running -= 1
+
+
+async def _write_lines(
+    request: web.Request, lines: Iterator[dict[str, Any]], stream: bool
+) -> web.StreamResponse:
+    cfg: SimConfig = request.app[SIM_CONFIG]
     if cfg.header_delay:
         await asyncio.sleep(cfg.header_delay)
     if not stream:
@@ -634,7 +673,9 @@ async def chat(request: web.Request) -> web.StreamResponse:
             "message": final_msg,
             "done": True,
             "done_reason": reason,
-            **_metrics(_prompt_count(messages), n, started),
+            # A prompt longer than the context is cut from the front, as Ollama does, and
+            # prompt_eval_count reports what was kept: at most num_ctx.
+            **_metrics(min(_prompt_count(messages), _context(options)), n, started),
         }
 
     return await _stream_lines(request, lines(), stream)
@@ -691,7 +732,9 @@ async def generate(request: web.Request) -> web.StreamResponse:
         }
         if not raw:
             final["context"] = [1, 2, 3]
-        final.update(_metrics(len(_words(prompt)) + 4, len(tokens), started))
+        final.update(
+            _metrics(min(len(_words(prompt)) + 4, _context(options)), len(tokens), started)
+        )
         yield final
 
     return await _stream_lines(request, lines(), stream)
@@ -836,6 +879,7 @@ def create_sim_app(
     app = web.Application(middlewares=[_record], client_max_size=1 << 30)
     app.on_response_prepare.append(_extra_headers)
     app[SIM_CONFIG] = config or SimConfig()
+    app[SIM_SLOTS] = {}
     app[SIM_RECORDER] = SimRecorder()
     app[SIM_MODELS] = {m.name: m for m in models}
     app[SIM_BLOBS] = set()

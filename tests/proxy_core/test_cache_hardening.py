@@ -273,3 +273,23 @@ async def test_a_coalesced_flight_past_the_limit_holds_bounded_memory(
                 await resp.read()
     finally:
         await service.stop()
+
+
+async def test_an_answer_cached_right_after_start_survives_the_first_model_listing(
+    sim: Sim, tmp_path: Path
+) -> None:
+    """Keys include a model's digest; the digests are learnt before the proxy listens,
+    so the first answer is not keyed without one and lost when the monitor learns it."""
+    service = ProxyService(make_settings(tmp_path, sim.url, monitor_interval=0.05))
+    await service.start()
+    try:
+        assert (await post(service, "/api/chat", CHAT))[1] == "MISS"
+        assert service.state is not None
+        ticks = len(sim.recorder.by_path("/api/tags"))
+        for _ in range(200):  # until the monitor has listed the models again
+            if len(sim.recorder.by_path("/api/tags")) > ticks:
+                break
+            await asyncio.sleep(0.01)
+        assert (await post(service, "/api/chat", CHAT))[1] == "HIT"
+    finally:
+        await service.stop()

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ...cache import RouteKind, normalize_model
 from ...errors import BadRequest, UpstreamError, UpstreamMalformed
-from ...generation import Reply, open_reply
+from ...generation import TRUNCATED_HEADER, Reply, observe_final, open_reply
 from ...ndjson import dumps, iter_lines
 from ...slow_clients import read_body
 from ...state import (
@@ -108,7 +108,7 @@ async def _sse(
                     await response.write(response_map.sse(chunk))
                 if native.get("done"):
                     saw_done = True
-                    state.metrics.generation_done(model, native)
+                    observe_final(state, reply, model, native)
         except UpstreamError as exc:
             state.metrics.upstream_error(type(exc).__name__)
             await response.write(response_map.sse(error_object(exc.status, str(exc))))
@@ -125,7 +125,10 @@ async def _sse(
     return response
 
 
-async def _collect(request: web.Request, reply: Reply, model: str) -> list[dict[str, Any]]:
+async def _collect(
+    request: web.Request, reply: Reply, model: str
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The whole native answer, and X-Context-Truncated's value when its prompt was cut."""
     state = request.app[STATE]
     chunks = [native async for native in _native_lines(reply, state.settings.max_line_bytes)]
     for native in chunks:
@@ -133,26 +136,26 @@ async def _collect(request: web.Request, reply: Reply, model: str) -> list[dict[
             raise OpenAIError(500, error_object(500, str(native["error"])))
     if not chunks or not chunks[-1].get("done"):
         raise OpenAIError(502, error_object(502, "Ollama ended the reply before it was complete"))
-    request.app[STATE].metrics.generation_done(model, chunks[-1])
-    return chunks
+    return chunks, observe_final(state, reply, model, chunks[-1])
 
 
-def _json(obj: dict[str, Any], reply: Reply) -> web.Response:
-    return web.Response(
-        body=dumps(obj), content_type="application/json", headers={"X-Cache": reply.cache}
-    )
+def _json(obj: dict[str, Any], reply: Reply, truncated: str | None = None) -> web.Response:
+    headers = {"X-Cache": reply.cache}
+    if truncated is not None:
+        headers[TRUNCATED_HEADER] = truncated
+    return web.Response(body=dumps(obj), content_type="application/json", headers=headers)
 
 
 async def _generate(
     request: web.Request,
     kind: RouteKind,
-    build: Callable[[dict[str, Any], Any], dict[str, Any]],
+    build: Callable[[dict[str, Any]], dict[str, Any]],
     stream_mapper: Callable[[str, bool], _StreamMapper],
     whole: Callable[[str, list[dict[str, Any]]], dict[str, Any]],
 ) -> web.StreamResponse:
     state = request.app[STATE]
     body = await read_json_object(request)
-    native = build(body, state.settings.num_ctx_defaults)
+    native = build(body)
     stream = _stream_flag(body)
     model = native["model"]
     request[REQUEST_MODEL] = model
@@ -164,7 +167,8 @@ async def _generate(
         await _raise_for_status(reply)
         if stream:
             return await _sse(request, reply, stream_mapper(model, _include_usage(body)), model)
-        return _json(whole(model, await _collect(request, reply, model)), reply)
+        chunks, truncated = await _collect(request, reply, model)
+        return _json(whole(model, chunks), reply, truncated)
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -235,9 +239,17 @@ async def _tags(request: web.Request) -> list[dict[str, Any]]:
     return [m for m in models if isinstance(m, dict)]
 
 
+def _with_context(request: web.Request, entry: dict[str, Any]) -> dict[str, Any]:
+    """A model entry with the context its profile runs it with (as /api/show reports)."""
+    profile = request.app[STATE].profiles.profile_for(str(entry["id"]))
+    if profile.reports_context:
+        entry["context_length"] = profile.num_ctx
+    return entry
+
+
 async def list_models(request: web.Request) -> web.Response:
     models = await _tags(request)
-    data = [response_map.model_object(m) for m in models]
+    data = [_with_context(request, response_map.model_object(m)) for m in models]
     return web.Response(
         body=dumps({"object": "list", "data": data}), content_type="application/json"
     )
@@ -249,6 +261,7 @@ async def get_model(request: web.Request) -> web.Response:
         name = str(tag.get("model") or tag.get("name") or "")
         if normalize_model(name) == normalize_model(wanted):
             return web.Response(
-                body=dumps(response_map.model_object(tag, wanted)), content_type="application/json"
+                body=dumps(_with_context(request, response_map.model_object(tag, wanted))),
+                content_type="application/json",
             )
     raise OpenAIError(404, error_object(404, f"model '{wanted}' not found", "model"))

@@ -13,7 +13,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ...cache.keys import normalize_model
 from ...errors import BadRequest
 
 _DATA_URI = re.compile(r"^data:(image/[a-z0-9.+-]+)?;base64,(.*)$", re.IGNORECASE | re.DOTALL)
@@ -58,9 +57,7 @@ def _stop(value: Any) -> list[str] | None:
     raise BadRequest("'stop' must be a string or a list of strings", "stop")
 
 
-def sampling_options(
-    body: Mapping[str, Any], num_ctx_defaults: Mapping[str, int]
-) -> dict[str, Any]:
+def sampling_options(body: Mapping[str, Any]) -> dict[str, Any]:
     """OpenAI sampling fields and the native ``options`` passthrough, merged."""
     options: dict[str, Any] = {}
     for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
@@ -83,12 +80,6 @@ def sampling_options(
         if not isinstance(extra, dict):
             raise BadRequest("'options' must be an object of Ollama options", "options")
         options.update(extra)
-    if "num_ctx" not in options:
-        model = normalize_model(str(body.get("model") or ""))
-        for name, ctx in num_ctx_defaults.items():
-            if normalize_model(name) == model:
-                options["num_ctx"] = ctx
-                break
     return options
 
 
@@ -267,7 +258,7 @@ def _think(body: Mapping[str, Any]) -> Any:
     return _EFFORT[effort]
 
 
-def chat_request(body: Mapping[str, Any], num_ctx_defaults: Mapping[str, int]) -> dict[str, Any]:
+def chat_request(body: Mapping[str, Any]) -> dict[str, Any]:
     native: dict[str, Any] = {
         "model": require_model(body),
         "messages": chat_messages(body.get("messages")),
@@ -281,7 +272,7 @@ def chat_request(body: Mapping[str, Any], num_ctx_defaults: Mapping[str, int]) -
     think = _think(body)
     if think is not None:
         native["think"] = think
-    options = sampling_options(body, num_ctx_defaults)
+    options = sampling_options(body)
     if options:
         native["options"] = options
     _passthrough(body, native)
@@ -289,9 +280,7 @@ def chat_request(body: Mapping[str, Any], num_ctx_defaults: Mapping[str, int]) -
     return native
 
 
-def completion_request(
-    body: Mapping[str, Any], num_ctx_defaults: Mapping[str, int]
-) -> dict[str, Any]:
+def completion_request(body: Mapping[str, Any]) -> dict[str, Any]:
     model = require_model(body)
     prompt = body.get("prompt")
     if isinstance(prompt, list):
@@ -317,7 +306,7 @@ def completion_request(
     for name in ("system", "raw", "template"):
         if body.get(name) is not None:
             native[name] = body[name]
-    options = sampling_options(body, num_ctx_defaults)
+    options = sampling_options(body)
     if options:
         native["options"] = options
     _passthrough(body, native)

@@ -25,17 +25,9 @@ from proxy_core.errors import BadRequest
 )
 def test_chat_options(extra: dict[str, Any], options: dict[str, Any] | None) -> None:
     native = request_map.chat_request(
-        {"model": "m", "messages": [{"role": "user", "content": "x"}], **extra}, {}
+        {"model": "m", "messages": [{"role": "user", "content": "x"}], **extra}
     )
     assert native.get("options") == options
-
-
-def test_per_model_num_ctx_default() -> None:
-    body = {"model": "llama3.2", "messages": [{"role": "user", "content": "x"}]}
-    native = request_map.chat_request(body, {"llama3.2:latest": 32768})
-    assert native["options"] == {"num_ctx": 32768}
-    explicit = request_map.chat_request({**body, "options": {"num_ctx": 4096}}, {"llama3.2": 32768})
-    assert explicit["options"] == {"num_ctx": 4096}
 
 
 @pytest.mark.parametrize(
@@ -56,7 +48,6 @@ def test_tool_choice(choice: Any, names: list[str] | None) -> None:
             "tool_choice": choice,
             "messages": [{"role": "user", "content": "x"}],
         },
-        {},
     )
     got = [t["function"]["name"] for t in native["tools"]] if "tools" in native else None
     assert got == names
@@ -69,7 +60,6 @@ def test_tool_choice(choice: Any, names: list[str] | None) -> None:
 def test_reasoning_effort(effort: str, think: Any) -> None:
     native = request_map.chat_request(
         {"model": "m", "reasoning_effort": effort, "messages": [{"role": "user", "content": "x"}]},
-        {},
     )
     assert native["think"] == think
 
@@ -114,7 +104,7 @@ def test_reasoning_effort(effort: str, think: Any) -> None:
 )
 def test_chat_rejects(body: dict[str, Any]) -> None:
     with pytest.raises(BadRequest):
-        request_map.chat_request(body, {})
+        request_map.chat_request(body)
 
 
 def test_response_format_schema() -> None:
@@ -128,7 +118,6 @@ def test_response_format_schema() -> None:
                 "json_schema": {"name": "n", "schema": schema},
             },
         },
-        {},
     )
     assert native["format"] == schema
 
