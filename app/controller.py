@@ -16,20 +16,27 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QInputDialog, QMessageBox, QSystemTrayIcon
 
 from proxy_core import ProxyService, ProxySettings
+from proxy_core.cache.keys import normalize_model
 from proxy_core.errors import PortInUse, StartupError
+from proxy_core.events import ContextTruncated
 from proxy_core.observe.rates import compare
 from proxy_core.observe.recorder import MetricsSnapshot
+from proxy_core.settings import SettingsError
 
 from . import autostart
 from .connect_dialog import ConnectDialog
 from .dashboard import DashboardWindow
+from .models_panel import ModelsWindow
+from .models_view import profile_for
 from .presenter import (
     STATE_TEXT,
     DashboardPresenter,
     TrayState,
     ollama_notice,
+    raised_context,
     tooltip,
     tray_state,
+    truncation_notice,
 )
 from .settings_dialog import SettingsDialog
 from .settings_store import SettingsStore
@@ -99,6 +106,14 @@ class AppController(QObject):
         menu.connect_ide.triggered.connect(self.open_connect)
         menu.settings.triggered.connect(self.open_settings)
         menu.open_metrics.triggered.connect(self.open_metrics)
+        menu.models.triggered.connect(self.open_models)
+        self.models_window: ModelsWindow | None = None
+        menu.raise_context.triggered.connect(lambda: self._spawn(self.raise_context()))
+        self.tray.messageClicked.connect(self._message_clicked)
+        # Events that need a person reach the tray through the core's listener interface.
+        self.truncation: ContextTruncated | None = None
+        self._last_notice = ""
+        service.add_listener(self.on_proxy_event)
         menu.quit.triggered.connect(self.quit)
         self.tray.activated.connect(self._tray_clicked)
         self.status_timer = QTimer(self)
@@ -194,8 +209,57 @@ class AppController(QObject):
         if notice is not None:
             self.notify(*notice)
 
+    def on_proxy_event(self, event: ContextTruncated) -> None:
+        self.truncation = event
+        action = self.tray.menu.raise_context
+        action.setText(f"Raise num_ctx for {event.model} to {raised_context(event.num_ctx)}")
+        action.setVisible(True)
+        self.notify(*truncation_notice(event))
+
+    def _message_clicked(self) -> None:
+        if self.truncation is not None and self._last_notice.startswith("Prompt cut short"):
+            self._spawn(self.raise_context())
+
+    def open_models(self) -> None:
+        if self.models_window is None:
+            self.models_window = ModelsWindow(self.snapshot, lambda: self.service.settings.models)
+            self.models_window.profile_changed.connect(
+                lambda model, profile: self._spawn(self.set_profile(model, profile))
+            )
+        self.models_window.show()
+        self.models_window.raise_()
+        self.models_window.activateWindow()
+
+    async def set_profile(self, model: str, profile: dict[str, Any]) -> None:
+        """A profile edited in the Models panel: applied at once and saved."""
+        current = self.service.settings
+        models = {
+            name: dict(p)
+            for name, p in current.models.items()
+            if normalize_model(name) != normalize_model(model)
+        }
+        if profile:
+            models[model] = profile
+        try:
+            new = current.replace(models=models)
+        except SettingsError as exc:
+            self.show_warning("Model profile", str(exc))
+            return
+        await self.apply_settings(new)
+
+    async def raise_context(self) -> None:
+        """The one click: the truncated model's profile gets twice the context."""
+        event, self.truncation = self.truncation, None
+        self.tray.menu.raise_context.setVisible(False)
+        if event is None:
+            return
+        profile = dict(profile_for(self.service.settings.models, normalize_model(event.model)))
+        profile["num_ctx"] = raised_context(event.num_ctx)
+        await self.set_profile(event.model, profile)
+
     def notify(self, title: str, message: str) -> None:
         self.notices.append((title, message))
+        self._last_notice = title
         if self.tray_available and self.tray.isVisible():
             self.tray.showMessage(title, message, QSystemTrayIcon.MessageIcon.Information, 5000)
 

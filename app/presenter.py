@@ -10,6 +10,7 @@ import collections
 import dataclasses
 import enum
 
+from proxy_core.events import ContextTruncated
 from proxy_core.observe.hardware import HardwareSample
 from proxy_core.observe.ollama_status import OllamaStatus
 from proxy_core.observe.rates import DashboardFigures, compare, format_seconds
@@ -52,6 +53,37 @@ def tooltip(state: TrayState, base_url: str, figures: DashboardFigures | None) -
             + ("-" if rate is None else f"{rate:.0%}")
         )
     return "\n".join(lines)
+
+
+def raised_context(num_ctx: int) -> int:
+    """The one-click fix for a truncated prompt: twice the context, at least 8192."""
+    return max(num_ctx * 2, 8192)
+
+
+def truncation_notice(event: ContextTruncated) -> tuple[str, str]:
+    """(title, message) for a prompt that filled the model's context."""
+    who = CLIENT_NAMES.get(event.client, "A client")
+    return (
+        f"Prompt cut short for {event.model}",
+        f"{who} sent {event.model} a prompt that filled its whole context "
+        f"({event.prompt_tokens} of {event.num_ctx} tokens), so its start was likely lost. "
+        f"Click to raise num_ctx for {event.model} to {raised_context(event.num_ctx)}.",
+    )
+
+
+CLIENT_NAMES = {
+    "claude-code": "Claude Code",
+    "codex": "Codex CLI",
+    "copilot": "Copilot Chat",
+    "continue": "Continue",
+    "cline": "Cline",
+    "roo": "Roo Code",
+    "zed": "Zed",
+    "jetbrains": "JetBrains AI",
+    "void": "Void",
+    "aider": "aider",
+    "open-webui": "Open WebUI",
+}
 
 
 def ollama_notice(before: bool | None, now: bool | None, url: str) -> tuple[str, str] | None:

@@ -22,8 +22,12 @@ class TrayMenu(QMenu):
         self.copy_openai_url = self.addAction("Copy OpenAI base URL")
         self.copy_ollama_url = self.addAction("Copy Ollama URL")
         self.connect_ide = self.addAction("Connect an IDE…")
+        self.models = self.addAction("Models…")
         self.settings = self.addAction("Settings…")
         self.open_metrics = self.addAction("Open metrics")
+        # Shown after a prompt was cut by a model's context: the one-click fix.
+        self.raise_context = self.addAction("Raise num_ctx")
+        self.raise_context.setVisible(False)
         self.addSeparator()
         self.quit = self.addAction("Quit")
 

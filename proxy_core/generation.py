@@ -87,11 +87,12 @@ async def open_reply(
     generation = body is not None and isinstance(model, str) and kind in ("chat", "generate")
     if generation:
         assert body is not None and isinstance(model, str)
-        state.metrics.client_request(client)
         profile = state.profiles.profile_for(model)
         if profile is not NO_PROFILE and apply_profile(body, profile):
             raw_body = dumps(body)  # Ollama gets what the key was made from
     facts = _Facts(client, model if isinstance(model, str) else "", _num_ctx(state, body, model))
+    if generation:
+        state.metrics.generation_requested(facts.model, client, facts.num_ctx)
     lane = _lane(state, kind, body, client_headers, profile) if generation else None
     if body is None or not cache.enabled or not is_cacheable_request(kind, body, cache.policy):
         if body is not None:
@@ -100,6 +101,8 @@ async def open_reply(
             _slot(state, lane, facts),
             _direct(state, kind, raw_body, headers, BYPASS, facts) as reply,
         ):
+            if generation:
+                state.metrics.first_token(facts.model, reply.ttfb)
             yield reply
         return
 
@@ -174,12 +177,15 @@ async def open_reply(
             state.lanes.release(lane.model)  # another request started it while we waited
     try:
         status, reply_headers, length = await flight.head
+        ttfb = time.perf_counter() - started
+        if generation:
+            state.metrics.first_token(facts.model, ttfb)
         yield Reply(
             status,
             reply_headers,
             MISS if control.lookup else BYPASS,
             chunks=flight.follow(),
-            ttfb=time.perf_counter() - started,
+            ttfb=ttfb,
             length=length,
             **facts.fields(),
         )

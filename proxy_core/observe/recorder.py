@@ -10,7 +10,7 @@ import bisect
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 from ..cache.keys import normalize_model
 from ..cache.store import CacheStats
 from .hardware import HardwareSample
+from .model_stats import ModelCounts, ModelStats
 from .ollama_status import OllamaStatus
 
 # Resolves sub-millisecond cache hits and multi-minute generations.
@@ -71,6 +72,8 @@ class MetricsSnapshot:
     in_flight: int
     hardware: HardwareSample | None = None  # None until the first sample
     ollama: OllamaStatus | None = None  # None until the first check
+    models: Mapping[str, ModelCounts] = dataclasses.field(default_factory=dict)  # by label
+    lanes: Mapping[str, tuple[int, int]] = dataclasses.field(default_factory=dict)  # run, wait
 
 
 class _CacheCollector(Collector):
@@ -280,6 +283,8 @@ class MetricsRecorder:
             registry=self.registry,
         )
         self.known_models: frozenset[str] = frozenset()
+        self._models: dict[str, ModelStats] = {}  # by model label (bounded like metrics)
+        self._lane_depth: Callable[[], dict[str, tuple[int, int]]] = dict
         self._lock = threading.Lock()
         self._children: dict[Any, Any] = {}  # (metric id, labels) -> prometheus child (_child)
         self._counts = [0] * (len(LATENCY_BUCKETS) + 1)
@@ -359,6 +364,7 @@ class MetricsRecorder:
         self, depth: Callable[[], dict[str, tuple[int, int]]], superseded: Callable[[], int]
     ) -> None:
         """Queue depth and superseded autocompletes, read at scrape time (lanes.py)."""
+        self._lane_depth = depth
         self.registry.register(_LaneCollector(self, depth, superseded))
 
     def loaded_context(self, model: str) -> int | None:
@@ -372,14 +378,37 @@ class MetricsRecorder:
                 return loaded.context_length
         return None
 
-    def truncated(self, model: str, client: str) -> None:
-        self._child(self.truncations, self.model_label(model), client).inc()
+    def _model(self, label: str) -> ModelStats:
+        stats = self._models.get(label)
+        if stats is None:
+            stats = self._models[label] = ModelStats(len(LATENCY_BUCKETS))
+        return stats
 
-    def client_request(self, client: str) -> None:
+    def truncated(self, model: str, client: str) -> None:
+        label = self.model_label(model)
+        self._child(self.truncations, label, client).inc()
+        with self._lock:
+            self._model(label).truncations += 1
+
+    def generation_requested(self, model: str, client: str, num_ctx: int | None) -> None:
+        """A generation (chat or generate) asked of ``model`` by ``client``."""
         self._child(self.client_requests, client).inc()
+        with self._lock:
+            self._model(self.model_label(model)).requested(client, num_ctx)
+
+    def first_token(self, model: str, seconds: float) -> None:
+        """Time to Ollama's first byte of a generation (its time to first token)."""
+        index = bisect.bisect_left(LATENCY_BUCKETS, seconds)
+        with self._lock:
+            self._model(self.model_label(model)).ttft[index] += 1
 
     def queued(self, model: str, lane: str, seconds: float) -> None:
-        self._child(self.queue_wait, self.model_label(model), lane).observe(seconds)
+        label = self.model_label(model)
+        self._child(self.queue_wait, label, lane).observe(seconds)
+        with self._lock:
+            stats = self._model(label)
+            stats.queued += 1
+            stats.queue_seconds += seconds
 
     def upstream_error(self, kind: str) -> None:
         self.upstream_errors.labels(kind).inc()
@@ -399,6 +428,9 @@ class MetricsRecorder:
                 with self._lock:
                     self._completion_tokens += completion
                     self._generation_seconds += duration / 1e9
+                    stats = self._model(label)
+                    stats.completion_tokens += completion
+                    stats.generation_seconds += duration / 1e9
 
     # read side ---------------------------------------------------------------------------
     def snapshot(self) -> MetricsSnapshot:
@@ -426,4 +458,6 @@ class MetricsRecorder:
                 in_flight=self._in_flight,
                 hardware=self.hardware,
                 ollama=self.ollama,
+                models={label: stats.freeze() for label, stats in self._models.items()},
+                lanes=self._lane_depth(),
             )

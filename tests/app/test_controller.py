@@ -20,7 +20,7 @@ from app.settings_store import SettingsStore
 from proxy_core import ProxyService
 from proxy_core.errors import PortInUse
 from tests.conftest import make_settings
-from tests.fakes.ollama_sim import SIM_CONFIG, create_sim_app
+from tests.fakes.ollama_sim import SIM_CONFIG, SIM_RECORDER, create_sim_app
 
 Run = Callable[[Awaitable[Any]], Any]
 CACHEABLE = {
@@ -332,5 +332,85 @@ def test_ollama_going_down_changes_icon_and_tooltip_on_the_status_timer(
             assert controller.notices[-1][0] == "Ollama is unreachable"
         finally:
             await controller.shutdown()
+
+    on_qt_loop(scenario())
+
+
+def test_a_truncated_prompt_is_announced_and_fixed_in_one_click(
+    on_qt_loop: Run, tmp_path: Path, store: SettingsStore
+) -> None:
+    long_prompt = " ".join(f"w{i}" for i in range(80))
+
+    async def scenario() -> None:
+        sim = await started_sim()
+        settings = make_settings(tmp_path, sim_url(sim), models={"llama3.2": {"num_ctx": 32}})
+        controller = AppController(ProxyService(settings), store, tray_available=True)
+        assert await controller.start()
+        try:
+            body = {
+                "model": "llama3.2",
+                "stream": False,
+                "messages": [{"role": "user", "content": long_prompt}],
+            }
+            async with aiohttp.ClientSession(headers={"User-Agent": "Cline/3.17"}) as http:
+                async with http.post(controller.service.base_url + "/api/chat", json=body) as r:
+                    assert r.headers["X-Context-Truncated"] == "32/32"
+            title, message = controller.notices[-1]
+            assert title == "Prompt cut short for llama3.2"
+            assert "Cline" in message and "8192" in message
+            action = controller.tray.menu.raise_context
+            assert action.isVisible() and "8192" in action.text()
+            action.trigger()  # the one click
+            await until(
+                lambda: (
+                    controller.service.settings.models.get("llama3.2", {}).get("num_ctx") == 8192
+                )
+            )
+            assert not action.isVisible()
+            assert store.load()["models"] == {"llama3.2": {"num_ctx": 8192}}  # persisted
+            async with aiohttp.ClientSession() as http:
+                async with http.post(controller.service.base_url + "/api/chat", json=body) as r:
+                    assert "X-Context-Truncated" not in r.headers
+            sent = sim.app[SIM_RECORDER].by_path("/api/chat")[-1].json()
+            assert sent["options"]["num_ctx"] == 8192
+        finally:
+            await controller.shutdown()
+            await sim.close()
+
+    on_qt_loop(scenario())
+
+
+def test_a_profile_edited_in_the_models_panel_is_applied_and_saved(
+    on_qt_loop: Run, tmp_path: Path, store: SettingsStore
+) -> None:
+    async def scenario() -> None:
+        sim = await started_sim()
+        controller = AppController(
+            ProxyService(make_settings(tmp_path, sim_url(sim))), store, tray_available=True
+        )
+        assert await controller.start()
+        try:
+            controller.tray.menu.models.trigger()
+            window = controller.models_window
+            assert window is not None and window.isVisible()
+            window.profile_changed.emit("llama3.2:latest", {"num_ctx": 12288, "mode": "enforce"})
+            await until(lambda: bool(controller.service.settings.models))
+            assert store.load()["models"] == {
+                "llama3.2:latest": {"num_ctx": 12288, "mode": "enforce"}
+            }
+            body = {
+                "model": "llama3.2",
+                "stream": False,
+                "options": {"num_ctx": 2048},
+                "messages": [{"role": "user", "content": "x"}],
+            }
+            async with aiohttp.ClientSession() as http:
+                async with http.post(controller.service.base_url + "/api/chat", json=body):
+                    pass
+            sent = sim.app[SIM_RECORDER].by_path("/api/chat")[-1].json()
+            assert sent["options"]["num_ctx"] == 12288  # enforced over the client's 2048
+        finally:
+            await controller.shutdown()
+            await sim.close()
 
     on_qt_loop(scenario())
