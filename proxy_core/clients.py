@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 OTHER = "other"
@@ -29,11 +30,21 @@ _BY_AGENT: tuple[tuple[str, tuple[str, ...]], ...] = (
 LABELS = tuple(label for label, _ in _BY_AGENT) + (OTHER,)
 
 
-def recognise(headers: Mapping[str, str]) -> str:
-    agent = headers.get("User-Agent", "").lower()
+# Open WebUI names its user and chat in these (when forwarding user info is on).
+_OPEN_WEBUI_HEADERS = ("X-OpenWebUI-User-Name", "X-OpenWebUI-User-Id", "X-OpenWebUI-Chat-Id")
+
+
+@functools.lru_cache(maxsize=1024)  # a few distinct agents send every request
+def _by_agent(agent: str) -> str:
+    lowered = agent.lower()
     for label, needles in _BY_AGENT:
-        if any(needle in agent for needle in needles):
+        if any(needle in lowered for needle in needles):
             return label
-    if any(name.lower().startswith("x-openwebui-") for name in headers):
-        return "open-webui"
     return OTHER
+
+
+def recognise(headers: Mapping[str, str]) -> str:
+    label = _by_agent(headers.get("User-Agent", ""))
+    if label == OTHER and any(name in headers for name in _OPEN_WEBUI_HEADERS):
+        return "open-webui"
+    return label

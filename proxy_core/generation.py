@@ -93,10 +93,10 @@ async def open_reply(
     facts = _Facts(client, model if isinstance(model, str) else "", _num_ctx(state, body, model))
     if generation:
         state.metrics.generation_requested(facts.model, client, facts.num_ctx)
-    lane = _lane(state, kind, body, client_headers, profile) if generation else None
     if body is None or not cache.enabled or not is_cacheable_request(kind, body, cache.policy):
         if body is not None:
             cache.stats.bypasses += 1
+        lane = _lane(state, kind, body, client_headers, profile) if generation else None
         async with (
             _slot(state, lane, facts),
             _direct(state, kind, raw_body, headers, BYPASS, facts) as reply,
@@ -129,6 +129,8 @@ async def open_reply(
         cache.stats.misses += 1
     else:
         cache.stats.bypasses += 1
+    # Only what goes to Ollama takes a lane: a hit (above) never waits.
+    lane = _lane(state, kind, body, client_headers, profile) if generation else None
     flight_key = f"{key}:{int(streamed)}:{int(control.store)}"
     started = time.perf_counter()
 
@@ -242,7 +244,7 @@ def _num_ctx(state: ProxyState, body: dict[str, Any] | None, model: Any) -> int 
 
 
 async def _acquire(state: ProxyState, lane: _Lane | None, facts: _Facts) -> None:
-    if lane is None:
+    if lane is None or state.lanes.try_acquire(lane.model, lane.slots):
         return
     waited = await state.lanes.acquire(
         lane.model, lane.slots, background=lane.background, client=facts.client

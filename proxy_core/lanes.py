@@ -65,12 +65,19 @@ class Lanes:
         """model -> (running, waiting), for metrics and the dashboard."""
         return {m: (lane.running, lane.waiting) for m, lane in self._models.items()}
 
-    async def acquire(self, model: str, slots: int, *, background: bool, client: str) -> float:
-        """Wait for a slot; returns the seconds waited. Raises :class:`Superseded`."""
+    def try_acquire(self, model: str, slots: int) -> bool:
+        """Take a free slot at once if there is one and nobody waits (no coroutine)."""
         lane = self.lane(model, slots)
         if lane.running < lane.slots and not lane.waiting:
             lane.running += 1
+            return True
+        return False
+
+    async def acquire(self, model: str, slots: int, *, background: bool, client: str) -> float:
+        """Wait for a slot; returns the seconds waited. Raises :class:`Superseded`."""
+        if self.try_acquire(model, slots):
             return 0.0
+        lane = self.lane(model, slots)
         if background:
             self._supersede(lane, client)
         waiter = _Waiter(

@@ -13,6 +13,7 @@ under the same name does not answer from its old weights' entries.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from typing import Any, Literal
@@ -39,6 +40,7 @@ OPTION_DEFAULTS: dict[str, Any] = {
 _IGNORED = frozenset({"keep_alive", "stream", "options"})
 
 
+@functools.lru_cache(maxsize=4096)  # hot: every request, several times; names repeat
 def normalize_model(name: str) -> str:
     name = name.strip().lower()
     last = name.rsplit("/", 1)[-1]

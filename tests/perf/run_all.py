@@ -12,7 +12,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 
-from . import bench_cache, bench_metrics, bench_proxy, bench_tray
+from . import bench_cache, bench_metrics, bench_profiles, bench_proxy, bench_tray
 from .harness import print_table
 
 SECTIONS: dict[str, Callable[[], Awaitable[list[tuple[str, str]]]]] = {
@@ -20,6 +20,7 @@ SECTIONS: dict[str, Callable[[], Awaitable[list[tuple[str, str]]]]] = {
     "cache": bench_cache.run,
     "metrics": bench_metrics.run,
     "tray": bench_tray.run,
+    "profiles": bench_profiles.run,
 }
 
 
