@@ -100,7 +100,8 @@ def native_error_message(status: int, body: bytes) -> str:
     return body.decode("utf-8", "replace").strip() or f"Ollama answered status {status}"
 
 
-async def _native_lines(reply: Reply, max_line: int) -> AsyncIterator[dict[str, Any]]:
+async def native_lines(reply: Reply, max_line: int) -> AsyncIterator[dict[str, Any]]:
+    """The native chunks of a reply (stored or live) as objects; unparsable lines skipped."""
     if reply.entry is not None:
         for line in reply.entry.lines:
             yield json.loads(line)
@@ -138,7 +139,7 @@ async def generate(
             raise ReplyError(reply.status, native_error_message(reply.status, body))
         if stream:
             return await _stream(request, state, reply, mapper, model, finished)
-        chunks = [c async for c in _native_lines(reply, state.settings.max_line_bytes)]
+        chunks = [c async for c in native_lines(reply, state.settings.max_line_bytes)]
     for chunk in chunks:
         if "error" in chunk:
             raise ReplyError(500, str(chunk["error"]))
@@ -174,7 +175,7 @@ async def _stream(
     try:
         saw_done = False
         try:
-            async for native in _native_lines(reply, state.settings.max_line_bytes):
+            async for native in native_lines(reply, state.settings.max_line_bytes):
                 if finished is not None:
                     seen.append(native)
                 if "error" in native:

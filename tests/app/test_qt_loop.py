@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 from PySide6.QtWidgets import QApplication
 
 from app.qt_loop import BatchingQEventLoop
+from tests.app.stall_probe import worst_stall
 
 
 def test_order_cancellation_and_batches(qapp: QApplication) -> None:
@@ -58,20 +58,7 @@ def test_an_exception_in_a_callback_reaches_the_handler(qapp: QApplication) -> N
 
 
 def _worst_stall(loop: BatchingQEventLoop, seconds: float) -> float:
-    """The longest gap between wake-ups of a task that sleeps 5 ms at a time."""
-
-    async def probe() -> float:
-        worst = 0.0
-        last = time.perf_counter()
-        end = last + seconds
-        while time.perf_counter() < end:
-            await asyncio.sleep(0.005)
-            now = time.perf_counter()
-            worst = max(worst, now - last)
-            last = now
-        return worst
-
-    return float(loop.run_until_complete(probe()))
+    return float(loop.run_until_complete(worst_stall(seconds)))
 
 
 def test_timers_fire_in_deadline_order_and_not_early(qapp: QApplication) -> None:

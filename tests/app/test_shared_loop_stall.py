@@ -14,6 +14,7 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 
 from proxy_core import ProxyService
+from tests.app.stall_probe import worst_stall
 from tests.conftest import make_settings
 from tests.fakes.ollama_sim import create_sim_app
 
@@ -28,18 +29,6 @@ def pending_timers(loop: asyncio.AbstractEventLoop) -> int:
     if own is not None:
         return int(own)
     return len(loop._timer._SimpleTimer__callbacks)  # type: ignore[attr-defined]
-
-
-async def worst_stall(seconds: float) -> float:
-    worst = 0.0
-    last = time.perf_counter()
-    end = last + seconds
-    while time.perf_counter() < end:
-        await asyncio.sleep(0.005)
-        now = time.perf_counter()
-        worst = max(worst, now - last)
-        last = now
-    return worst
 
 
 def test_no_stall_after_a_burst_once_its_timeouts_come_due(on_qt_loop: Run, tmp_path: Path) -> None:

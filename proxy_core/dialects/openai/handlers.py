@@ -6,7 +6,7 @@ Handlers only wire I/O; the mapping is in ``request_map`` and ``response_map``.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -14,8 +14,7 @@ from aiohttp import web
 from ...cache import RouteKind, normalize_model
 from ...errors import BadRequest, UpstreamError, UpstreamMalformed
 from ...generation import TRUNCATED_HEADER, Reply, observe_final, open_reply
-from ...ndjson import dumps, iter_lines
-from ...slow_clients import read_body
+from ...ndjson import dumps
 from ...state import (
     REQUEST_CACHE,
     REQUEST_MODEL,
@@ -25,44 +24,13 @@ from ...state import (
     learn_tags,
     prepare_stream,
 )
+from ..translated import native_lines, read_json_object
 from . import request_map, response_map
 from .errors import OpenAIError, error_object, from_native_error
 
 
 class _StreamMapper(Protocol):
     def feed(self, native: dict[str, Any]) -> list[dict[str, Any]]: ...
-
-
-async def read_json_object(request: web.Request) -> dict[str, Any]:
-    raw = await read_body(request)
-    if not raw.strip():
-        raise BadRequest("the request body is empty; send a JSON object")
-    try:
-        body = json.loads(raw)
-    except UnicodeDecodeError:
-        raise BadRequest("the request body is not valid UTF-8") from None
-    except RecursionError:
-        raise BadRequest("the request body is nested too deeply") from None
-    except ValueError as exc:
-        raise BadRequest(f"the request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the request body must be a JSON object")
-    return body
-
-
-async def _native_lines(reply: Reply, max_line: int) -> AsyncIterator[dict[str, Any]]:
-    if reply.entry is not None:
-        for line in reply.entry.lines:
-            yield json.loads(line)
-        return
-    assert reply.chunks is not None
-    async for line in iter_lines(reply.chunks, max_line):
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(obj, dict):
-            yield obj
 
 
 async def _raise_for_status(reply: Reply) -> None:
@@ -99,7 +67,7 @@ async def _sse(
     try:
         saw_done = errored = False
         try:
-            async for native in _native_lines(reply, state.settings.max_line_bytes):
+            async for native in native_lines(reply, state.settings.max_line_bytes):
                 if "error" in native:
                     errored = True
                     await response.write(response_map.sse(error_object(500, str(native["error"]))))
@@ -130,7 +98,7 @@ async def _collect(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The whole native answer, and X-Context-Truncated's value when its prompt was cut."""
     state = request.app[STATE]
-    chunks = [native async for native in _native_lines(reply, state.settings.max_line_bytes)]
+    chunks = [native async for native in native_lines(reply, state.settings.max_line_bytes)]
     for native in chunks:
         if "error" in native:
             raise OpenAIError(500, error_object(500, str(native["error"])))
