@@ -57,7 +57,6 @@ class Reply:
     length: int | None = None  # the upstream's Content-Length, when it sent one
     num_ctx: int | None = None  # the context Ollama runs this request with, when known
     client: str = "other"  # recognised from the request's headers (clients.py)
-    model: str = ""
 
     @property
     def streamed(self) -> bool:
@@ -202,7 +201,7 @@ class _Facts:
     num_ctx: int | None
 
     def fields(self) -> dict[str, Any]:
-        return {"client": self.client, "model": self.model, "num_ctx": self.num_ctx}
+        return {"client": self.client, "num_ctx": self.num_ctx}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
