@@ -27,7 +27,7 @@ from .cache import (
 )
 from .cache.flight import Flight
 from .cache.keys import normalize_model
-from .clients import recognise
+from .clients import OTHER, recognise
 from .events import ContextTruncated
 from .forwarding import request_headers, response_headers
 from .ndjson import LineSplitter, dumps
@@ -80,18 +80,17 @@ async def open_reply(
     """Yield the reply for one native request; leaving the block releases upstream."""
     headers = request_headers(client_headers)
     cache = state.cache
-    client = recognise(client_headers)
     model = body.get("model") if body is not None else None
     profile = NO_PROFILE
     generation = body is not None and isinstance(model, str) and kind in ("chat", "generate")
+    facts = _NO_FACTS  # client and context matter to generations only (embeddings: none)
     if generation:
         assert body is not None and isinstance(model, str)
         profile = state.profiles.profile_for(model)
         if profile is not NO_PROFILE and apply_profile(body, profile):
             raw_body = dumps(body)  # Ollama gets what the key was made from
-    facts = _Facts(client, model if isinstance(model, str) else "", _num_ctx(state, body, model))
-    if generation:
-        state.metrics.generation_requested(facts.model, client, facts.num_ctx)
+        facts = _Facts(recognise(client_headers), model, _num_ctx(state, body, model))
+        state.metrics.generation_requested(model, facts.client, facts.num_ctx)
     if body is None or not cache.enabled or not is_cacheable_request(kind, body, cache.policy):
         if body is not None:
             cache.stats.bypasses += 1
@@ -204,6 +203,9 @@ class _Facts:
         return {"client": self.client, "num_ctx": self.num_ctx}
 
 
+_NO_FACTS = _Facts(OTHER, "", None)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Lane:
     model: str  # normalised: "llama3.2" and "llama3.2:latest" share their slots
@@ -230,16 +232,14 @@ def _lane(
     return _Lane(normalize_model(str(body.get("model"))), slots, background)
 
 
-def _num_ctx(state: ProxyState, body: dict[str, Any] | None, model: Any) -> int | None:
+def _num_ctx(state: ProxyState, body: dict[str, Any], model: str) -> int | None:
     """The context Ollama will run with: the request's (after its profile), else the one
     the model is loaded with (/api/ps, from the background monitor), else unknown."""
-    if body is None:
-        return None
     options = body.get("options")
     requested = options.get("num_ctx") if isinstance(options, dict) else None
     if isinstance(requested, int) and not isinstance(requested, bool) and requested > 0:
         return requested
-    return state.metrics.loaded_context(str(model)) if isinstance(model, str) else None
+    return state.metrics.loaded_context(model)
 
 
 async def _acquire(state: ProxyState, lane: _Lane | None, facts: _Facts) -> None:

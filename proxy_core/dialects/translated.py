@@ -130,10 +130,7 @@ async def generate(
     model = str(native.get("model") or "")
     request[REQUEST_MODEL] = model
     async with open_reply(state, "chat", dumps(native), native, request.headers) as reply:
-        request[REQUEST_CACHE] = reply.cache
-        if reply.chunks is not None:
-            state.metrics.upstream_first_byte(request.path, reply.ttfb)
-            request[REQUEST_TTFB] = reply.ttfb
+        note_reply(request, reply)
         if reply.status != 200:
             body = b"".join([c async for c in reply.chunks]) if reply.chunks is not None else b""
             raise ReplyError(reply.status, native_error_message(reply.status, body))
@@ -155,14 +152,17 @@ async def generate(
     return web.Response(body=dumps(whole(merged)), content_type="application/json", headers=headers)
 
 
-async def _stream(
-    request: web.Request,
-    state: ProxyState,
-    reply: Reply,
-    mapper: EventMapper,
-    model: str,
-    finished: Callable[[dict[str, Any]], None] | None,
-) -> web.StreamResponse:
+def note_reply(request: web.Request, reply: Reply) -> None:
+    """What the metrics middleware reports of a generation: cache result, time to
+    Ollama's first byte (only when Ollama was asked, not for a hit)."""
+    request[REQUEST_CACHE] = reply.cache
+    if reply.chunks is not None:
+        request.app[STATE].metrics.upstream_first_byte(request.path, reply.ttfb)
+        request[REQUEST_TTFB] = reply.ttfb
+
+
+async def open_event_stream(request: web.Request, reply: Reply) -> web.StreamResponse:
+    """Send the head of a server-sent-events reply (every SSE dialect's)."""
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -171,6 +171,18 @@ async def _stream(
         }
     )
     await prepare_stream(request, response)
+    return response
+
+
+async def _stream(
+    request: web.Request,
+    state: ProxyState,
+    reply: Reply,
+    mapper: EventMapper,
+    model: str,
+    finished: Callable[[dict[str, Any]], None] | None,
+) -> web.StreamResponse:
+    response = await open_event_stream(request, reply)
     seen: list[dict[str, Any]] = []  # kept only when someone wants the whole answer
     try:
         saw_done = False

@@ -18,13 +18,11 @@ from ...ndjson import dumps
 from ...state import (
     REQUEST_CACHE,
     REQUEST_MODEL,
-    REQUEST_TTFB,
     STATE,
     client_gone,
     learn_tags,
-    prepare_stream,
 )
-from ..translated import native_lines, read_json_object
+from ..translated import native_lines, note_reply, open_event_stream, read_json_object
 from . import request_map, response_map
 from .errors import OpenAIError, error_object, from_native_error
 
@@ -56,14 +54,7 @@ async def _sse(
     request: web.Request, reply: Reply, mapper: _StreamMapper, model: str
 ) -> web.StreamResponse:
     state = request.app[STATE]
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-cache",
-            "X-Cache": reply.cache,
-        }
-    )
-    await prepare_stream(request, response)
+    response = await open_event_stream(request, reply)
     try:
         saw_done = errored = False
         try:
@@ -128,10 +119,7 @@ async def _generate(
     model = native["model"]
     request[REQUEST_MODEL] = model
     async with open_reply(state, kind, dumps(native), native, request.headers) as reply:
-        request[REQUEST_CACHE] = reply.cache
-        if reply.chunks is not None:
-            state.metrics.upstream_first_byte(request.path, reply.ttfb)
-            request[REQUEST_TTFB] = reply.ttfb
+        note_reply(request, reply)
         await _raise_for_status(reply)
         if stream:
             return await _sse(request, reply, stream_mapper(model, _include_usage(body)), model)
