@@ -19,13 +19,13 @@ async def healthz(request: web.Request) -> web.Response:
     ollama: dict[str, object] = {"url": state.upstream.base_url, "reachable": False}
     try:
         async with asyncio.timeout(HEALTH_TIMEOUT):
-            async with state.upstream.request("GET", "/api/version") as resp:
-                raw = await state.upstream.read_body(resp)
-                if resp.status == 200:
-                    ollama["reachable"] = True
-                    ollama["version"] = json.loads(raw).get("version")
-                else:
-                    ollama["error"] = f"status {resp.status}"
+            resp = await state.upstream.fetch("GET", "/api/version")
+            raw = await resp.read()
+            if resp.status == 200:
+                ollama["reachable"] = True
+                ollama["version"] = json.loads(raw).get("version")
+            else:
+                ollama["error"] = f"status {resp.status}"
     except (UpstreamError, TimeoutError, ValueError) as exc:
         ollama["error"] = str(exc) or "no answer in time"
     body = {

@@ -26,6 +26,7 @@ HOP_BY_HOP = frozenset(
 # separate upstream_authorization setting, added by the upstream client).
 _REQUEST_DROP = HOP_BY_HOP | {
     "host",
+    "expect",  # answered by the proxy itself; the body is already read when it forwards
     "content-length",
     "content-encoding",
     "authorization",

@@ -52,6 +52,7 @@ class Reply:
     headers: dict[str, str]
     cache: str
     chunks: AsyncIterator[bytes] | None = None  # live bytes (miss / bypass)
+    body: bytes | None = None  # the whole live reply, when it was read whole
     entry: CacheEntry | None = None  # stored lines (hit)
     ttfb: float = 0.0
     length: int | None = None  # the upstream's Content-Length, when it sent one
@@ -95,9 +96,10 @@ async def open_reply(
         if body is not None:
             cache.stats.bypasses += 1
         lane = _lane(state, kind, body, client_headers, profile) if generation else None
+        whole = body is not None and not wants_stream(kind, body)
         async with (
             _slot(state, lane, facts),
-            _direct(state, kind, raw_body, headers, BYPASS, facts) as reply,
+            _direct(state, kind, raw_body, headers, whole, facts) as reply,
         ):
             if generation:
                 state.metrics.first_token(facts.model, reply.ttfb)
@@ -140,16 +142,21 @@ async def open_reply(
                 state.lanes.release(lane.model)  # the slot belongs to the flight, not a client
 
     async def upstream(flight: Flight) -> None:
-        async with state.upstream.request(
-            "POST", PATHS[kind], headers=headers, data=raw_body
-        ) as resp:
-            flight.set_head(resp.status, response_headers(resp.headers), resp.content_length)
-            keep = resp.status == 200 and control.store
+        async with _direct(state, kind, raw_body, headers, not streamed, _NO_FACTS) as got:
+            flight.set_head(got.status, got.headers, got.length)
+            keep = got.status == 200 and control.store
             limit = cache.max_entry_bytes
+            if got.body is not None:  # read whole (Ollama's stream: false answer)
+                flight.push(got.body)
+                if keep and len(got.body) <= limit:
+                    lines = [line for line in got.body.split(b"\n") if line.strip()]
+                    _store_if_complete(state, kind, key, lines, streamed, got.ttfb)
+                return
+            assert got.chunks is not None
             splitter = LineSplitter()
-            lines: list[bytes] = []
+            lines = []
             held = 0
-            async for chunk in state.upstream.iter_body(resp):
+            async for chunk in got.chunks:
                 flight.push(chunk)
                 if keep:
                     held += len(chunk)
@@ -304,15 +311,35 @@ async def _direct(
     kind: RouteKind,
     raw_body: bytes,
     headers: dict[str, str],
-    cache_status: str,
+    whole: bool,
     facts: _Facts,
 ) -> AsyncIterator[Reply]:
+    """The upstream reply; leaving the block releases (or closes) its connection.
+
+    ``whole`` (the client asked for no stream, or an embedding): the lean pool, which
+    reads a small framed reply in one go and relays anything else as it arrives."""
     started = time.perf_counter()
+    if whole:
+        got = await state.upstream.fetch("POST", PATHS[kind], headers, raw_body)
+        try:
+            yield Reply(
+                got.status,
+                response_headers(got.headers),
+                BYPASS,
+                chunks=got.chunks(),
+                body=got.body,
+                ttfb=time.perf_counter() - started,
+                length=got.length,
+                **facts.fields(),
+            )
+        finally:
+            got.release()
+        return
     async with state.upstream.request("POST", PATHS[kind], headers=headers, data=raw_body) as resp:
         yield Reply(
             resp.status,
             response_headers(resp.headers),
-            cache_status,
+            BYPASS,
             chunks=state.upstream.iter_body(resp),
             ttfb=time.perf_counter() - started,
             length=resp.content_length,

@@ -1,9 +1,11 @@
-"""One pooled HTTP client to Ollama for the whole process.
-
-aiohttp's client was chosen over httpx by measurement (``tests/perf/bench_upstream.py``,
-figures in docs/PERFORMANCE.md). Timeouts: a short connect timeout so "Ollama is down"
-answers fast; no total timeout, because a generation may stream for minutes; a generous
-per-read timeout, because a cold model load sends no byte until the model is in memory.
+"""The HTTP clients to Ollama for the whole process, chosen by measurement
+(``tests/perf/bench_upstream.py``, figures in docs/PERFORMANCE.md): whole replies (a
+request with ``stream: false``, listings, embeddings) go through the lean httptools pool
+(``upstream_pool.py``, about a quarter of aiohttp's CPU per request); streams and uploads
+go through aiohttp's client (chosen over httpx), which relays chunks as they arrive.
+Timeouts: a short connect timeout so "Ollama is down" answers fast; no total timeout,
+because a generation may stream for minutes; a generous per-read timeout, because a cold
+model load sends no byte until the model is in memory.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import aiohttp
 from yarl import URL
 
 from .errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from .upstream_pool import LeanPool, PoolReply
 
 # Headers aiohttp would add on its own; the client's own headers are forwarded instead.
 _SKIP_AUTO = frozenset({"User-Agent", "Accept", "Accept-Encoding"})
@@ -45,7 +48,10 @@ class UpstreamClient:
             sock_read=read_timeout,
         )
         self._max_connections = max_connections
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._pool: LeanPool | None = None
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(
@@ -62,11 +68,33 @@ class UpstreamClient:
             # every other client.
             cookie_jar=aiohttp.DummyCookieJar(),
         )
+        self._pool = LeanPool(
+            self.base_url,
+            connect_timeout=self._connect_timeout,
+            read_timeout=self._read_timeout,
+            limit=self._max_connections,
+            default_headers=list((self._headers or {}).items()),
+        )
 
     async def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    async def fetch(
+        self,
+        method: str,
+        path_qs: str,
+        headers: Mapping[str, str] | None = None,
+        data: bytes | None = None,
+    ) -> PoolReply:
+        """One request whose reply is read whole (never a stream: use request())."""
+        if self._pool is None:
+            raise RuntimeError("UpstreamClient.start() was not awaited")
+        return await self._pool.request(method, path_qs, (headers or {}).items(), data)
 
     @property
     def session(self) -> aiohttp.ClientSession:

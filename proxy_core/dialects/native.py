@@ -30,6 +30,7 @@ from ..state import (
     learn_tags,
     prepare_stream,
 )
+from ..upstream_pool import PoolReply
 
 log = logging.getLogger(__name__)
 
@@ -68,15 +69,17 @@ async def send_native(
     headers = dict(reply.headers)
     headers["X-Cache"] = reply.cache
     if reply.entry is not None:
-        body, content_type = native_body(reply.entry, want_stream)
+        stored, content_type = native_body(reply.entry, want_stream)
         headers["Content-Type"] = content_type
-        return web.Response(body=body, status=200, headers=headers)
+        return web.Response(body=stored, status=200, headers=headers)
     assert reply.chunks is not None
     state.metrics.upstream_first_byte(request.path, reply.ttfb)
     request[REQUEST_TTFB] = reply.ttfb
-    if reply.length is not None and reply.length <= _SMALL_REPLY:
+    if reply.body is not None or (reply.length is not None and reply.length <= _SMALL_REPLY):
         # A whole reply of declared, small size: read it and send it in one write.
-        body = b"".join([chunk async for chunk in reply.chunks])
+        body = reply.body
+        if body is None:
+            body = b"".join([chunk async for chunk in reply.chunks])
         truncated = _observe_final(state, request, body, reply)
         if truncated is not None:
             headers[TRUNCATED_HEADER] = truncated
@@ -151,19 +154,37 @@ async def passthrough(request: web.Request) -> web.StreamResponse:
             if length is not None:
                 headers["Content-Length"] = str(length)
     target = encode_path(path, request.rel_url.raw_query_string)
+    if request.method != "HEAD" and not isinstance(data, AsyncIterator):
+        # The lean pool (upstream_pool.py): a small framed reply whole, anything else
+        # relayed as it arrives. HEAD (no body despite a length) and uploads: aiohttp.
+        got = await state.upstream.fetch(request.method, target, headers, data)
+        try:
+            return await _relay_reply(request, state, path, data, got)
+        finally:
+            got.release()
     async with state.upstream.request(request.method, target, headers=headers, data=data) as resp:
         out_headers = response_headers(resp.headers)
         length = resp.content_length
         if request.method == "HEAD" or (length is not None and length <= _SMALL_REPLY):
             body = await state.upstream.read_body(resp)
-            if path == "/api/tags" and resp.status == 200:
-                _learn_models(state, body)
-            if path == "/api/show" and resp.status == 200 and isinstance(data, bytes):
-                body = honest_show(state, data, body)
             return web.Response(body=body, status=resp.status, headers=out_headers)
         return await stream_chunks(
             request, state, resp.status, out_headers, state.upstream.iter_body(resp)
         )
+
+
+async def _relay_reply(
+    request: web.Request, state: ProxyState, path: str, data: bytes | None, got: PoolReply
+) -> web.StreamResponse:
+    out_headers = response_headers(got.headers)
+    if got.body is None:
+        return await stream_chunks(request, state, got.status, out_headers, got.chunks())
+    body = got.body
+    if path == "/api/tags" and got.status == 200:
+        _learn_models(state, body)
+    if path == "/api/show" and got.status == 200 and data is not None:
+        body = honest_show(state, data, body)
+    return web.Response(body=body, status=got.status, headers=out_headers)
 
 
 ARCH_CONTEXT_KEY = "ollama_tray_proxy.architecture_context_length"

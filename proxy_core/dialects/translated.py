@@ -72,13 +72,13 @@ async def model_capabilities(state: ProxyState, model: str) -> frozenset[str]:
         return known[1]
     caps: frozenset[str] = frozenset()
     try:
-        async with state.upstream.request(
+        resp = await state.upstream.fetch(
             "POST",
             "/api/show",
-            data=dumps({"model": model}),
-            headers={"Content-Type": "application/json"},
-        ) as resp:
-            raw = await state.upstream.read_body(resp)
+            {"Content-Type": "application/json"},
+            dumps({"model": model}),
+        )
+        raw = await resp.read()
         if resp.status == 200:
             parsed = json.loads(raw)
             listed = parsed.get("capabilities") if isinstance(parsed, dict) else None

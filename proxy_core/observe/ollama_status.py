@@ -34,11 +34,11 @@ class OllamaStatus:
 
 
 async def _get_json(upstream: UpstreamClient, path: str) -> Any:
-    async with upstream.request("GET", path) as resp:
-        raw = await upstream.read_body(resp)
-        if resp.status != 200:
-            raise UpstreamError(f"{path} answered {resp.status}")
-        return json.loads(raw)
+    resp = await upstream.fetch("GET", path)
+    raw = await resp.read()
+    if resp.status != 200:
+        raise UpstreamError(f"{path} answered {resp.status}")
+    return json.loads(raw)
 
 
 def _loaded(payload: Any) -> tuple[LoadedModel, ...]:

@@ -12,10 +12,21 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 
-from . import bench_cache, bench_metrics, bench_profiles, bench_proxy, bench_tray
+from . import (
+    bench_cache,
+    bench_metrics,
+    bench_profiles,
+    bench_proxy,
+    bench_tray,
+    bench_upstream,
+    bench_wrk,
+)
 from .harness import print_table
 
 SECTIONS: dict[str, Callable[[], Awaitable[list[tuple[str, str]]]]] = {
+    "upstream": bench_upstream.run,
+    "wrk": bench_wrk.run,
+    "wrk-sim": bench_wrk.run_sim,
     "proxy": bench_proxy.run,
     "cache": bench_cache.run,
     "metrics": bench_metrics.run,

@@ -182,10 +182,10 @@ def _upstream_object(base_url: str, path: str, raw: bytes) -> dict[str, Any]:
 
 async def _tags(request: web.Request) -> list[dict[str, Any]]:
     state = request.app[STATE]
-    async with state.upstream.request("GET", "/api/tags") as resp:
-        raw = await state.upstream.read_body(resp)
-        if resp.status != 200:
-            raise OpenAIError(resp.status, from_native_error(resp.status, raw))
+    resp = await state.upstream.fetch("GET", "/api/tags")
+    raw = await resp.read()
+    if resp.status != 200:
+        raise OpenAIError(resp.status, from_native_error(resp.status, raw))
     models = _upstream_object(state.upstream.base_url, "/api/tags", raw).get("models")
     if not isinstance(models, list):
         raise UpstreamMalformed(
