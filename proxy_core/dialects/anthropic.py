@@ -235,7 +235,7 @@ def to_native(body: Mapping[str, Any]) -> dict[str, Any]:
     native: dict[str, Any] = {
         "model": model,
         "messages": native_messages,
-        "stream": True,  # always a stream upstream: cancellable, one cache form
+        "stream": body.get("stream") is True,  # Ollama is asked for what the client asked
         "options": options,
     }
     tools = _tools(body)

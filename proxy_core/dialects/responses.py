@@ -196,7 +196,11 @@ def to_native(
         if isinstance(limit, bool) or not isinstance(limit, int):
             raise BadRequest("'max_output_tokens' must be an integer", "max_output_tokens")
         options["num_predict"] = limit
-    native: dict[str, Any] = {"model": model, "messages": messages, "stream": True}
+    native: dict[str, Any] = {
+        "model": model,
+        "messages": messages,
+        "stream": body.get("stream") is True,  # Ollama is asked for what the client asked
+    }
     if options:
         native["options"] = options
     tools = _tools(body.get("tools"), body.get("tool_choice"))

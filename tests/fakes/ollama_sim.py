@@ -546,7 +546,16 @@ async def _write_lines(
         await asyncio.sleep(cfg.header_delay)
     if not stream:
         final: dict[str, Any] = {}
-        for line in lines:
+        for count, line in enumerate(lines):
+            if count and cfg.token_delay:
+                # Generating takes as long as when streamed; like Ollama (the request's
+                # context), a client that hangs up stops the generation.
+                await asyncio.sleep(cfg.token_delay)
+                if request.transport is None or request.transport.is_closing():
+                    rec = request.get(SIM_RECORD)
+                    if rec is not None:
+                        rec.disconnected = True
+                    return web.Response(status=499)
             final = _merge(final, line)
         return _json_response(final)
     resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})

@@ -19,7 +19,9 @@ BODY = b'{"model":"llama3.2","stream":false,"messages":[{"role":"user","content"
 HEADERS = [("Content-Type", "application/json")]
 
 
-async def _measure(send: object, concurrency: int = 64, seconds: float = 3.0) -> tuple[float, float]:
+async def _measure(
+    send: object, concurrency: int = 64, seconds: float = 3.0
+) -> tuple[float, float]:
     assert callable(send)
     done = 0
     deadline = time.perf_counter() + seconds
@@ -62,7 +64,10 @@ async def run() -> list[tuple[str, str]]:
 
             results = {}
             for _ in range(3):
-                for name, send in (("aiohttp ClientSession", via_aiohttp), ("lean pool (httptools)", via_pool)):
+                for name, send in (
+                    ("aiohttp ClientSession", via_aiohttp),
+                    ("lean pool (httptools)", via_pool),
+                ):
                     results.setdefault(name, []).append(await _measure(send))
             pool.close()
     for name, values in results.items():

@@ -142,8 +142,14 @@ async def run(upstream: str = "fast") -> list[tuple[str, str]]:
         ("200-chunk stream: added ms to first byte (target <= 0.5)", f"{m('stream first'):+.2f}"),
         ("200-chunk stream: added ms to last byte (target <= 2)", f"{m('stream last'):+.2f}"),
         ("tray (dashboard shown) / headless req/s (target >= 0.9)", f"{tray_vs_headless:.2f}x"),
-        ("RSS headless idle / after load MB (target idle <= 50)", f"{idle_rss:.0f} / {after_rss:.0f}"),
-        ("RSS tray idle / after load MB (target idle <= 90)", f"{tray_idle_rss:.0f} / {tray_after_rss:.0f}"),
+        (
+            "RSS headless idle / after load MB (target idle <= 50)",
+            f"{idle_rss:.0f} / {after_rss:.0f}",
+        ),
+        (
+            "RSS tray idle / after load MB (target idle <= 90)",
+            f"{tray_idle_rss:.0f} / {tray_after_rss:.0f}",
+        ),
         ("errors (all measured runs)", f"{errs}"),
     ]
 

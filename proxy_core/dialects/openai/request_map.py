@@ -276,7 +276,7 @@ def chat_request(body: Mapping[str, Any]) -> dict[str, Any]:
     if options:
         native["options"] = options
     _passthrough(body, native)
-    native["stream"] = True  # always streamed upstream: cancellable, and one cache form
+    native["stream"] = body.get("stream") is True  # Ollama is asked for what the client asked
     return native
 
 
@@ -310,7 +310,7 @@ def completion_request(body: Mapping[str, Any]) -> dict[str, Any]:
     if options:
         native["options"] = options
     _passthrough(body, native)
-    native["stream"] = True
+    native["stream"] = body.get("stream") is True
     return native
 
 
