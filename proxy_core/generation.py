@@ -25,6 +25,7 @@ from .cache import (
     is_complete_answer,
     parse_cache_control,
 )
+from .cache.answers import Answer
 from .cache.flight import Flight
 from .cache.keys import normalize_model
 from .clients import OTHER, recognise
@@ -54,6 +55,7 @@ class Reply:
     chunks: AsyncIterator[bytes] | None = None  # live bytes (miss / bypass)
     body: bytes | None = None  # the whole live reply, when it was read whole
     entry: CacheEntry | None = None  # stored lines (hit)
+    key: str | None = None  # the cache key of a hit (the fast hit path remembers it)
     ttfb: float = 0.0
     length: int | None = None  # the upstream's Content-Length, when it sent one
     num_ctx: int | None = None  # the context Ollama runs this request with, when known
@@ -123,7 +125,9 @@ async def open_reply(
             content_type = (
                 "application/x-ndjson" if entry.streamed else "application/json; charset=utf-8"
             )
-            yield Reply(200, {"Content-Type": content_type}, HIT, entry=entry, **facts.fields())
+            yield Reply(
+                200, {"Content-Type": content_type}, HIT, entry=entry, key=key, **facts.fields()
+            )
             return
     if control.lookup:
         cache.stats.misses += 1
@@ -200,6 +204,47 @@ async def open_reply(
         flight.unsubscribe()
 
 
+def remembered_answer(
+    state: ProxyState, route: str, raw: bytes, client_headers: Mapping[str, str]
+) -> Answer | None:
+    """The fast hit path: an answer rendered before for exactly these request bytes,
+    accounted as the full path accounts a hit. A request with its own cache directives
+    takes the full path."""
+    if "Cache-Control" in client_headers:
+        return None
+    answer = state.cache.answer_for(route, raw)
+    if answer is None:
+        return None
+    if answer.kind in ("chat", "generate"):
+        num_ctx = answer.num_ctx or state.metrics.loaded_context(answer.model)
+        state.metrics.generation_requested(answer.model, recognise(client_headers), num_ctx)
+    state.cache.stats.hits += 1
+    state.cache.stats.time_saved += answer.entry.upstream_seconds
+    return answer
+
+
+def remember_answer(
+    state: ProxyState,
+    route: str,
+    raw: bytes,
+    client_headers: Mapping[str, str],
+    reply: Reply,
+    kind: RouteKind,
+    body: Mapping[str, Any],
+    rendered: bytes,
+    headers: dict[str, str],
+    id_prefix: str = "",
+) -> None:
+    """Keep a hit's rendered answer for the fast path (``body`` is the native request,
+    its profile applied; ``rendered`` has the id placeholders when ``id_prefix`` is set)."""
+    if reply.entry is None or reply.key is None or "Cache-Control" in client_headers:
+        return
+    model = str(body.get("model") or "")
+    num_ctx = _requested_ctx(body)
+    answer = Answer(reply.key, reply.entry, rendered, headers, kind, model, num_ctx, id_prefix)
+    state.cache.answers.put(route, raw, answer)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Facts:
     client: str
@@ -242,11 +287,15 @@ def _lane(
 def _num_ctx(state: ProxyState, body: dict[str, Any], model: str) -> int | None:
     """The context Ollama will run with: the request's (after its profile), else the one
     the model is loaded with (/api/ps, from the background monitor), else unknown."""
+    return _requested_ctx(body) or state.metrics.loaded_context(model)
+
+
+def _requested_ctx(body: Mapping[str, Any]) -> int | None:
     options = body.get("options")
     requested = options.get("num_ctx") if isinstance(options, dict) else None
     if isinstance(requested, int) and not isinstance(requested, bool) and requested > 0:
         return requested
-    return state.metrics.loaded_context(model)
+    return None
 
 
 async def _acquire(state: ProxyState, lane: _Lane | None, facts: _Facts) -> None:

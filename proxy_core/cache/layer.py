@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .answers import Answer, AnswerIndex
 from .flight import FlightBoard
 from .keys import RouteKind, cache_key, normalize_model
 from .store import CacheEntry, CacheStats, ResponseStore
@@ -47,6 +48,7 @@ class CacheLayer:
         self._hot: collections.OrderedDict[str, CacheEntry] = collections.OrderedDict()
         self._hot_bytes = 0
         self._digests: dict[str, str] = {}
+        self.answers = AnswerIndex()  # the fast hit path (answers.py)
 
     @property
     def max_entry_bytes(self) -> int:
@@ -66,6 +68,8 @@ class CacheLayer:
         await asyncio.get_running_loop().run_in_executor(None, self.store.close)
 
     def configure(self, *, enabled: bool, policy: str, ttl: float) -> None:
+        if (enabled, policy) != (self.enabled, self.policy):
+            self.answers.clear()  # what is cacheable changed
         self.enabled = enabled
         self.policy = policy
         self.store.ttl = ttl
@@ -81,8 +85,7 @@ class CacheLayer:
         changed = any(self._digests.get(name) != digest for name, digest in fresh.items())
         self._digests.update(fresh)
         if changed:  # remembered keys were made with the old (or no) digest
-            self._keys.clear()
-            self._keys_bytes = 0
+            self.forget_keys()
 
     def digest_of(self, model: Any) -> str:
         return self._digests.get(normalize_model(str(model or "")), "")
@@ -119,11 +122,11 @@ class CacheLayer:
         """Forget the request-bytes -> key index (what a request means has changed)."""
         self._keys.clear()
         self._keys_bytes = 0
+        self.answers.clear()
 
     def drop_memory(self) -> None:
         """Forget the in-memory layers, as a restart would (the disk keeps everything)."""
-        self._keys.clear()
-        self._keys_bytes = 0
+        self.forget_keys()
         self._hot.clear()
         self._hot_bytes = 0
 
@@ -150,6 +153,19 @@ class CacheLayer:
         if entry is not None:
             self._remember(key, entry)
         return entry
+
+    def answer_for(self, route: str, raw: bytes) -> Answer | None:
+        """The rendered answer to these exact request bytes, while its entry is the one
+        the cache holds and is fresh (the same checks as a full lookup)."""
+        if not self.enabled or not len(self.answers):
+            return None
+        answer = self.answers.get(route, raw)
+        if answer is None:
+            return None
+        if self.lookup(answer.key, None) is not answer.entry:
+            self.answers.drop(route, raw)  # expired, cleared, evicted or replaced
+            return None
+        return answer
 
     def write(self, key: str, entry: CacheEntry) -> None:
         """Writes commit to sqlite (a disk sync), so they run in the executor."""

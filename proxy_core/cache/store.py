@@ -8,6 +8,7 @@ them. One entry serves every dialect (see ``proxy_core.render``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -33,6 +34,9 @@ def _is_corruption(exc: BaseException) -> bool:
         return True  # "file is not a database", "database disk image is malformed"
     text = str(exc).lower()
     return "malformed" in text or "not a database" in text
+
+
+MARKER_CHECK_SECONDS = 0.1  # a clear by another process is seen this soon
 
 
 class PickleRefused(Exception):
@@ -130,6 +134,7 @@ class ResponseStore:
         self._writes_paused_until = 0.0
         self._write_warned = False
         self._marker_seen: tuple[int, int] | None = None
+        self._marker_due = 0.0  # time.monotonic() of the next marker check
 
     def open(self) -> None:
         self.directory.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -138,6 +143,8 @@ class ResponseStore:
         except (sqlite3.Error, OSError, PickleRefused) as exc:
             self._report(exc)
             self._rebuild()
+        if self._marker_identity() is None:
+            self._touch_marker()  # a missing marker costs every lookup an exception
         self._marker_seen = self._marker_identity()
 
     def _open(self) -> diskcache.Cache:
@@ -271,15 +278,21 @@ class ResponseStore:
         return removed
 
     # Processes that share a data dir each keep memory layers in front of the disk. A
-    # clear replaces a marker file; each lookup compares its identity (one stat, about a
-    # microsecond) and a process that sees it change drops its memory layers.
+    # clear replaces a marker file; lookups compare its identity (one stat of a file that
+    # exists: a missing one, which would raise each time, is created at open) at most
+    # every MARKER_CHECK_SECONDS, and a process that sees it change drops its memory
+    # layers. Checked on every lookup, the stat was a tenth of a cache hit's CPU.
     @property
     def _marker(self) -> Path:
         return self.directory / CLEAR_MARKER
 
+    @functools.cached_property
+    def _marker_path(self) -> str:
+        return str(self._marker)
+
     def _marker_identity(self) -> tuple[int, int] | None:
         try:
-            st = os.stat(self._marker)
+            st = os.stat(self._marker_path)
         except OSError:
             return None
         return st.st_ino, st.st_mtime_ns
@@ -294,7 +307,12 @@ class ResponseStore:
         self._marker_seen = self._marker_identity()
 
     def cleared_elsewhere(self) -> bool:
-        """True once after another process cleared the shared cache."""
+        """True once after another process cleared the shared cache (seen within
+        MARKER_CHECK_SECONDS)."""
+        checked = time.monotonic()
+        if checked < self._marker_due:
+            return False
+        self._marker_due = checked + MARKER_CHECK_SECONDS
         now = self._marker_identity()
         if now == self._marker_seen:
             return False

@@ -42,7 +42,11 @@ class EventMapper(Protocol):
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
-    raw = await read_body(request)
+    return json_object(await read_body(request))
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """The request body as a JSON object, or BadRequest saying what is wrong with it."""
     if not raw.strip():
         raise BadRequest("the request body is empty; send a JSON object")
     try:

@@ -16,7 +16,7 @@ import pytest
 
 from proxy_core import ProxyService
 from proxy_core.cache.keys import canonical_options
-from proxy_core.cache.store import CacheEntry, ResponseStore
+from proxy_core.cache.store import MARKER_CHECK_SECONDS, CacheEntry, ResponseStore
 from tests.conftest import Sim, make_settings
 from tests.fakes.clock import Clock
 from tests.fakes.ollama_sim import FaultyReply
@@ -161,6 +161,7 @@ async def test_a_clear_in_one_process_is_seen_by_another(sim: Sim, tmp_path: Pat
         async with aiohttp.ClientSession() as http:
             async with http.delete(first.base_url + "/_proxy/cache") as resp:
                 assert resp.status == 200
+        await asyncio.sleep(MARKER_CHECK_SECONDS * 1.5)  # the other process looks this often
         assert (await post(second, "/api/chat", CHAT))[1] == "MISS"
     finally:
         await first.stop()
