@@ -12,7 +12,6 @@ them in its own dialect and reports the final chunk to :func:`observe_final`.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -31,7 +30,7 @@ from .cache.keys import normalize_model
 from .clients import OTHER, recognise
 from .events import ContextTruncated
 from .forwarding import request_headers, response_headers
-from .ndjson import LineSplitter, dumps
+from .ndjson import LineSplitter, dumps, loads
 from .profiles import NO_PROFILE, Profile, apply_profile
 from .state import ProxyState
 
@@ -345,7 +344,7 @@ def _store_if_complete(
     final: Any = None
     for line in lines:
         try:
-            final = json.loads(line)
+            final = loads(line)
         except (ValueError, RecursionError):
             return
         if not isinstance(final, dict) or "error" in final:

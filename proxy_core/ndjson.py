@@ -6,6 +6,8 @@ import json
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
+import orjson
+
 from .errors import UpstreamMalformed
 
 
@@ -71,12 +73,29 @@ async def iter_lines(
         yield tail
 
 
+def loads(raw: bytes | str) -> Any:
+    """Parse JSON with orjson (several times faster than ``json``), falling back to
+    ``json`` for what orjson refuses and Python accepts (a lone surrogate escape, NaN,
+    nesting past orjson's limit of 1024), so the errors callers see are ``json``'s: ValueError,
+    UnicodeDecodeError, RecursionError. (orjson reads an integer past 64 bits as a float;
+    Ollama, in Go, refuses one anyway.)"""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
+
+
 def dumps(obj: Any) -> bytes:
-    """Compact JSON, as Ollama (Go) writes it.
+    """Compact JSON, as Ollama (Go) writes it (orjson, with ``json`` for what orjson
+    cannot write: an integer past 64 bits, a lone surrogate).
 
     A string holding a lone UTF-16 surrogate (a client sent ``"\\ud800"``) cannot be
     UTF-8: it is written escaped instead, which Go decodes to U+FFFD exactly as Ollama
     would have decoded the client's own body."""
+    try:
+        return orjson.dumps(obj)
+    except TypeError:
+        pass
     text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
     try:
         return text.encode()

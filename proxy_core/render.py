@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from .cache import CacheEntry
-from .ndjson import dumps, merge_chunks
+from .ndjson import dumps, loads, merge_chunks
 
 NDJSON = "application/x-ndjson"
 JSON = "application/json; charset=utf-8"
@@ -20,5 +18,5 @@ def native_body(entry: CacheEntry, want_stream: bool) -> tuple[bytes, str]:
         return b"\n".join(entry.lines) + b"\n", NDJSON
     if not entry.streamed:
         return entry.lines[0], JSON
-    merged = merge_chunks(json.loads(line) for line in entry.lines)
+    merged = merge_chunks(loads(line) for line in entry.lines)
     return dumps(merged), JSON

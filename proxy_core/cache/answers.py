@@ -13,10 +13,10 @@ parts with those two fields cut out and filled in fresh for each hit.
 
 from __future__ import annotations
 
-import secrets
 import time
 from typing import Any
 
+from ..ids import unique_id
 from .keys import RouteKind
 from .store import CacheEntry
 
@@ -59,7 +59,7 @@ class Answer:
         if len(self.parts) == 1:
             return self.parts[0]
         before, between, after = self.parts
-        fresh = f'"{self.id_prefix}-{secrets.token_urlsafe(18)}"'.encode()
+        fresh = f'"{unique_id(self.id_prefix)}"'.encode()
         return b"".join((before, fresh, between, str(int(time.time())).encode(), after))
 
 

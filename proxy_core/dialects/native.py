@@ -6,7 +6,6 @@ the client when Ollama sends it, and a client sees exactly the bytes Ollama sent
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -26,7 +25,7 @@ from ..generation import (
     remembered_answer,
     wants_stream,
 )
-from ..ndjson import dumps
+from ..ndjson import dumps, loads
 from ..render import native_body
 from ..slow_clients import iter_body, read_body
 from ..state import (
@@ -51,7 +50,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def parse_json_object(raw: bytes) -> dict[str, Any] | None:
     """The body as a dict, or None when it is not a JSON object (Ollama will answer it)."""
     try:
-        body = json.loads(raw)
+        body = loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     return body if isinstance(body, dict) else None

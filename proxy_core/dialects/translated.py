@@ -10,7 +10,6 @@ events) and a builder for the whole answer; the fold of a native stream is
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
@@ -19,7 +18,7 @@ from aiohttp import web
 
 from ..errors import BadRequest, ReplyError, UpstreamError, UpstreamMalformed
 from ..generation import TRUNCATED_HEADER, Reply, observe_final, open_reply
-from ..ndjson import dumps, iter_lines, merge_chunks
+from ..ndjson import dumps, iter_lines, loads, merge_chunks
 from ..slow_clients import read_body
 from ..state import (
     REQUEST_CACHE,
@@ -50,7 +49,7 @@ def json_object(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         raise BadRequest("the request body is empty; send a JSON object")
     try:
-        body = json.loads(raw)
+        body = loads(raw)
     except UnicodeDecodeError:
         raise BadRequest("the request body is not valid UTF-8") from None
     except RecursionError:
@@ -84,7 +83,7 @@ async def model_capabilities(state: ProxyState, model: str) -> frozenset[str]:
         )
         raw = await resp.read()
         if resp.status == 200:
-            parsed = json.loads(raw)
+            parsed = loads(raw)
             listed = parsed.get("capabilities") if isinstance(parsed, dict) else None
             if isinstance(listed, list):
                 caps = frozenset(str(c) for c in listed)
@@ -96,7 +95,7 @@ async def model_capabilities(state: ProxyState, model: str) -> frozenset[str]:
 
 def native_error_message(status: int, body: bytes) -> str:
     try:
-        parsed = json.loads(body)
+        parsed = loads(body)
     except ValueError:
         parsed = None
     if isinstance(parsed, dict) and isinstance(parsed.get("error"), str):
@@ -108,12 +107,12 @@ async def native_lines(reply: Reply, max_line: int) -> AsyncIterator[dict[str, A
     """The native chunks of a reply (stored or live) as objects; unparsable lines skipped."""
     if reply.entry is not None:
         for line in reply.entry.lines:
-            yield json.loads(line)
+            yield loads(line)
         return
     assert reply.chunks is not None
     async for line in iter_lines(reply.chunks, max_line):
         try:
-            obj = json.loads(line)
+            obj = loads(line)
         except ValueError:
             continue
         if isinstance(obj, dict):

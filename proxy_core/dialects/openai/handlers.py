@@ -5,7 +5,6 @@ Handlers only wire I/O; the mapping is in ``request_map`` and ``response_map``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -23,7 +22,7 @@ from ...generation import (
     remember_answer,
     remembered_answer,
 )
-from ...ndjson import dumps
+from ...ndjson import dumps, loads
 from ...slow_clients import read_body
 from ...state import (
     REQUEST_CACHE,
@@ -209,7 +208,7 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
 def _upstream_object(base_url: str, path: str, raw: bytes) -> dict[str, Any]:
     """Ollama's reply as a JSON object, or a 502 naming the upstream."""
     try:
-        parsed = json.loads(raw)
+        parsed = loads(raw)
     except (ValueError, RecursionError):
         parsed = None
     if not isinstance(parsed, dict):

@@ -15,13 +15,14 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from ...ndjson import merge_chunks
+from ...ids import unique_id
+from ...ndjson import dumps, merge_chunks
 
 FINGERPRINT = "fp_ollama"
 
 
 def new_id(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_urlsafe(18)}"
+    return unique_id(prefix)
 
 
 def usage(final: dict[str, Any]) -> dict[str, int]:
@@ -244,7 +245,7 @@ def _unix(stamp: Any) -> int:
 
 
 def sse(obj: dict[str, Any]) -> bytes:
-    return b"data: " + json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
+    return b"data: " + dumps(obj) + b"\n\n"
 
 
 SSE_DONE = b"data: [DONE]\n\n"

@@ -1,0 +1,42 @@
+"""Issue 14 item 5: orjson parses and writes bodies, with Python's json as the fallback
+for what orjson refuses, so no input that parsed before fails now."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from proxy_core.ids import unique_id
+from proxy_core.ndjson import dumps, loads
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"model":"m","messages":[{"role":"user","content":"é😀\\u2028"}]}',
+        '{"a":"\\ud800"}',  # a lone surrogate: json takes it, orjson does not
+        '{"a":NaN}',
+        '{"a":1e400}',
+        "[" * 600 + "]" * 600,  # deep nesting
+    ],
+)
+def test_loads_accepts_what_json_accepts(text: str) -> None:
+    assert repr(loads(text.encode())) == repr(json.loads(text))
+
+
+@pytest.mark.parametrize("raw", [b"{", b"\xff\xfe", b"", b"[1,]"])
+def test_loads_raises_what_json_raises(raw: bytes) -> None:
+    with pytest.raises(ValueError):
+        loads(raw)
+
+
+def test_dumps_is_compact_utf8_and_writes_what_orjson_cannot() -> None:
+    assert dumps({"a": [1, "é"], "b": None}) == '{"a":[1,"é"],"b":null}'.encode()
+    assert dumps({"n": 10**30}) == b'{"n":1000000000000000000000000000000}'
+    assert dumps({"s": "\ud800"}) == b'{"s":"\\ud800"}'  # Go reads it as U+FFFD
+
+
+def test_unique_ids_differ() -> None:
+    ids = {unique_id("chatcmpl") for _ in range(10_000)}
+    assert len(ids) == 10_000 and all(i.startswith("chatcmpl-") for i in ids)
