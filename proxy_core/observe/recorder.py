@@ -13,12 +13,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from ..cache.keys import normalize_model
 from ..cache.store import CacheStats
+from .families import ScrapeCollector, ScrapedCounter, ScrapedHistogram
 from .hardware import HardwareSample
 from .model_stats import ModelCounts, ModelStats
 from .ollama_status import OllamaStatus
@@ -45,6 +46,7 @@ LATENCY_BUCKETS: tuple[float, ...] = (
     300.0,
 )
 OTHER_MODEL = "other"
+_STATUS_CLASS = {n: f"{n}xx" for n in range(1, 6)}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -227,12 +229,28 @@ class _LaneCollector:
 class MetricsRecorder:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.request_duration = Histogram(
+        # Recorded per request: plain counters, families at scrape time (families.py).
+        self.request_duration = ScrapedHistogram(
             "proxy_request_duration_seconds",
             "Time from request to the last byte of the reply",
             ["route", "method", "status_class", "cache"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+            LATENCY_BUCKETS,
+        )
+        self.upstream_ttfb = ScrapedHistogram(
+            "proxy_upstream_ttfb_seconds",
+            "Time to the first byte from Ollama",
+            ["route"],
+            LATENCY_BUCKETS,
+        )
+        self.tokens = ScrapedCounter("proxy_tokens", "Tokens by model and kind", ["model", "kind"])
+        self.tokens_per_second = ScrapedCounter(
+            "proxy_generation_tokens_per_second",
+            "Generation speed of the last reply, from eval_count/eval_duration",
+            ["model"],
+            gauge=True,
+        )
+        self.client_requests = ScrapedCounter(
+            "proxy_client_generations", "Generation requests by recognised client", ["client"]
         )
         self.tool_duration = Histogram(
             "tool_execution_duration_seconds",
@@ -241,38 +259,13 @@ class MetricsRecorder:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.upstream_ttfb = Histogram(
-            "proxy_upstream_ttfb_seconds",
-            "Time to the first byte from Ollama",
-            ["route"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.in_flight_gauge = Gauge(
-            "proxy_requests_in_flight", "Requests being served", registry=self.registry
-        )
         self.upstream_errors = Counter(
             "proxy_upstream_errors", "Upstream failures by kind", ["kind"], registry=self.registry
-        )
-        self.tokens = Counter(
-            "proxy_tokens", "Tokens by model and kind", ["model", "kind"], registry=self.registry
-        )
-        self.tokens_per_second = Gauge(
-            "proxy_generation_tokens_per_second",
-            "Generation speed of the last reply, from eval_count/eval_duration",
-            ["model"],
-            registry=self.registry,
         )
         self.truncations = Counter(
             "proxy_context_truncations",
             "Replies whose prompt filled the context Ollama ran with (likely cut)",
             ["model", "client"],
-            registry=self.registry,
-        )
-        self.client_requests = Counter(
-            "proxy_client_generations",
-            "Generation requests by recognised client",
-            ["client"],
             registry=self.registry,
         )
         self.queue_wait = Histogram(
@@ -302,6 +295,17 @@ class MetricsRecorder:
         self.ollama: OllamaStatus | None = None
         self.cache_volume: tuple[int, int] = (0, 0)
         self.registry.register(_HardwareCollector(self))
+        scraped = (self.request_duration, self.upstream_ttfb, self.tokens, self.tokens_per_second)
+        self.registry.register(
+            ScrapeCollector(self._lock, (*scraped, self.client_requests), self._in_flight_family)
+        )
+
+    def _in_flight_family(self) -> list[Any]:
+        return [
+            GaugeMetricFamily(
+                "proxy_requests_in_flight", "Requests being served", value=self._in_flight
+            )
+        ]
 
     def attach_cache(
         self, stats: Callable[[], CacheStats], volume: Callable[[], tuple[int, int]]
@@ -327,18 +331,15 @@ class MetricsRecorder:
     # hot path ---------------------------------------------------------------------------
     def request_started(self) -> None:
         self._in_flight += 1
-        self.in_flight_gauge.inc()
 
     def request_finished(
         self, route: str, method: str, status: int, cache: str, seconds: float
     ) -> None:
         self._in_flight -= 1
-        self.in_flight_gauge.dec()
-        self._child(self.request_duration, route, method, f"{status // 100}xx", cache).observe(
-            seconds
-        )
         index = bisect.bisect_left(LATENCY_BUCKETS, seconds)
+        labels = (route, method, _STATUS_CLASS.get(status // 100) or f"{status // 100}xx", cache)
         with self._lock:
+            self.request_duration.observe(labels, index, seconds)
             self._counts[index] += 1
             self._requests += 1
             self._sum += seconds
@@ -355,8 +356,9 @@ class MetricsRecorder:
         return child
 
     def upstream_first_byte(self, route: str, seconds: float) -> None:
-        self._child(self.upstream_ttfb, route).observe(seconds)
+        index = bisect.bisect_left(LATENCY_BUCKETS, seconds)
         with self._lock:
+            self.upstream_ttfb.observe((route,), index, seconds)
             self._ttfb_count += 1
             self._ttfb_sum += seconds
 
@@ -392,8 +394,8 @@ class MetricsRecorder:
 
     def generation_requested(self, model: str, client: str, num_ctx: int | None) -> None:
         """A generation (chat or generate) asked of ``model`` by ``client``."""
-        self._child(self.client_requests, client).inc()
         with self._lock:
+            self.client_requests.inc((client,))
             self._model(self.model_label(model)).requested(client, num_ctx)
 
     def first_token(self, model: str, seconds: float) -> None:
@@ -419,18 +421,19 @@ class MetricsRecorder:
         prompt = final.get("prompt_eval_count")
         completion = final.get("eval_count")
         duration = final.get("eval_duration")
-        if isinstance(prompt, int):
-            self._child(self.tokens, label, "prompt").inc(prompt)
-        if isinstance(completion, int):
-            self._child(self.tokens, label, "completion").inc(completion)
+        with self._lock:
+            if isinstance(prompt, int):
+                self.tokens.inc((label, "prompt"), prompt)
+            if not isinstance(completion, int):
+                return
+            self.tokens.inc((label, "completion"), completion)
             if isinstance(duration, int) and duration > 0:
-                self._child(self.tokens_per_second, label).set(completion / (duration / 1e9))
-                with self._lock:
-                    self._completion_tokens += completion
-                    self._generation_seconds += duration / 1e9
-                    stats = self._model(label)
-                    stats.completion_tokens += completion
-                    stats.generation_seconds += duration / 1e9
+                self.tokens_per_second.set((label,), completion / (duration / 1e9))
+                self._completion_tokens += completion
+                self._generation_seconds += duration / 1e9
+                stats = self._model(label)
+                stats.completion_tokens += completion
+                stats.generation_seconds += duration / 1e9
 
     # read side ---------------------------------------------------------------------------
     def snapshot(self) -> MetricsSnapshot:

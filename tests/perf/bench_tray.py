@@ -32,7 +32,11 @@ ROUNDS = 3
 def start_tray(
     port: int, sim_url: str, dashboard: str, log: IO[bytes] | None = None
 ) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen"),
+        "QT_LOGGING_RULES": "qt.qpa.*=false",  # the offscreen plugin warns on every resize
+    }
     return subprocess.Popen(
         [
             sys.executable,
