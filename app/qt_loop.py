@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 import qasync
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSocketNotifier, Qt, QTimer
 
 # Rebuild the heap when this many handles, and more than half of it, are cancelled
 # (asyncio's base loop uses the same rule).
@@ -77,6 +77,46 @@ class BatchingQEventLoop(qasync.QEventLoop):  # type: ignore[misc]
                 handle._run()
         if ready:
             self._drain_timer.start()
+
+    # -- sockets ---------------------------------------------------------------------------
+    # qasync answers each readiness by disabling the fd's QSocketNotifier, queueing a
+    # wrapper with call_soon, and re-enabling the notifier after the callback: two
+    # dispatcher registrations and a queue round trip per packet (a tenth of the tray's
+    # CPU under load). Here the callback runs when the notifier fires, as asyncio's own
+    # selector loop runs reader callbacks straight after select(). Level-triggered
+    # notifiers fire again while data remains, so nothing is missed; a notifier replaced
+    # or removed meanwhile is checked before its callback runs.
+
+    def _add_reader(self, fd: Any, callback: Callable[..., object], *args: Any) -> None:
+        self._add_notifier(self._read_notifiers, QSocketNotifier.Type.Read, fd, callback, args)
+
+    def _add_writer(self, fd: Any, callback: Callable[..., object], *args: Any) -> None:
+        self._add_notifier(self._write_notifiers, QSocketNotifier.Type.Write, fd, callback, args)
+
+    def _add_notifier(
+        self,
+        notifiers: dict[Any, QSocketNotifier],
+        kind: QSocketNotifier.Type,
+        fd: Any,
+        callback: Callable[..., object],
+        args: tuple[Any, ...],
+    ) -> None:
+        self._check_closed()
+        existing = notifiers.pop(fd, None)
+        if existing is not None:
+            existing.setEnabled(False)
+            existing.activated["int"].disconnect()
+        notifier = QSocketNotifier(fd if isinstance(fd, int) else int(fd.fileno()), kind)
+        handle = asyncio.Handle(callback, args, self)  # errors go to the exception handler
+
+        def ready(_fd: int) -> None:
+            if notifiers.get(fd) is notifier and not handle._cancelled:
+                handle._run()
+
+        # The "int" overload, which qasync's _remove_reader/_remove_writer disconnect.
+        notifier.activated["int"].connect(ready)
+        notifier.setEnabled(True)
+        notifiers[fd] = notifier
 
     # -- timers ----------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 from PySide6.QtWidgets import QApplication
 
@@ -94,3 +95,43 @@ def test_cancelled_timers_are_dropped_and_never_stall_the_loop(qapp: QApplicatio
     finally:
         loop.close()
         asyncio.set_event_loop(None)
+
+
+def test_socket_readers_run_when_data_arrives_and_stop_when_removed(qapp: QApplication) -> None:
+    loop = BatchingQEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    errors: list[BaseException] = []
+    loop.set_exception_handler(lambda _loop, ctx: errors.append(ctx["exception"]))
+    left, right = socket.socketpair()
+    left.setblocking(False)
+    got: list[bytes] = []
+
+    def read_some() -> None:
+        got.append(left.recv(4))  # a small read: data remains, the reader fires again
+        if b"!" in got[-1]:
+            raise ValueError("bang")
+
+    async def scenario() -> None:
+        running = asyncio.get_running_loop()
+        running.add_reader(left, read_some)
+        right.send(b"hello world")
+        for _ in range(100):
+            if b"".join(got) == b"hello world":
+                break
+            await asyncio.sleep(0.01)
+        running.add_reader(left, read_some)  # replaced: only the new one runs
+        right.send(b"!")
+        await asyncio.sleep(0.05)
+        running.remove_reader(left)
+        right.send(b"after")
+        await asyncio.sleep(0.05)
+
+    try:
+        loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+        left.close()
+        right.close()
+    assert b"".join(got) == b"hello world!"
+    assert [str(e) for e in errors] == ["bang"]  # a reader's error reaches the handler
