@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
@@ -24,9 +24,6 @@ from proxy_core.observe.recorder import MetricsSnapshot
 from proxy_core.settings import SettingsError
 
 from . import autostart
-from .connect_dialog import ConnectDialog
-from .dashboard import DashboardWindow
-from .models_panel import ModelsWindow
 from .models_view import profile_for
 from .presenter import (
     STATE_TEXT,
@@ -38,9 +35,14 @@ from .presenter import (
     tray_state,
     truncation_notice,
 )
-from .settings_dialog import SettingsDialog
 from .settings_store import SettingsStore
 from .tray import Tray
+
+if TYPE_CHECKING:  # imported when first opened (see AppController.dashboard)
+    from .connect_dialog import ConnectDialog
+    from .dashboard import DashboardWindow
+    from .models_panel import ModelsWindow
+    from .settings_dialog import SettingsDialog
 
 log = logging.getLogger(__name__)
 STATUS_MS = 1000
@@ -94,9 +96,9 @@ class AppController(QObject):
         self.tray_available = tray_available
 
         self.presenter = DashboardPresenter(service.settings.ollama_url)
-        self.dashboard = DashboardWindow(self.snapshot, self.presenter)
-        self.dashboard.clear_cache_requested.connect(lambda: self._spawn(self.clear_cache()))
-        self.dashboard.quit_requested.connect(self.quit)
+        # Windows are built (and their modules imported) when first opened: an idle tray
+        # app never pays for a dashboard nobody looked at (docs/PERFORMANCE.md, RSS).
+        self._dashboard: DashboardWindow | None = None
         self.tray = Tray()
         menu = self.tray.menu
         menu.open_dashboard.triggered.connect(self.open_dashboard)
@@ -122,6 +124,16 @@ class AppController(QObject):
         self.connect_dialog: ConnectDialog | None = None
         self.settings_dialog: SettingsDialog | None = None
         self.warning_box: QMessageBox | None = None
+
+    @property
+    def dashboard(self) -> DashboardWindow:
+        if self._dashboard is None:
+            from .dashboard import DashboardWindow
+
+            self._dashboard = DashboardWindow(self.snapshot, self.presenter)
+            self._dashboard.clear_cache_requested.connect(lambda: self._spawn(self.clear_cache()))
+            self._dashboard.quit_requested.connect(self.quit)
+        return self._dashboard
 
     # lifecycle -------------------------------------------------------------------------------
     async def start(self) -> bool:
@@ -172,7 +184,8 @@ class AppController(QObject):
         """Stop the proxy (in-flight streams get the grace period), then the windows."""
         self.status_timer.stop()
         self.tray.hide()
-        self.dashboard.timer.stop()
+        if self._dashboard is not None:
+            self._dashboard.timer.stop()
         await self.service.stop()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -222,6 +235,8 @@ class AppController(QObject):
 
     def open_models(self) -> None:
         if self.models_window is None:
+            from .models_panel import ModelsWindow
+
             self.models_window = ModelsWindow(self.snapshot, lambda: self.service.settings.models)
             self.models_window.profile_changed.connect(
                 lambda model, profile: self._spawn(self.set_profile(model, profile))
@@ -290,12 +305,16 @@ class AppController(QObject):
         QDesktopServices.openUrl(QUrl(self.service.base_url + "/metrics"))
 
     def open_connect(self) -> None:
+        from .connect_dialog import ConnectDialog
+
         self.connect_dialog = ConnectDialog(
             self.service.base_url, self.service.token_required, token=self.service.access_token
         )
         self.connect_dialog.show()
 
     def open_settings(self) -> None:
+        from .settings_dialog import SettingsDialog
+
         dialog = SettingsDialog(
             self.service.settings, self.store.start_at_login, self.service.access_token
         )
@@ -339,7 +358,7 @@ class AppController(QObject):
 
     def show_warning(self, title: str, text: str) -> None:
         """A warning box opened with open(), never exec(): no nested event loop."""
-        box = QMessageBox(QMessageBox.Icon.Warning, title, text, parent=self.dashboard)
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, parent=self._dashboard)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
         self.warning_box = box

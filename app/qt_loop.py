@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import contextvars
 import heapq
 import math
@@ -51,6 +52,11 @@ class BatchingQEventLoop(qasync.QEventLoop):  # type: ignore[misc]
         self._deadline_timer.timeout.connect(self._run_due)
         self._armed_for = math.inf  # the deadline the Qt timer is set for
         super().__init__(app)
+        # qasync's default executor starts ten QThreads up front; the proxy's blocking work
+        # (sqlite writes, psutil samples, /metrics) needs a few threads, made when needed.
+        self.set_default_executor(
+            concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="otp-io")
+        )
 
     # -- ready callbacks --------------------------------------------------------------------
 
@@ -105,7 +111,7 @@ class BatchingQEventLoop(qasync.QEventLoop):  # type: ignore[misc]
         existing = notifiers.pop(fd, None)
         if existing is not None:
             existing.setEnabled(False)
-            existing.activated["int"].disconnect()
+            existing.activated["int"].disconnect()  # type: ignore[index]
         notifier = QSocketNotifier(fd if isinstance(fd, int) else int(fd.fileno()), kind)
         handle = asyncio.Handle(callback, args, self)  # errors go to the exception handler
 
@@ -114,7 +120,7 @@ class BatchingQEventLoop(qasync.QEventLoop):  # type: ignore[misc]
                 handle._run()
 
         # The "int" overload, which qasync's _remove_reader/_remove_writer disconnect.
-        notifier.activated["int"].connect(ready)
+        notifier.activated["int"].connect(ready)  # type: ignore[index]
         notifier.setEnabled(True)
         notifiers[fd] = notifier
 

@@ -93,8 +93,10 @@ def test_lifecycle_actions_and_quit_with_a_stream_in_flight(
         assert controller.tray.state is TrayState.HEALTHY
         assert base in controller.tray.toolTip()
 
+        # An idle tray app builds no dashboard (memory) until it is opened.
+        assert controller._dashboard is None
         menu.open_dashboard.trigger()
-        assert controller.dashboard.isVisible()
+        assert controller._dashboard is not None and controller.dashboard.isVisible()
         await until(
             lambda: (
                 controller.dashboard.view is not None and bool(controller.dashboard.view.hardware)
