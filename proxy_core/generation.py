@@ -98,13 +98,15 @@ async def open_reply(
             cache.stats.bypasses += 1
         lane = _lane(state, kind, body, client_headers, profile) if generation else None
         whole = body is not None and not wants_stream(kind, body)
-        async with (
-            _slot(state, lane, facts),
-            _direct(state, kind, raw_body, headers, whole, facts) as reply,
-        ):
-            if generation:
-                state.metrics.first_token(facts.model, reply.ttfb)
-            yield reply
+        await _acquire(state, lane, facts)
+        try:
+            async with _direct(state, kind, raw_body, headers, whole, facts) as reply:
+                if generation:
+                    state.metrics.first_token(facts.model, reply.ttfb)
+                yield reply
+        finally:
+            if lane is not None:
+                state.lanes.release(lane.model)
         return
 
     control = parse_cache_control(client_headers)
@@ -305,16 +307,6 @@ async def _acquire(state: ProxyState, lane: _Lane | None, facts: _Facts) -> None
     )
     if waited:
         state.metrics.queued(lane.model, "background" if lane.background else "interactive", waited)
-
-
-@asynccontextmanager
-async def _slot(state: ProxyState, lane: _Lane | None, facts: _Facts) -> AsyncIterator[None]:
-    await _acquire(state, lane, facts)
-    try:
-        yield
-    finally:
-        if lane is not None:
-            state.lanes.release(lane.model)
 
 
 def observe_final(state: ProxyState, reply: Reply, model: str, final: dict[str, Any]) -> str | None:

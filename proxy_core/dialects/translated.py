@@ -18,7 +18,7 @@ from aiohttp import web
 
 from ..errors import BadRequest, ReplyError, UpstreamError, UpstreamMalformed
 from ..generation import TRUNCATED_HEADER, Reply, observe_final, open_reply
-from ..ndjson import dumps, iter_lines, loads, merge_chunks
+from ..ndjson import LineSplitter, dumps, iter_lines, loads, merge_chunks
 from ..slow_clients import read_body
 from ..state import (
     REQUEST_CACHE,
@@ -109,14 +109,25 @@ async def native_lines(reply: Reply, max_line: int) -> AsyncIterator[dict[str, A
         for line in reply.entry.lines:
             yield loads(line)
         return
+    if reply.body is not None:  # read whole already: no stream machinery
+        for line in LineSplitter(max_line).feed(reply.body + b"\n"):
+            obj = _object(line)
+            if obj is not None:
+                yield obj
+        return
     assert reply.chunks is not None
-    async for line in iter_lines(reply.chunks, max_line):
-        try:
-            obj = loads(line)
-        except ValueError:
-            continue
-        if isinstance(obj, dict):
+    async for line in iter_lines(reply.chunks, max_line):  # relayed as each line arrives
+        obj = _object(line)
+        if obj is not None:
             yield obj
+
+
+def _object(line: bytes) -> dict[str, Any] | None:
+    try:
+        obj = loads(line)
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) else None
 
 
 async def generate(

@@ -78,13 +78,24 @@ async def run(upstream: str = "fast") -> list[tuple[str, str]]:
     proxy = start_proxy(proxy_port, up_url)
     tray = start_tray(tray_port, up_url, "shown")
     figures: dict[str, list[float]] = {}
+    by_url = {
+        u.split("/", 3)[2]: p for u, p in ((up_url, up), (proxy_url, proxy), (tray_url, tray))
+    }
     errors: dict[str, int] = {}
 
     def note(name: str, value: float) -> None:
         figures.setdefault(name, []).append(value)
 
     async def load(name: str, url: str, body: dict[str, object], connections: int) -> wrk.WrkResult:
+        # CPU of the process that answers (the proxy, or the upstream for "direct"), per
+        # good request: what bounds the ratio on a machine whose two cores also run wrk.
+        server = psutil.Process(by_url[url.split("/", 3)[2]].pid)
+        before = server.cpu_times()
         result = await wrk.run(url, body, connections=connections, seconds=SECONDS)
+        after = server.cpu_times()
+        cpu = (after.user - before.user) + (after.system - before.system)
+        if result.good_rps:
+            note(name + " cpu", cpu / (result.good_rps * SECONDS) * 1e6)
         errors[name] = errors.get(name, 0) + result.errors
         return result
 
@@ -139,6 +150,8 @@ async def run(upstream: str = "fast") -> list[tuple[str, str]]:
         ("/v1 ratio / native ratio (target >= 0.9)", f"{m('openai ratio') / native:.2f}"),
         ("cached hit native req/s, ratio (target >= 1.2x)", _pair(m, "hit native")),
         ("cached hit /v1 req/s, ratio (target >= 1.2x)", _pair(m, "hit openai")),
+        ("CPU us per request: upstream (direct) / proxy native / proxy /v1", _cpu(m)),
+        ("CPU us per request: proxy hit native / hit /v1", _cpu(m, "hit native", "hit openai")),
         ("200-chunk stream: added ms to first byte (target <= 0.5)", f"{m('stream first'):+.2f}"),
         ("200-chunk stream: added ms to last byte (target <= 2)", f"{m('stream last'):+.2f}"),
         ("tray (dashboard shown) / headless req/s (target >= 0.9)", f"{tray_vs_headless:.2f}x"),
@@ -152,6 +165,10 @@ async def run(upstream: str = "fast") -> list[tuple[str, str]]:
         ),
         ("errors (all measured runs)", f"{errs}"),
     ]
+
+
+def _cpu(m: Callable[[str], float], *names: str) -> str:
+    return " / ".join(f"{m(name + ' cpu'):.0f}" for name in names or ("direct", "native", "openai"))
 
 
 def _pair(m: Callable[[str], float], name: str) -> str:
