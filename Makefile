@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run headless test lint typecheck unit bench soak mutate simulator sysdeps testdeps screenshots clean
+.PHONY: run headless test lint typecheck unit bench bench-litellm soak mutate simulator sysdeps testdeps screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -40,8 +40,20 @@ unit: $(STAMP) testdeps
 
 test: lint typecheck unit
 
+# Side-by-side figures for docs/PERFORMANCE.md: wrk against a fast Ollama stand-in and the
+# simulator, the upstream clients, cache, metrics, tray. SECTIONS narrows it (run_all.py).
+SECTIONS ?=
 bench: $(STAMP) sysdeps
-	$(BIN)/python -m tests.perf.run_all
+	scripts/system-deps.sh bench
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m tests.perf.run_all $(SECTIONS)
+
+# LiteLLM's proxy on the same harness; installs LiteLLM into its own venv (not a dependency).
+LITELLM_VENV := .bench/litellm
+bench-litellm: $(STAMP) sysdeps
+	scripts/system-deps.sh bench
+	test -x $(LITELLM_VENV)/bin/litellm || ($(PY) -m venv $(LITELLM_VENV) && \
+		$(LITELLM_VENV)/bin/pip install --quiet 'litellm[proxy]')
+	LITELLM=$(LITELLM_VENV)/bin/litellm $(BIN)/python -m tests.perf.run_all litellm
 
 # Mixed traffic for MINUTES at concurrency 32; reports errors and RSS over time.
 MINUTES ?= 10
@@ -62,4 +74,4 @@ screenshots: $(STAMP) sysdeps
 	scripts/screenshots.sh
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .bench build *.egg-info

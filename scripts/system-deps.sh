@@ -3,6 +3,7 @@
 #   system-deps.sh qt       Qt's xcb/offscreen libraries (make run, make test)
 #   system-deps.sh browser  Chromium for the browser security tests (make test)
 #   system-deps.sh screens  Xvfb, a window manager, a tray and tools (make screenshots)
+#   system-deps.sh bench    wrk, the load generator (make bench)
 # As root it installs what is missing; otherwise it prints the command to run.
 set -euo pipefail
 [ "$(uname -s)" = Linux ] || exit 0
@@ -13,7 +14,8 @@ case "${1:-qt}" in
         libxkbcommon0 libegl1 libgl1 libfontconfig1 libdbus-1-3) ;;
   browser) packages=(chromium) ;;
   screens) packages=(xvfb openbox trayer xdotool imagemagick) ;;
-  *) echo "usage: $0 qt|browser|screens" >&2; exit 2 ;;
+  bench) packages=(wrk) ;;
+  *) echo "usage: $0 qt|browser|screens|bench" >&2; exit 2 ;;
 esac
 missing=()
 for p in "${packages[@]}"; do

@@ -1,5 +1,5 @@
 """Upstream client candidates for whole replies, in one process against the fast stand-in:
-aiohttp's ClientSession (as the proxy configures it) vs the lean httptools pool. CPU per
+httpx, aiohttp's ClientSession (as the proxy configures it) and the lean httptools pool. CPU per
 request is what matters to the proxy, so each is measured as requests per CPU second of
 this process as well as per wall second."""
 
@@ -9,10 +9,11 @@ import asyncio
 import time
 
 import aiohttp
+import httpx
 
 from proxy_core.upstream_pool import LeanPool
 
-from .bench_wrk import start_fast
+from .fast_upstream import start_fast
 from .harness import free_port, processes, wait_ready
 
 BODY = b'{"model":"llama3.2","stream":false,"messages":[{"role":"user","content":"bench"}]}'
@@ -62,13 +63,22 @@ async def run() -> list[tuple[str, str]]:
             async def via_pool() -> None:
                 await pool.request("POST", "/api/chat", HEADERS, BODY)
 
-            results = {}
-            for _ in range(3):
-                for name, send in (
+            limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+            async with httpx.AsyncClient(limits=limits, timeout=None, trust_env=False) as hx:
+
+                async def via_httpx() -> None:
+                    resp = await hx.post(url + "/api/chat", content=BODY, headers=dict(HEADERS))
+                    assert resp.status_code == 200
+
+                results: dict[str, list[tuple[float, float]]] = {}
+                candidates = (
+                    ("httpx AsyncClient", via_httpx),
                     ("aiohttp ClientSession", via_aiohttp),
                     ("lean pool (httptools)", via_pool),
-                ):
-                    results.setdefault(name, []).append(await _measure(send))
+                )
+                for _ in range(3):
+                    for name, send in candidates:
+                        results.setdefault(name, []).append(await _measure(send))
             pool.close()
     for name, values in results.items():
         rps = sorted(v[0] for v in values)[1]

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 
@@ -20,6 +18,7 @@ import psutil
 
 from . import wrk
 from .bench_tray import start_tray
+from .fast_upstream import start_fast
 from .harness import CACHED, CHAT, free_port, processes, start_proxy, start_sim, wait_ready
 
 ROUNDS = 3
@@ -27,10 +26,6 @@ SECONDS = 3.0
 OPENAI = {"model": "llama3.2", "messages": [{"role": "user", "content": "bench"}]}
 OPENAI_CACHED = {**OPENAI, "temperature": 0}
 STREAM_200 = {**CHAT, "stream": True, "options": {"num_predict": 200}}
-
-
-def start_fast(port: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "tests.perf.fast_upstream", "--port", str(port)])
 
 
 async def stream_times(base: str, n: int = 200) -> tuple[float, float]:

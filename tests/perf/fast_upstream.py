@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import subprocess
+import sys
 from typing import Any
 
 from aiohttp import web
@@ -122,6 +124,11 @@ async def serve(host: str, port: int) -> None:
     site = web.TCPSite(runner, host, port, backlog=1024)
     await site.start()
     await asyncio.Event().wait()
+
+
+def start_fast(port: int) -> subprocess.Popen[bytes]:
+    """The stand-in in its own process (as benchmarks run it)."""
+    return subprocess.Popen([sys.executable, "-m", "tests.perf.fast_upstream", "--port", str(port)])
 
 
 def main() -> None:

@@ -1,25 +1,20 @@
-"""Shared pieces of the benchmarks: processes on free ports, latency and throughput loops."""
+"""Shared pieces of the benchmarks: processes on free ports, readiness, tables."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import IO
 
 import aiohttp
-import httpx
 
 CHAT = {"model": "llama3.2", "stream": False, "messages": [{"role": "user", "content": "bench"}]}
 CACHED = {**CHAT, "options": {"temperature": 0}}
-Request = Callable[[], Awaitable[None]]
 
 
 def free_port() -> int:
@@ -39,53 +34,6 @@ async def wait_ready(url: str) -> None:
                 pass
             await asyncio.sleep(0.1)
     raise RuntimeError(f"{url} did not start")
-
-
-async def latency_p50(send: Request, n: int = 400) -> float:
-    for _ in range(20):
-        await send()
-    samples = []
-    for _ in range(n):
-        started = time.perf_counter()
-        await send()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples) * 1000
-
-
-async def throughput(send: Request, concurrency: int = 64, seconds: float = 3.0) -> float:
-    done = 0
-    deadline = time.perf_counter() + seconds
-
-    async def worker() -> None:
-        nonlocal done
-        while time.perf_counter() < deadline:
-            await send()
-            done += 1
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return done / (time.perf_counter() - started)
-
-
-def aiohttp_sender(http: aiohttp.ClientSession, url: str, body: dict[str, object]) -> Request:
-    data = json.dumps(body).encode()
-
-    async def send() -> None:
-        async with http.post(url, data=data) as resp:
-            await resp.read()
-            assert resp.status == 200
-
-    return send
-
-
-def httpx_sender(client: httpx.AsyncClient, url: str, body: dict[str, object]) -> Request:
-    data = json.dumps(body).encode()
-
-    async def send() -> None:
-        resp = await client.post(url, content=data)
-        assert resp.status_code == 200
-
-    return send
 
 
 def start_sim(port: int) -> subprocess.Popen[bytes]:

@@ -2,8 +2,9 @@
 
 On a shared 2-core machine absolute numbers are noisy, so every figure is paired with a
 baseline measured in the same run: upstream clients against each other, the proxy against
-the simulator directly, metrics on against off. Prints Markdown tables for
-docs/PERFORMANCE.md. ``python -m tests.perf.run_all metrics`` runs one section.
+its upstream directly (wrk, bench_wrk.py), metrics on against off. The Python load
+generator remains only where wrk cannot measure (a stream's first and last byte). Prints
+Markdown tables for docs/PERFORMANCE.md. ``python -m tests.perf.run_all metrics`` runs one section.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from collections.abc import Awaitable, Callable
 
 from . import (
     bench_cache,
+    bench_litellm,
     bench_metrics,
     bench_profiles,
-    bench_proxy,
     bench_tray,
     bench_upstream,
     bench_wrk,
@@ -27,7 +28,7 @@ SECTIONS: dict[str, Callable[[], Awaitable[list[tuple[str, str]]]]] = {
     "upstream": bench_upstream.run,
     "wrk": bench_wrk.run,
     "wrk-sim": bench_wrk.run_sim,
-    "proxy": bench_proxy.run,
+    "litellm": bench_litellm.run,
     "cache": bench_cache.run,
     "metrics": bench_metrics.run,
     "tray": bench_tray.run,
@@ -35,8 +36,12 @@ SECTIONS: dict[str, Callable[[], Awaitable[list[tuple[str, str]]]]] = {
 }
 
 
+# Run only when named: it installs LiteLLM (make bench-litellm).
+OPTIONAL = {"litellm"}
+
+
 async def main(names: list[str]) -> None:
-    for name in names or list(SECTIONS):
+    for name in names or [name for name in SECTIONS if name not in OPTIONAL]:
         print(f"\n### {name}\n")
         print_table(await SECTIONS[name]())
 
