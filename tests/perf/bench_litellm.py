@@ -25,6 +25,8 @@ from .harness import CHAT, free_port, processes, start_proxy, wait_ready
 
 ROUNDS = 3
 SECONDS = 3
+MASTER_KEY = "sk-bench-only"
+AUTH = {"Authorization": f"Bearer {MASTER_KEY}"}
 
 
 def start_litellm(executable: str, port: int, upstream: str) -> subprocess.Popen[bytes]:
@@ -36,7 +38,12 @@ def start_litellm(executable: str, port: int, upstream: str) -> subprocess.Popen
         "      model: ollama_chat/llama3.2\n"
         f"      api_base: {upstream}\n"
     )
-    env = {**os.environ, "LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False"}
+    env = {
+        **os.environ,
+        "LITELLM_LOG": "ERROR",
+        "LITELLM_TELEMETRY": "False",
+        "LITELLM_MASTER_KEY": MASTER_KEY,  # it refuses to start without one
+    }
     return subprocess.Popen(
         [executable, "--config", str(config), "--port", str(port), "--num_workers", "1"],
         env=env,
@@ -47,7 +54,7 @@ def start_litellm(executable: str, port: int, upstream: str) -> subprocess.Popen
 
 async def wait_openai(url: str, seconds: float = 120) -> None:
     deadline = time.monotonic() + seconds
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(headers=AUTH) as http:
         while time.monotonic() < deadline:
             try:
                 async with http.post(url + "/v1/chat/completions", json=OPENAI) as resp:
@@ -72,13 +79,13 @@ async def run() -> list[tuple[str, str]]:
         await wait_openai(ours_url)
         await wait_openai(lite_url)
         for _ in range(ROUNDS):
-            for name, url, body in (
-                ("direct", up_url + "/api/chat", CHAT),
-                ("ours", ours_url + "/v1/chat/completions", OPENAI),
-                ("litellm", lite_url + "/v1/chat/completions", OPENAI),
+            for name, url, body, headers in (
+                ("direct", up_url + "/api/chat", CHAT, {}),
+                ("ours", ours_url + "/v1/chat/completions", OPENAI, {}),
+                ("litellm", lite_url + "/v1/chat/completions", OPENAI, AUTH),
             ):
-                one = await wrk.run(url, body, connections=1, seconds=SECONDS)
-                many = await wrk.run(url, body, connections=64, seconds=SECONDS)
+                one = await wrk.run(url, body, connections=1, seconds=SECONDS, headers=headers)
+                many = await wrk.run(url, body, connections=64, seconds=SECONDS, headers=headers)
                 figures.setdefault(name + " p50", []).append(one.p50_ms)
                 figures.setdefault(name + " rps", []).append(many.good_rps)
                 figures.setdefault(name + " errors", []).append(many.errors + one.errors)
