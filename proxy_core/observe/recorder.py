@@ -268,12 +268,11 @@ class MetricsRecorder:
             ["model", "client"],
             registry=self.registry,
         )
-        self.queue_wait = Histogram(
+        self.queue_wait = ScrapedHistogram(
             "proxy_queue_wait_seconds",
             "Time a generation waited in the proxy for a slot of its model",
             ["model", "lane"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+            LATENCY_BUCKETS,
         )
         self.known_models: frozenset[str] = frozenset()
         self._models: dict[str, ModelStats] = {}  # by model label (bounded like metrics)
@@ -295,10 +294,15 @@ class MetricsRecorder:
         self.ollama: OllamaStatus | None = None
         self.cache_volume: tuple[int, int] = (0, 0)
         self.registry.register(_HardwareCollector(self))
-        scraped = (self.request_duration, self.upstream_ttfb, self.tokens, self.tokens_per_second)
-        self.registry.register(
-            ScrapeCollector(self._lock, (*scraped, self.client_requests), self._in_flight_family)
+        scraped = (
+            self.request_duration,
+            self.upstream_ttfb,
+            self.queue_wait,
+            self.tokens,
+            self.tokens_per_second,
+            self.client_requests,
         )
+        self.registry.register(ScrapeCollector(self._lock, scraped, self._in_flight_family))
 
     def _in_flight_family(self) -> list[Any]:
         return [
@@ -406,8 +410,9 @@ class MetricsRecorder:
 
     def queued(self, model: str, lane: str, seconds: float) -> None:
         label = self.model_label(model)
-        self._child(self.queue_wait, label, lane).observe(seconds)
+        index = bisect.bisect_left(LATENCY_BUCKETS, seconds)
         with self._lock:
+            self.queue_wait.observe((label, lane), index, seconds)
             stats = self._model(label)
             stats.queued += 1
             stats.queue_seconds += seconds

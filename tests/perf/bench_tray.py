@@ -23,7 +23,11 @@ from .harness import (
 
 
 def start_tray(
-    port: int, sim_url: str, dashboard: str, log: IO[bytes] | None = None
+    port: int,
+    sim_url: str,
+    dashboard: str,
+    log: IO[bytes] | None = None,
+    num_parallel: int | None = None,
 ) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -39,6 +43,7 @@ def start_tray(
             sim_url,
             tempfile.mkdtemp(prefix="otp-tray-"),
             dashboard,
+            *([str(num_parallel)] if num_parallel is not None else []),
         ],
         env=env,
         stderr=log,

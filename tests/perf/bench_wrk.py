@@ -22,6 +22,7 @@ from .fast_upstream import start_fast
 from .harness import CACHED, CHAT, free_port, processes, start_proxy, start_sim, wait_ready
 
 ROUNDS = 3
+PARALLEL = 64  # default_num_parallel of the measured proxies: the stand-in has no limit
 SECONDS = 3.0
 OPENAI = {"model": "llama3.2", "messages": [{"role": "user", "content": "bench"}]}
 OPENAI_CACHED = {**OPENAI, "temperature": 0}
@@ -70,12 +71,17 @@ async def run(upstream: str = "fast") -> list[tuple[str, str]]:
     up_url = f"http://127.0.0.1:{up_port}"
     proxy_url, tray_url = f"http://127.0.0.1:{proxy_port}", f"http://127.0.0.1:{tray_port}"
     up = start_fast(up_port) if upstream == "fast" else start_sim(up_port)
-    proxy = start_proxy(proxy_port, up_url)
-    tray = start_tray(tray_port, up_url, "shown")
+    # The stand-in serves any number of requests at once, so the proxy is told so, as a
+    # user matches default_num_parallel to OLLAMA_NUM_PARALLEL; a second proxy keeps the
+    # default (4 per model) to show what the lanes' queueing costs at c=64.
+    proxy = start_proxy(proxy_port, up_url, num_parallel=PARALLEL)
+    lanes_port = free_port()
+    lanes_url = f"http://127.0.0.1:{lanes_port}"
+    lanes = start_proxy(lanes_port, up_url)
+    tray = start_tray(tray_port, up_url, "shown", num_parallel=PARALLEL)
     figures: dict[str, list[float]] = {}
-    by_url = {
-        u.split("/", 3)[2]: p for u, p in ((up_url, up), (proxy_url, proxy), (tray_url, tray))
-    }
+    pairs = ((up_url, up), (proxy_url, proxy), (tray_url, tray), (lanes_url, lanes))
+    by_url = {u.split("/", 3)[2]: p for u, p in pairs}
     errors: dict[str, int] = {}
 
     def note(name: str, value: float) -> None:
@@ -94,8 +100,8 @@ async def run(upstream: str = "fast") -> list[tuple[str, str]]:
         errors[name] = errors.get(name, 0) + result.errors
         return result
 
-    with processes(up, proxy, tray):
-        for url in (up_url, proxy_url, tray_url):
+    with processes(up, proxy, tray, lanes):
+        for url in (up_url, proxy_url, tray_url, lanes_url):
             await wait_ready(url)
         await asyncio.sleep(2.0)  # settle before the idle RSS
         idle_rss, tray_idle_rss = _rss_mb(proxy.pid), _rss_mb(tray.pid)
@@ -115,6 +121,7 @@ async def run(upstream: str = "fast") -> list[tuple[str, str]]:
                 ("openai", "/v1/chat/completions", OPENAI, proxy_url),
                 ("hit native", "/api/chat", CACHED, proxy_url),
                 ("hit openai", "/v1/chat/completions", OPENAI_CACHED, proxy_url),
+                ("lanes", "/api/chat", CHAT, lanes_url),
                 ("headless", "/api/chat", CHAT, proxy_url),
                 ("tray", "/api/chat", CHAT, tray_url),
             ]
@@ -141,6 +148,7 @@ async def run(upstream: str = "fast") -> list[tuple[str, str]]:
         ("added p99 ms (c=1; target <= 1)", f"{m('added p99'):+.2f}"),
         ("direct req/s (c=64)", f"{m('direct rps'):,.0f}"),
         ("native /api/chat req/s, ratio (target >= 0.5x)", _pair(m, "native")),
+        ("native, default 4 slots per model (lanes queue) req/s, ratio", _pair(m, "lanes")),
         ("/v1/chat/completions req/s, ratio", _pair(m, "openai")),
         ("/v1 ratio / native ratio (target >= 0.9)", f"{m('openai ratio') / native:.2f}"),
         ("cached hit native req/s, ratio (target >= 1.2x)", _pair(m, "hit native")),
@@ -155,7 +163,7 @@ async def run(upstream: str = "fast") -> list[tuple[str, str]]:
             f"{idle_rss:.0f} / {after_rss:.0f}",
         ),
         (
-            "RSS tray idle / after load MB (target idle <= 90)",
+            "RSS tray (dashboard shown) idle / after load MB (never opened: bench_tray)",
             f"{tray_idle_rss:.0f} / {tray_after_rss:.0f}",
         ),
         ("errors (all measured runs)", f"{errs}"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -41,10 +42,19 @@ def start_sim(port: int) -> subprocess.Popen[bytes]:
 
 
 def start_proxy(
-    port: int, sim_url: str, *extra: str, module: str = "proxy_core", log: IO[bytes] | None = None
+    port: int,
+    sim_url: str,
+    *extra: str,
+    module: str = "proxy_core",
+    log: IO[bytes] | None = None,
+    num_parallel: int | None = None,
 ) -> subprocess.Popen[bytes]:
-    """The headless proxy; ``log`` receives its stderr (the soak counts errors in it)."""
+    """The headless proxy; ``log`` receives its stderr (the soak counts errors in it);
+    ``num_parallel``: generations per model sent upstream at once (default_num_parallel)."""
     data_dir = tempfile.mkdtemp(prefix="otp-bench-")
+    env = dict(os.environ)
+    if num_parallel is not None:
+        env["OLLAMA_PROXY_DEFAULT_NUM_PARALLEL"] = str(num_parallel)
     return subprocess.Popen(
         [
             sys.executable,
@@ -61,6 +71,7 @@ def start_proxy(
             *extra,
         ],
         stderr=log,
+        env=env,
     )
 
 
