@@ -105,21 +105,34 @@ def native_error_message(status: int, body: bytes) -> str:
 
 async def native_lines(reply: Reply, max_line: int) -> AsyncIterator[dict[str, Any]]:
     """The native chunks of a reply (stored or live) as objects; unparsable lines skipped."""
-    if reply.entry is not None:
-        for line in reply.entry.lines:
-            yield loads(line)
-        return
-    if reply.body is not None:  # read whole already: no stream machinery
-        for line in LineSplitter(max_line).feed(reply.body + b"\n"):
-            obj = _object(line)
-            if obj is not None:
-                yield obj
+    whole = _whole_objects(reply, max_line)
+    if whole is not None:
+        for native in whole:
+            yield native
         return
     assert reply.chunks is not None
     async for line in iter_lines(reply.chunks, max_line):  # relayed as each line arrives
         obj = _object(line)
         if obj is not None:
             yield obj
+
+
+async def collect_objects(reply: Reply, max_line: int) -> list[dict[str, Any]]:
+    """All native chunks of a reply; a reply already whole (a hit, or one read whole) is
+    parsed without an async generator (each costs the loop's generator bookkeeping)."""
+    whole = _whole_objects(reply, max_line)
+    if whole is not None:
+        return whole
+    return [obj async for obj in native_lines(reply, max_line)]
+
+
+def _whole_objects(reply: Reply, max_line: int) -> list[dict[str, Any]] | None:
+    if reply.entry is not None:
+        return [loads(line) for line in reply.entry.lines]
+    if reply.body is not None:
+        parsed = (_object(line) for line in LineSplitter(max_line).feed(reply.body + b"\n"))
+        return [obj for obj in parsed if obj is not None]
+    return None
 
 
 def _object(line: bytes) -> dict[str, Any] | None:
@@ -150,7 +163,7 @@ async def generate(
             raise ReplyError(reply.status, native_error_message(reply.status, body))
         if stream:
             return await _stream(request, state, reply, mapper, model, finished)
-        chunks = [c async for c in native_lines(reply, state.settings.max_line_bytes)]
+        chunks = await collect_objects(reply, state.settings.max_line_bytes)
     for chunk in chunks:
         if "error" in chunk:
             raise ReplyError(500, str(chunk["error"]))

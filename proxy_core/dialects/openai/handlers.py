@@ -32,6 +32,7 @@ from ...state import (
     learn_tags,
 )
 from ..translated import (
+    collect_objects,
     json_object,
     native_lines,
     note_reply,
@@ -104,7 +105,7 @@ async def _collect(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The whole native answer, and X-Context-Truncated's value when its prompt was cut."""
     state = request.app[STATE]
-    chunks = [native async for native in native_lines(reply, state.settings.max_line_bytes)]
+    chunks = await collect_objects(reply, state.settings.max_line_bytes)
     for native in chunks:
         if "error" in native:
             raise OpenAIError(500, error_object(500, str(native["error"])))
@@ -117,7 +118,8 @@ def _json(obj: dict[str, Any], reply: Reply, truncated: str | None = None) -> we
     headers = {"X-Cache": reply.cache}
     if truncated is not None:
         headers[TRUNCATED_HEADER] = truncated
-    return web.Response(body=dumps(obj), content_type="application/json", headers=headers)
+    headers["Content-Type"] = "application/json"  # as a header: no content-type parsing
+    return web.Response(body=dumps(obj), headers=headers)
 
 
 async def _generate(
