@@ -70,7 +70,7 @@ async def run() -> list[tuple[str, str]]:
     layer.store.put(key, entry)
     layer.key_for("chat", raw, BODY)
     rows = [
-        ("parse the body (json.loads)", per_call_us(lambda: parse_json_object(raw))),
+        ("parse the body (orjson)", per_call_us(lambda: parse_json_object(raw))),
         ("cache key: canonicalize + hash", per_call_us(lambda: cache_key("chat", BODY))),
         ("cache key: from the bytes index", per_call_us(lambda: layer.key_for("chat", raw, BODY))),
         ("read one entry from sqlite", per_call_us(lambda: layer.store.get(key))),

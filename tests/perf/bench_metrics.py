@@ -55,8 +55,8 @@ async def run() -> list[tuple[str, str]]:
     on_url, off_url = f"http://127.0.0.1:{on_port}", f"http://127.0.0.1:{off_port}"
     with processes(
         start_fast(up_port),
-        start_proxy(on_port, up_url),
-        start_proxy(off_port, up_url, module="tests.perf.no_metrics_proxy"),
+        start_proxy(on_port, up_url, num_parallel=64),  # the stand-in has no slot limit
+        start_proxy(off_port, up_url, module="tests.perf.no_metrics_proxy", num_parallel=64),
     ):
         for url in (up_url, on_url, off_url):
             await wait_ready(url)

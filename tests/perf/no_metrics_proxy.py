@@ -14,7 +14,15 @@ def _nothing(self: MetricsRecorder, *args: Any, **kwargs: Any) -> None:
     return None
 
 
-for name in ("request_started", "request_finished", "upstream_first_byte", "generation_done"):
+for name in (
+    "request_started",
+    "request_finished",
+    "upstream_first_byte",
+    "generation_requested",
+    "first_token",
+    "queued",
+    "generation_done",
+):
     setattr(MetricsRecorder, name, _nothing)
 
 if __name__ == "__main__":
