@@ -5,7 +5,8 @@ request with ``stream: false``, listings, embeddings) go through the lean httpto
 go through aiohttp's client (chosen over httpx), which relays chunks as they arrive.
 Timeouts: a short connect timeout so "Ollama is down" answers fast; no total timeout,
 because a generation may stream for minutes; a generous per-read timeout, because a cold
-model load sends no byte until the model is in memory.
+model load sends no byte until the model is in memory. Each client keeps up to
+``max_connections`` connections, so Ollama may see twice that many at most.
 """
 
 from __future__ import annotations

@@ -302,7 +302,7 @@ class LeanPool:
         self._queue: collections.deque[asyncio.Future[None]] = collections.deque()
         self._sweep: asyncio.TimerHandle | None = None
         self._tick = min(1.0, read_timeout / 4)
-        self.loop = asyncio.get_event_loop()
+        self.loop = asyncio.get_running_loop()
         self.now = self.loop.time
 
     async def request(
@@ -342,8 +342,9 @@ class LeanPool:
         return UpstreamUnavailable(f"Ollama at {self.base_url} {exc}")
 
     def _lost(self, conn: _Connection) -> None:
-        self._busy.discard(conn)
-        self._wake()
+        if conn in self._busy:  # (connection_lost may have released it already)
+            self._busy.discard(conn)
+            self._wake()
 
     def _render(
         self, method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes | None
