@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+from aiohttp import web
+
 from .cache import (
     CacheEntry,
     RouteKind,
@@ -32,7 +34,7 @@ from .events import ContextTruncated
 from .forwarding import request_headers, response_headers
 from .ndjson import LineSplitter, dumps, loads
 from .profiles import NO_PROFILE, Profile, apply_profile
-from .state import ProxyState
+from .state import REQUEST_CACHE, REQUEST_MODEL, STATE, ProxyState
 
 BACKGROUND_HEADER = "X-Proxy-Priority"  # "background" or "interactive", from the client
 TRUNCATED_HEADER = "X-Context-Truncated"  # "<prompt tokens>/<num_ctx>" on whole replies
@@ -205,23 +207,28 @@ async def open_reply(
         flight.unsubscribe()
 
 
-def remembered_answer(
-    state: ProxyState, route: str, raw: bytes, client_headers: Mapping[str, str]
-) -> Answer | None:
-    """The fast hit path: an answer rendered before for exactly these request bytes,
+def remembered_response(request: web.Request, raw: bytes) -> web.Response | None:
+    """The fast hit path: the answer rendered before for exactly these request bytes,
     accounted as the full path accounts a hit. A request with its own cache directives
     takes the full path."""
-    if "Cache-Control" in client_headers:
+    if "Cache-Control" in request.headers:
         return None
-    answer = state.cache.answer_for(route, raw)
+    state = request.app[STATE]
+    answer = state.cache.answer_for(request.path, raw)
     if answer is None:
         return None
+    _account_hit(state, answer, request.headers)
+    request[REQUEST_CACHE] = HIT
+    request[REQUEST_MODEL] = answer.model
+    return web.Response(body=answer.body(), headers=answer.headers)
+
+
+def _account_hit(state: ProxyState, answer: Answer, client_headers: Mapping[str, str]) -> None:
     if answer.kind in ("chat", "generate"):
         num_ctx = answer.num_ctx or state.metrics.loaded_context(answer.model)
         state.metrics.generation_requested(answer.model, recognise(client_headers), num_ctx)
     state.cache.stats.hits += 1
     state.cache.stats.time_saved += answer.entry.upstream_seconds
-    return answer
 
 
 def remember_answer(

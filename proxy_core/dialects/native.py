@@ -22,7 +22,7 @@ from ..generation import (
     observe_final,
     open_reply,
     remember_answer,
-    remembered_answer,
+    remembered_response,
     wants_stream,
 )
 from ..ndjson import dumps, loads
@@ -60,11 +60,9 @@ def generation_handler(kind: RouteKind) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         state = request.app[STATE]
         raw = await read_body(request)
-        answer = remembered_answer(state, request.path, raw, request.headers)
-        if answer is not None:  # the fast hit path: these exact bytes were answered before
-            request[REQUEST_CACHE] = HIT
-            request[REQUEST_MODEL] = answer.model
-            return web.Response(body=answer.body(), headers=answer.headers)
+        fast = remembered_response(request, raw)
+        if fast is not None:  # the fast hit path: these exact bytes were answered before
+            return fast
         body = parse_json_object(raw)
         if body is not None and isinstance(body.get("model"), str):
             request[REQUEST_MODEL] = body["model"]

@@ -14,13 +14,12 @@ from ...cache import RouteKind, normalize_model
 from ...cache.answers import with_placeholders
 from ...errors import BadRequest, UpstreamError, UpstreamMalformed
 from ...generation import (
-    HIT,
     TRUNCATED_HEADER,
     Reply,
     observe_final,
     open_reply,
     remember_answer,
-    remembered_answer,
+    remembered_response,
 )
 from ...ndjson import dumps, loads
 from ...slow_clients import read_body
@@ -131,11 +130,9 @@ async def _generate(
 ) -> web.StreamResponse:
     state = request.app[STATE]
     raw = await read_body(request)
-    answer = remembered_answer(state, request.path, raw, request.headers)
-    if answer is not None:  # the fast hit path: these exact bytes were answered before
-        request[REQUEST_CACHE] = HIT
-        request[REQUEST_MODEL] = answer.model
-        return web.Response(body=answer.body(), headers=answer.headers)
+    fast = remembered_response(request, raw)
+    if fast is not None:  # the fast hit path: these exact bytes were answered before
+        return fast
     body = json_object(raw)
     native = build(body)
     stream = _stream_flag(body)
