@@ -211,6 +211,19 @@ class ProxySettings:
         help="longest reply line translated to another dialect; longer ends the reply "
         "with an error",
     )
+    # Agent mode (issue 15): off by default; the workspace is the only folder tools touch.
+    agent_tools: bool = setting(
+        False,
+        flag="--agent-tools",
+        help="run the built-in workspace tools (list_files, read_file, write_file, "
+        "run_command) for models; off by default; needs workspace",
+    )
+    workspace: str = setting(
+        "",
+        flag="--workspace",
+        default_text="none",
+        help="the only folder the built-in tools may list, read, write and run programs in",
+    )
     max_client_connections: int = setting(
         2048,
         minimum=1,
@@ -287,6 +300,8 @@ def validate(s: ProxySettings) -> None:
         raise SettingsError("access_token: use at least 16 characters and no spaces")
     if any(ch in s.upstream_authorization for ch in "\r\n\x00"):
         raise SettingsError("upstream_authorization: must be one header line")
+    if s.agent_tools and not s.workspace.strip():
+        raise SettingsError("workspace: required when agent_tools is on (the folder tools use)")
     for model, ctx in s.num_ctx_defaults.items():
         if not isinstance(ctx, int) or isinstance(ctx, bool) or ctx <= 0:
             raise SettingsError(f"num_ctx_defaults: {model!r} needs a positive whole number")

@@ -259,6 +259,13 @@ class MetricsRecorder:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.tool_outcomes = Counter(
+            "proxy_tool_calls",
+            "Built-in tool calls by outcome: executed, refused (sandbox), denied (policy or a "
+            "person), error",
+            ["tool", "outcome"],
+            registry=self.registry,
+        )
         self.upstream_errors = Counter(
             "proxy_upstream_errors", "Upstream failures by kind", ["kind"], registry=self.registry
         )
@@ -416,6 +423,12 @@ class MetricsRecorder:
             stats = self._model(label)
             stats.queued += 1
             stats.queue_seconds += seconds
+
+    def tool_finished(self, tool: str, outcome: str, seconds: float) -> None:
+        """A built-in tool call ended (tools/engine.py); only executed calls are timed."""
+        self._child(self.tool_outcomes, tool, outcome).inc()
+        if outcome == "executed":
+            self._child(self.tool_duration, tool).observe(seconds)
 
     def upstream_error(self, kind: str) -> None:
         self.upstream_errors.labels(kind).inc()

@@ -128,3 +128,13 @@ def test_every_setting_is_described_once_and_the_readme_carries_it() -> None:
 def test_spec_limits_are_enforced(name: str, bad: object) -> None:
     with pytest.raises(SettingsError, match=name):
         ProxySettings(**{name: bad})  # type: ignore[arg-type]
+
+
+def test_agent_tools_are_off_by_default_and_need_a_workspace(tmp_path: Path) -> None:
+    defaults = ProxySettings(data_dir=tmp_path)
+    assert defaults.agent_tools is False and defaults.workspace == ""
+    with pytest.raises(SettingsError, match="workspace: required when agent_tools is on"):
+        ProxySettings(data_dir=tmp_path, agent_tools=True)
+    env = {"OLLAMA_PROXY_AGENT_TOOLS": "on", "OLLAMA_PROXY_WORKSPACE": str(tmp_path)}
+    on = resolve({"data_dir": str(tmp_path)}, env)
+    assert on.agent_tools is True and on.workspace == str(tmp_path)

@@ -1,0 +1,92 @@
+"""list_files: names under a folder of the workspace, by glob, with depth and count limits.
+
+Links are listed (marked) but never followed, so a listing cannot leave the workspace;
+version-control folders are skipped (noise for a model, and not its business)."""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from . import Action, ToolContext, ToolSpec, arguments
+from .sandbox import Refused
+
+MAX_ENTRIES = 1000
+MAX_DEPTH = 10
+SKIPPED = frozenset({".git", ".hg", ".svn"})
+
+SPEC = ToolSpec(
+    name="list_files",
+    description="List files and folders in the workspace (folders end with /).",
+    parameters={
+        "type": "object",
+        "properties": {
+            "path": {"type": "string", "description": "folder relative to the workspace"},
+            "pattern": {"type": "string", "description": "glob on names, e.g. *.py"},
+            "max_depth": {"type": "integer", "minimum": 1, "maximum": MAX_DEPTH},
+            "limit": {"type": "integer", "minimum": 1, "maximum": MAX_ENTRIES},
+        },
+    },
+    kind="read",
+)
+
+
+class ListFiles:
+    spec = SPEC
+
+    async def describe(self, args: Mapping[str, Any], ctx: ToolContext) -> Action:
+        path = arguments.text(args, "path", ".")
+        return Action(f"list {path}", paths=(path,))
+
+    async def run(self, args: Mapping[str, Any], ctx: ToolContext) -> str:
+        folder = ctx.workspace.resolve(arguments.text(args, "path", "."))
+        pattern = arguments.text(args, "pattern", "*")
+        depth = arguments.whole(args, "max_depth", 3, 1, MAX_DEPTH) or 3
+        limit = arguments.whole(args, "limit", 200, 1, MAX_ENTRIES) or 200
+        if not folder.is_dir():
+            raise Refused(f"{ctx.workspace.shown(folder)} is not a folder")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, _list, ctx, folder, pattern, depth, limit)
+
+
+def _list(ctx: ToolContext, folder: Path, pattern: str, depth: int, limit: int) -> str:
+    lines: list[str] = []
+    more = False
+    pending = [(folder, 1)]
+    while pending and not more:
+        current, level = pending.pop(0)
+        try:
+            entries = sorted(os.scandir(current), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name in SKIPPED:
+                continue
+            is_dir = entry.is_dir(follow_symlinks=False)
+            if fnmatch.fnmatch(entry.name, pattern) or is_dir:
+                shown = ctx.workspace.shown(Path(entry.path))
+                if entry.is_symlink():
+                    label = f"{shown} (link)"
+                elif is_dir:
+                    label = f"{shown}/"
+                else:
+                    label = f"{shown} ({entry.stat(follow_symlinks=False).st_size} bytes)"
+                if is_dir and not fnmatch.fnmatch(entry.name, pattern):
+                    label = ""  # walked into, not listed
+                if label:
+                    if len(lines) >= limit:
+                        more = True
+                        break
+                    lines.append(label)
+            if is_dir and level < depth:
+                pending.append((Path(entry.path), level + 1))
+    if more:
+        lines.append(f"... more entries not shown (limit {limit})")
+    return "\n".join(lines) if lines else "(no entries)"
+
+
+TOOL = ListFiles()
