@@ -1,8 +1,9 @@
 """Ollama Tray Proxy core: the headless proxy. Never imports Qt."""
 
+__version__ = "0.1.0"  # before the imports: service.py reads it
+
 from .errors import PortInUse, ProxyError
 from .service import ProxyService
 from .settings import ProxySettings, SettingsError
 
 __all__ = ["PortInUse", "ProxyError", "ProxyService", "ProxySettings", "SettingsError"]
-__version__ = "0.1.0"

@@ -18,9 +18,10 @@ from .dialects import (
 )
 from .dialects.openai import handlers as openai
 from .dialects.openai.errors import OpenAIError, error_object
-from .guard import add_cors_headers, deferred_expect, guard
+from .guard import MCP_PATH, add_cors_headers, deferred_expect, guard
 from .middleware import Handler, boundary
 from .state import STATE, ProxyState
+from .tools import mcp_route
 
 
 async def _openai_unknown(request: web.Request) -> web.StreamResponse:
@@ -60,5 +61,6 @@ def create_app(state: ProxyState) -> web.Application:
     add("POST", "/api/generate", native.generation_handler("generate"), NATIVE)
     add("POST", "/api/embed", native.generation_handler("embed"), NATIVE)
     add("POST", "/api/embeddings", native.generation_handler("embeddings"), NATIVE)
+    add("*", MCP_PATH, mcp_route.route, NATIVE)
     add("*", "/{tail:.*}", native.passthrough, NATIVE)
     return app

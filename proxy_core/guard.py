@@ -6,8 +6,8 @@ Checks run in this order, each answering in the route's dialect:
    ``allowed_hosts``; beyond loopback with no ``allowed_hosts``, any name.
 2. Origin: a browser request from an origin not on the allow-list gets 403; a preflight
    from an allowed one is answered here (it carries no token by design).
-3. Token: when required, ``Authorization: Bearer <token>`` or ``x-api-key: <token>``,
-   compared in constant time.
+3. Token: when required (always on ``/mcp``, the tool server), ``Authorization: Bearer
+   <token>`` or ``x-api-key: <token>``, compared in constant time.
 4. Model management (pull, push, create, copy, delete, blobs): off unless allowed.
 5. Size: a declared Content-Length over ``max_body_size`` is 413 before any body is read.
 Only then does a client that sent ``Expect: 100-continue`` get its ``100 Continue``:
@@ -53,6 +53,7 @@ DEFAULT_ORIGINS = (
 )
 MANAGEMENT_PATHS = ("/api/pull", "/api/push", "/api/create", "/api/copy", "/api/delete")
 TOKEN_FILE = "access-token"
+MCP_PATH = "/mcp"  # the tool server: the token is required there always, even on loopback
 # Uploads streamed to Ollama chunk by chunk (model blobs, gigabytes): not bound by
 # max_body_size, only by model management being allowed.
 STREAMED_UPLOADS = "/api/blobs/"
@@ -164,10 +165,13 @@ class Policy:
     def origin_allowed(self, origin: str) -> bool:
         return origin != "null" and matches(origin, self.origins)
 
-    def token_ok(self, authorization: str | None, api_key: str | None = None) -> bool:
+    def token_ok(
+        self, authorization: str | None, api_key: str | None = None, *, always: bool = False
+    ) -> bool:
         """``Authorization: Bearer <token>`` (OpenAI clients, Claude Code) or
-        ``x-api-key: <token>`` (the Anthropic SDKs)."""
-        if not self.token_required:
+        ``x-api-key: <token>`` (the Anthropic SDKs); ``always``: even where the token is
+        otherwise not required (the tool server, /mcp, runs programs)."""
+        if not self.token_required and not always:
             return True
         if authorization is not None and authorization[:7].lower() == "bearer ":
             offered = authorization[7:].strip()
@@ -212,7 +216,9 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             )
             headers["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE
             return web.Response(status=204, headers=headers)
-    if not policy.token_ok(request.headers.get("Authorization"), request.headers.get("x-api-key")):
+    tools = path == MCP_PATH or path.startswith(MCP_PATH + "/")
+    sent = request.headers
+    if not policy.token_ok(sent.get("Authorization"), sent.get("x-api-key"), always=tools):
         request[REQUEST_REFUSED_BY] = "token"
         response = error_response(
             request, 401, "a valid access token is required: send Authorization: Bearer <token>"

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from . import __version__
 from .app_factory import create_app
 from .cache import CacheLayer
 from .connections import ConnectionShedder, connection_cap, raise_fd_limit
@@ -27,6 +28,7 @@ from .observe.recorder import MetricsRecorder, MetricsSnapshot
 from .profiles import ProfileBook, parse_profiles
 from .settings import ProxySettings
 from .state import ProxyState
+from .tools.engine import Asker
 from .upstream import UpstreamClient
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,9 @@ class ProxyService:
         self.connections: ConnectionShedder | None = None
         # Events that need a person (events.py); the tray app listens here, headless no one.
         self.events = EventHub()
+        # Who approves a tool action that asks (the tray's prompt); headless: no one, so
+        # "ask" is a denial unless tool-policy.json allows it.
+        self.tool_asker: Asker | None = None
 
     def add_listener(self, listener: Listener) -> None:
         """Be told about events that need a person (e.g. a prompt cut by num_ctx)."""
@@ -120,6 +125,8 @@ class ProxyService:
         self.state.events = self.events
         lanes = self.state.lanes
         metrics.attach_lanes(lanes.depth, lambda: lanes.superseded)
+        if settings.agent_tools:
+            await self._start_tools(self.state, settings)
         runner = web.AppRunner(
             create_app(self.state),
             keepalive_timeout=settings.idle_timeout,  # also bounds a slow head (slow_clients)
@@ -147,6 +154,25 @@ class ProxyService:
         if settings.monitor_interval > 0:
             await self._start_monitor(self.state, settings)
         log.info("proxy listening on %s, forwarding to %s", self.base_url, settings.ollama_base)
+
+    async def _start_tools(self, state: ProxyState, settings: ProxySettings) -> None:
+        """The tool engine and /mcp (tools/); a bad workspace or policy file stops start-up
+        with one line, before anything listens."""
+        from .tools.mcp_endpoint import McpEndpoint
+        from .tools.setup import build_engine
+
+        loop = asyncio.get_running_loop()
+        try:
+            engine = await loop.run_in_executor(None, build_engine, settings, state.metrics)
+        except (ValueError, OSError) as exc:
+            await state.upstream.close()
+            await state.cache.close()
+            self.state = None
+            raise StartupError(str(exc)) from None
+        engine.asker = self.tool_asker
+        state.tools = engine
+        state.mcp = McpEndpoint(engine, __version__)
+        await state.mcp.start()
 
     async def _start_monitor(self, state: ProxyState, settings: ProxySettings) -> None:
         loop = asyncio.get_running_loop()
@@ -199,6 +225,10 @@ class ProxyService:
             await asyncio.gather(*self._retired, return_exceptions=True)
         state, self.state = self.state, None
         if state is not None:
+            if state.mcp is not None:
+                await state.mcp.stop()
+            if state.tools is not None:
+                await state.tools.audit.drain()
             await state.upstream.close()
             await state.cache.close()
             if state.responses is not None:

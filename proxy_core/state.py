@@ -18,6 +18,8 @@ from .upstream import UpstreamClient
 if TYPE_CHECKING:  # guard.py and the dialects import this module
     from .dialects.response_store import ResponseStore
     from .guard import Policy
+    from .tools.engine import ToolEngine
+    from .tools.mcp_endpoint import McpEndpoint
 
 
 @dataclasses.dataclass
@@ -38,6 +40,9 @@ class ProxyState:
     profiles: ProfileBook = dataclasses.field(default_factory=lambda: ProfileBook({}))
     lanes: Lanes = dataclasses.field(default_factory=Lanes)  # per-model slots (lanes.py)
     events: EventHub = dataclasses.field(default_factory=EventHub)  # for a person (tray)
+    # Agent mode (tools/): None unless agent_tools is on.
+    tools: ToolEngine | None = None
+    mcp: McpEndpoint | None = None
 
 
 STATE = web.AppKey("proxy_state", ProxyState)
