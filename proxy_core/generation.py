@@ -29,12 +29,14 @@ from .cache import (
 from .cache.answers import Answer
 from .cache.flight import Flight
 from .cache.keys import normalize_model
+from .capabilities import model_capabilities
 from .clients import OTHER, recognise
 from .events import ContextTruncated
 from .forwarding import request_headers, response_headers
 from .ndjson import LineSplitter, dumps, loads
 from .profiles import NO_PROFILE, Profile, apply_profile
 from .state import REQUEST_CACHE, REQUEST_MODEL, STATE, ProxyState
+from .tools.agent import agent_model, agent_reply
 
 BACKGROUND_HEADER = "X-Proxy-Priority"  # "background" or "interactive", from the client
 TRUNCATED_HEADER = "X-Context-Truncated"  # "<prompt tokens>/<num_ctx>" on whole replies
@@ -82,6 +84,13 @@ async def open_reply(
     client_headers: Mapping[str, str],
 ) -> AsyncIterator[Reply]:
     """Yield the reply for one native request; leaving the block releases upstream."""
+    if kind == "chat" and state.tools is not None and body is not None:
+        real = agent_model(body.get("model"))
+        # A model without tools is answered as Ollama answers an unknown name.
+        if real is not None and "tools" in await model_capabilities(state, real):
+            async with agent_reply(state, body, client_headers) as reply:
+                yield reply
+            return
     headers = request_headers(client_headers)
     cache = state.cache
     model = body.get("model") if body is not None else None

@@ -20,11 +20,12 @@ from typing import Any
 
 from aiohttp import web
 
+from ..capabilities import model_capabilities
 from ..errors import BadRequest
 from ..ndjson import dumps
 from ..state import STATE
 from . import ANTHROPIC
-from .translated import Event, generate, model_capabilities, read_json_object
+from .translated import Event, generate, read_json_object
 
 _EFFORTS = {"high", "medium", "low", "max"}
 

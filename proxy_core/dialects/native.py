@@ -38,6 +38,7 @@ from ..state import (
     learn_tags,
     prepare_stream,
 )
+from ..tools.listing import with_agent_models
 from ..upstream_pool import PoolReply
 
 log = logging.getLogger(__name__)
@@ -196,9 +197,19 @@ async def _relay_reply(
     body = got.body
     if path == "/api/tags" and got.status == 200:
         _learn_models(state, body)
+        if state.tools is not None:
+            body = await _list_agents(state, body)
     if path == "/api/show" and got.status == 200 and data is not None:
         body = honest_show(state, data, body)
     return web.Response(body=body, status=got.status, headers=out_headers)
+
+
+async def _list_agents(state: ProxyState, body: bytes) -> bytes:
+    tags = parse_json_object(body)
+    if tags is None or not isinstance(tags.get("models"), list):
+        return body
+    tags["models"] = await with_agent_models(state, tags["models"])
+    return dumps(tags)
 
 
 ARCH_CONTEXT_KEY = "ollama_tray_proxy.architecture_context_length"

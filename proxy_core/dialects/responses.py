@@ -19,11 +19,12 @@ from typing import Any
 
 from aiohttp import web
 
+from ..capabilities import model_capabilities
 from ..errors import BadRequest, ReplyError
 from ..state import STATE
 from . import RESPONSES
 from .openai.request_map import _image
-from .translated import Event, generate, model_capabilities, read_json_object
+from .translated import Event, generate, read_json_object
 
 _EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "high"}
 

@@ -10,7 +10,6 @@ events) and a builder for the whole answer; the fold of a native stream is
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
@@ -31,7 +30,6 @@ from ..state import (
 )
 
 Event = tuple[str | None, dict[str, Any]]  # (SSE event name or None, data)
-CAPABILITIES_TTL = 60.0  # seconds a model's /api/show capabilities are trusted
 
 
 class EventMapper(Protocol):
@@ -64,33 +62,6 @@ def json_object(raw: bytes) -> dict[str, Any]:
 def sse(event: str | None, data: dict[str, Any]) -> bytes:
     head = b"event: " + event.encode() + b"\n" if event else b""
     return head + b"data: " + dumps(data) + b"\n\n"
-
-
-async def model_capabilities(state: ProxyState, model: str) -> frozenset[str]:
-    """What Ollama says the model can do (``/api/show``), remembered for a minute; an
-    empty set when Ollama cannot say (the caller then leaves optional features out)."""
-    now = time.monotonic()
-    known = state.capabilities.get(model)
-    if known is not None and now - known[0] < CAPABILITIES_TTL:
-        return known[1]
-    caps: frozenset[str] = frozenset()
-    try:
-        resp = await state.upstream.fetch(
-            "POST",
-            "/api/show",
-            {"Content-Type": "application/json"},
-            dumps({"model": model}),
-        )
-        raw = await resp.read()
-        if resp.status == 200:
-            parsed = loads(raw)
-            listed = parsed.get("capabilities") if isinstance(parsed, dict) else None
-            if isinstance(listed, list):
-                caps = frozenset(str(c) for c in listed)
-    except (UpstreamError, ValueError):
-        pass
-    state.capabilities[model] = (now, caps)
-    return caps
 
 
 def native_error_message(status: int, body: bytes) -> str:

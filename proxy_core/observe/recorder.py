@@ -259,6 +259,12 @@ class MetricsRecorder:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.agent_steps = Histogram(
+            "proxy_agent_steps",
+            "Generations per agent/<model> turn (each step runs the tools of one reply)",
+            buckets=(1, 2, 3, 4, 6, 8),
+            registry=self.registry,
+        )
         self.tool_outcomes = Counter(
             "proxy_tool_calls",
             "Built-in tool calls by outcome: executed, refused (sandbox), denied (policy or a "
@@ -423,6 +429,10 @@ class MetricsRecorder:
             stats = self._model(label)
             stats.queued += 1
             stats.queue_seconds += seconds
+
+    def agent_turn(self, steps: int) -> None:
+        """An agent/<model> turn ended after ``steps`` generations (tools/agent.py)."""
+        self.agent_steps.observe(steps)
 
     def tool_finished(self, tool: str, outcome: str, seconds: float) -> None:
         """A built-in tool call ended (tools/engine.py); only executed calls are timed."""

@@ -90,6 +90,10 @@ class SimConfig:
     # Generations run at once (Ollama's OLLAMA_NUM_PARALLEL); None: no limit. The rest
     # wait, as in Ollama, and the recorder notes the order generations started in.
     parallel: int | None = None
+    # Scripted tool use (agent tests): each chat request that offers tools takes the next
+    # entry, a list of {"name", "arguments"} calls to make (an empty list: answer in text,
+    # which echoes the last message, a tool result included). None: the default behaviour.
+    script: list[list[dict[str, Any]]] | None = None
 
 
 @dataclasses.dataclass
@@ -642,6 +646,9 @@ async def chat(request: web.Request) -> web.StreamResponse:
     if isinstance(limit, int) and 0 <= limit < len(tokens):
         tokens, reason = tokens[:limit], "length"
     want_tools = bool(tools) and messages[-1].get("role") == "user"
+    scripted: list[dict[str, Any]] | None = None
+    if cfg.script is not None and tools:
+        scripted = cfg.script.pop(0) if cfg.script else []
 
     def lines() -> Iterator[dict[str, Any]]:
         if thinking:
@@ -653,7 +660,12 @@ async def chat(request: web.Request) -> web.StreamResponse:
                     "done": False,
                 }
         calls = []
-        if want_tools:
+        if scripted is not None:
+            calls = [
+                {"id": f"call_{i}", "function": {"index": i, **call}}
+                for i, call in enumerate(scripted)
+            ]
+        elif want_tools:
             count = 2 if "parallel" in last else 1
             calls = [_tool_call_for(tools, last, i) for i in range(count)]
         if calls and not cfg.tool_calls_on_final_chunk:

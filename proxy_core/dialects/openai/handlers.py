@@ -30,6 +30,7 @@ from ...state import (
     client_gone,
     learn_tags,
 )
+from ...tools.listing import with_agent_models
 from ..translated import (
     collect_objects,
     json_object,
@@ -239,7 +240,7 @@ def _with_context(request: web.Request, entry: dict[str, Any]) -> dict[str, Any]
 
 
 async def list_models(request: web.Request) -> web.Response:
-    models = await _tags(request)
+    models = await with_agent_models(request.app[STATE], await _tags(request))
     data = [_with_context(request, response_map.model_object(m)) for m in models]
     return web.Response(
         body=dumps({"object": "list", "data": data}), content_type="application/json"

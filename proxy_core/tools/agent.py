@@ -1,0 +1,218 @@
+"""The agent loop: ``agent/<model>`` runs the built-in tools for the model, in any dialect.
+
+The loop adds the tool schemas to the conversation, asks Ollama (each step through
+``generation.open_reply``, so profiles, lanes and metrics apply, and never the cache: a
+turn in which a tool ran is not an answer to store), runs the built-in calls of a reply
+concurrently through the engine (policy, approval, sandbox, audit), appends the results
+and asks again, until the model answers without built-in calls, calls a tool of the
+client's (returned to the client as usual), or reaches the step limit.
+
+What it yields is a native reply, as if Ollama had sent it, so every dialect renders it
+unchanged: text as it streams, and each tool action as ``thinking`` (OpenAI: reasoning
+content; Anthropic: thinking blocks). A client that asked for no stream gets one merged
+object. Built-in calls made in the same reply as a client tool run, and are reported as
+thinking, but their results do not reach the client's copy of the conversation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from ..clients import recognise
+from ..ndjson import dumps, iter_lines, loads, merge_chunks
+
+if TYPE_CHECKING:
+    from ..generation import Reply
+    from ..state import ProxyState
+    from .engine import ToolEngine, ToolResult
+
+PREFIX = "agent/"
+MAX_STEPS = 8
+_NO_CACHE = "no-store, no-cache"  # a step is never looked up nor stored
+
+
+def agent_model(model: object) -> str | None:
+    """The real model behind ``agent/<model>``, or None for any other name."""
+    if isinstance(model, str) and model.startswith(PREFIX) and len(model) > len(PREFIX):
+        return model[len(PREFIX) :]
+    return None
+
+
+@asynccontextmanager
+async def agent_reply(
+    state: ProxyState, body: dict[str, Any], client_headers: Mapping[str, str]
+) -> AsyncIterator[Reply]:
+    from ..generation import BYPASS, Reply
+
+    assert state.tools is not None
+    stream = body.get("stream", True) is not False
+    loop = _Loop(state, state.tools, body, client_headers, stream)
+    content_type = "application/x-ndjson" if stream else "application/json; charset=utf-8"
+    yield Reply(200, {"Content-Type": content_type}, BYPASS, chunks=loop.run())
+
+
+@dataclasses.dataclass
+class _Loop:
+    state: ProxyState
+    engine: ToolEngine
+    body: dict[str, Any]
+    client_headers: Mapping[str, str]
+    stream: bool
+    emitted: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    async def run(self) -> AsyncIterator[bytes]:
+        from ..generation import open_reply
+
+        model = agent_model(self.body.get("model")) or ""
+        builtin = {spec["function"]["name"] for spec in self.engine.specs}
+        client_tools = [t for t in self.body.get("tools") or [] if _tool_name(t) not in builtin]
+        client_names = {_tool_name(t) for t in client_tools}
+        messages = list(self.body.get("messages") or [])
+        headers = {**self.client_headers, "Cache-Control": _NO_CACHE}
+        client = recognise(self.client_headers)
+        step_body: dict[str, Any] = {
+            **self.body,
+            "model": model,
+            "tools": client_tools + self.engine.specs,
+            "stream": True,
+        }
+        for step in range(1, MAX_STEPS + 1):
+            step_body["messages"] = messages
+            content: list[str] = []
+            calls: list[dict[str, Any]] = []
+            final: dict[str, Any] | None = None
+            async with open_reply(self.state, "chat", dumps(step_body), step_body, headers) as up:
+                if up.status != 200:
+                    raw = b"".join([c async for c in up.chunks]) if up.chunks else b""
+                    yield self._line(_error_object(up.status, raw))
+                    return
+                assert up.chunks is not None
+                async for line in iter_lines(up.chunks, self.state.settings.max_line_bytes):
+                    native = _object(line)
+                    if native is None:
+                        continue
+                    if "error" in native:
+                        yield self._line(native)
+                        return
+                    message = native.get("message") or {}
+                    calls.extend(message.get("tool_calls") or [])
+                    content.append(str(message.get("content") or ""))
+                    if native.get("done"):
+                        final = native
+                    elif message.get("content") or message.get("thinking"):
+                        out = dict(native)
+                        out["message"] = {k: v for k, v in message.items() if k != "tool_calls"}
+                        if self.stream:
+                            yield self._line(out)
+                        else:
+                            self.emitted.append(out)
+            if final is None:
+                yield self._line({"error": "Ollama ended the reply before it was complete"})
+                return
+            # The client's own tools go back to it; anything else (built-in, or a name no
+            # one defined) goes to the engine, whose answer the model reads.
+            theirs = [c for c in calls if _call_name(c) in client_names]
+            mine = [c for c in calls if _call_name(c) not in client_names]
+            if mine:
+                results = await self.engine.call_many(
+                    [(_call_name(c), _call_arguments(c)) for c in mine],
+                    origin="agent",
+                    client=client,
+                )
+                progress = self._progress(model, mine, results)
+                if self.stream:
+                    yield self._line(progress)
+                else:
+                    self.emitted.append(progress)
+                messages = [
+                    *messages,
+                    {"role": "assistant", "content": "".join(content), "tool_calls": mine},
+                    *({"role": "tool", "content": r.text, "tool_name": r.tool} for r in results),
+                ]
+            if theirs or not mine:
+                self.state.metrics.agent_turn(step)
+                done = dict(final)
+                done_message = dict(done.get("message") or {"role": "assistant"})
+                done_message.pop("tool_calls", None)
+                if theirs:
+                    done_message["tool_calls"] = theirs
+                done["message"] = done_message
+                done["model"] = self.body.get("model")
+                yield self._final(done)
+                return
+        self.state.metrics.agent_turn(MAX_STEPS)
+        yield self._final(
+            {
+                "model": self.body.get("model"),
+                "created_at": _now(),
+                "message": {
+                    "role": "assistant",
+                    "content": f"[agent: stopped after {MAX_STEPS} steps of tool use]",
+                },
+                "done": True,
+                "done_reason": "stop",
+            }
+        )
+
+    def _progress(
+        self, model: str, calls: list[dict[str, Any]], results: list[ToolResult]
+    ) -> dict[str, Any]:
+        lines = []
+        for call, result in zip(calls, results, strict=True):
+            first = result.text.splitlines()[0] if result.text else ""
+            lines.append(f"[tool] {_call_name(call)}: {result.outcome} ({first[:120]})\n")
+        return {
+            "model": self.body.get("model"),
+            "created_at": _now(),
+            "message": {"role": "assistant", "content": "", "thinking": "".join(lines)},
+            "done": False,
+        }
+
+    def _line(self, obj: dict[str, Any]) -> bytes:
+        if "model" in obj and not obj.get("error"):
+            obj = {**obj, "model": self.body.get("model")}
+        return dumps(obj) + b"\n"
+
+    def _final(self, done: dict[str, Any]) -> bytes:
+        if self.stream:
+            return self._line(done)
+        merged = merge_chunks([*self.emitted, done])
+        merged["model"] = self.body.get("model")
+        return dumps(merged)
+
+
+def _tool_name(tool: Any) -> str:
+    function = tool.get("function") if isinstance(tool, dict) else None
+    return str(function.get("name")) if isinstance(function, dict) else ""
+
+
+def _call_name(call: Any) -> str:
+    return _tool_name(call)
+
+
+def _call_arguments(call: Any) -> Any:
+    function = call.get("function") if isinstance(call, dict) else None
+    return function.get("arguments") if isinstance(function, dict) else None
+
+
+def _object(line: bytes) -> dict[str, Any] | None:
+    try:
+        obj = loads(line)
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def _error_object(status: int, raw: bytes) -> dict[str, Any]:
+    parsed = _object(raw)
+    if parsed is not None and isinstance(parsed.get("error"), str):
+        return {"error": parsed["error"]}
+    return {"error": raw.decode("utf-8", "replace").strip() or f"Ollama answered {status}"}
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
