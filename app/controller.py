@@ -36,6 +36,7 @@ from .presenter import (
     truncation_notice,
 )
 from .settings_store import SettingsStore
+from .tool_prompt import TrayAsker
 from .tray import Tray
 
 if TYPE_CHECKING:  # imported when first opened (see AppController.dashboard)
@@ -116,6 +117,9 @@ class AppController(QObject):
         self.truncation: ContextTruncated | None = None
         self._last_notice = ""
         service.add_listener(self.on_proxy_event)
+        # Tool actions that ask are put to the person here (non-modal prompts).
+        self.asker = TrayAsker(self.notify)
+        service.tool_asker = self.asker
         menu.quit.triggered.connect(self.quit)
         self.tray.activated.connect(self._tray_clicked)
         self.status_timer = QTimer(self)
@@ -215,6 +219,10 @@ class AppController(QObject):
         self._status_snapshot = snap
         self.tray.show_state(state, tooltip(state, self.service.base_url, figures))
         self.tray.menu.status.setText(f"{self.service.base_url} — {STATE_TEXT[state]}")
+        settings = self.service.settings
+        tools = self.tray.menu.agent_tools
+        tools.setVisible(settings.agent_tools)
+        tools.setText(f"Agent tools on — {settings.workspace}")
         now = None if ollama is None else ollama.reachable
         notice = ollama_notice(self._ollama_up, now, self.service.settings.ollama_url)
         if now is not None:
@@ -339,8 +347,11 @@ class AppController(QObject):
                 await self.service.start()
             self.error = None
         except (OSError, StartupError) as exc:
-            self.error = f"the proxy could not start: {exc}"
-            self.notify("The proxy could not start", self.error)
+            if self.service.running:  # it serves on; only the new part failed (the tools)
+                self.show_warning("Settings not applied", str(exc))
+            else:
+                self.error = f"the proxy could not start: {exc}"
+                self.notify("The proxy could not start", self.error)
         except PortInUse as exc:
             if self.service.running:
                 self.show_warning(

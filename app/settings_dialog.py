@@ -106,6 +106,18 @@ class SettingsDialog(QDialog):
         )
         self.allow_model_management.setChecked(current.allow_model_management)
 
+        self.agent_tools = QCheckBox(
+            "Let models use the built-in tools (list, read and write files, run programs)"
+        )
+        self.agent_tools.setChecked(current.agent_tools)
+        self.workspace = QLineEdit(current.workspace)
+        self.workspace.setPlaceholderText("the only folder the tools may touch")
+        pick = QPushButton("Browse…")
+        pick.clicked.connect(self._pick_workspace)
+        workspace_row = QHBoxLayout()
+        workspace_row.addWidget(self.workspace, 1)
+        workspace_row.addWidget(pick)
+
         form = QFormLayout()
         form.addRow("Ollama URL", self.ollama_url)
         form.addRow("Listen host", self.host)
@@ -119,6 +131,8 @@ class SettingsDialog(QDialog):
         form.addRow("Access token", token_row)
         form.addRow("Allowed origins", self.allowed_origins)
         form.addRow("", self.allow_model_management)
+        form.addRow("Agent tools", self.agent_tools)
+        form.addRow("Workspace", workspace_row)
         form.addRow("Log level", self.log_level)
         form.addRow("", self.start_at_login)
         note = QLabel(
@@ -147,6 +161,11 @@ class SettingsDialog(QDialog):
         if chosen:
             self.data_dir.setText(chosen)
 
+    def _pick_workspace(self) -> None:
+        chosen = QFileDialog.getExistingDirectory(self, "Workspace", self.workspace.text())
+        if chosen:
+            self.workspace.setText(chosen)
+
     def values(self) -> dict[str, Any]:
         return {
             "ollama_url": self.ollama_url.text().strip(),
@@ -161,6 +180,8 @@ class SettingsDialog(QDialog):
             "require_token": self.require_token.isChecked(),
             "allowed_origins": self.allowed_origins.text().strip(),
             "allow_model_management": self.allow_model_management.isChecked(),
+            "agent_tools": self.agent_tools.isChecked(),
+            "workspace": self.workspace.text().strip(),
         }
 
     def validated(self) -> ProxySettings:

@@ -18,6 +18,10 @@ class TrayMenu(QMenu):
         self.open_dashboard = self.addAction("Open dashboard")
         self.caching = self.addAction("Caching")
         self.caching.setCheckable(True)
+        # Shown while the built-in tools are on (Settings…), so a person always knows.
+        self.agent_tools = self.addAction("Agent tools on")
+        self.agent_tools.setEnabled(False)
+        self.agent_tools.setVisible(False)
         self.addSeparator()
         self.copy_openai_url = self.addAction("Copy OpenAI base URL")
         self.copy_ollama_url = self.addAction("Copy Ollama URL")

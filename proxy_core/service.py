@@ -165,9 +165,10 @@ class ProxyService:
         try:
             engine = await loop.run_in_executor(None, build_engine, settings, state.metrics)
         except (ValueError, OSError) as exc:
-            await state.upstream.close()
-            await state.cache.close()
-            self.state = None
+            if self._runner is None:  # at start-up: nothing listens yet, undo and say why
+                await state.upstream.close()
+                await state.cache.close()
+                self.state = None
             raise StartupError(str(exc)) from None
         engine.asker = self.tool_asker
         state.tools = engine
@@ -225,10 +226,7 @@ class ProxyService:
             await asyncio.gather(*self._retired, return_exceptions=True)
         state, self.state = self.state, None
         if state is not None:
-            if state.mcp is not None:
-                await state.mcp.stop()
-            if state.tools is not None:
-                await state.tools.audit.drain()
+            await self._stop_tools(state)
             await state.upstream.close()
             await state.cache.close()
             if state.responses is not None:
@@ -269,8 +267,24 @@ class ProxyService:
         if new.cache_size_limit != old.cache_size_limit:
             await state.cache.resize(new.cache_size_limit)
         state.settings = new
+        if (new.agent_tools, new.workspace) != (old.agent_tools, old.workspace):
+            await self._stop_tools(state)
+            if new.agent_tools:
+                try:
+                    await self._start_tools(state, new)
+                except StartupError:  # e.g. the workspace is gone: the tools stay off
+                    self.settings = state.settings = new.replace(agent_tools=False)
+                    raise
         if (new.host, new.port) != (old.host, old.port):
             await self._rebind(new, old)
+
+    async def _stop_tools(self, state: ProxyState) -> None:
+        mcp, tools = state.mcp, state.tools
+        state.mcp = state.tools = None  # new calls see the tools off at once
+        if mcp is not None:
+            await mcp.stop()
+        if tools is not None:
+            await tools.audit.drain()
 
     async def _rebind(self, new: ProxySettings, old: ProxySettings) -> None:
         site = self._site

@@ -265,6 +265,12 @@ class MetricsRecorder:
             buckets=(1, 2, 3, 4, 6, 8),
             registry=self.registry,
         )
+        self.tool_prompts = Counter(
+            "proxy_tool_prompts",
+            "Tool actions put to a person, by answer (no_one: headless, so denied)",
+            ["answer"],
+            registry=self.registry,
+        )
         self.tool_outcomes = Counter(
             "proxy_tool_calls",
             "Built-in tool calls by outcome: executed, refused (sandbox), denied (policy or a "
@@ -429,6 +435,10 @@ class MetricsRecorder:
             stats = self._model(label)
             stats.queued += 1
             stats.queue_seconds += seconds
+
+    def tool_prompt(self, answer: str) -> None:
+        """A tool action that asks: allowed, always, denied, timed_out, no_one (headless)."""
+        self.tool_prompts.labels(answer).inc()
 
     def agent_turn(self, steps: int) -> None:
         """An agent/<model> turn ended after ``steps`` generations (tools/agent.py)."""

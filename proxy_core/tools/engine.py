@@ -36,6 +36,8 @@ class Asker(Protocol):
 class ToolMetrics(Protocol):
     def tool_finished(self, tool: str, outcome: str, seconds: float) -> None: ...
 
+    def tool_prompt(self, answer: str) -> None: ...
+
 
 @dataclasses.dataclass(frozen=True)
 class ToolResult:
@@ -111,6 +113,7 @@ class ToolEngine:
     async def _ask(self, name: str, action: Action, origin: str, client: str) -> str | None:
         """None when a person allowed it; else why not."""
         if self.asker is None:
+            self.metrics.tool_prompt("no_one")
             return (
                 f"{name} needs a person's approval and no one can be asked here (headless); "
                 "allow it in tool-policy.json"
@@ -120,7 +123,9 @@ class ToolEngine:
                 self.asker.ask(name, action, origin, client), self.ask_timeout
             )
         except TimeoutError:
+            self.metrics.tool_prompt("timed_out")
             return f"{name} was not approved in time ({self.ask_timeout:g} s)"
+        self.metrics.tool_prompt({"once": "allowed", "always": "always", "deny": "denied"}[answer])
         if answer == "deny":
             return f"{name} was denied by the user"
         if answer == "always":

@@ -416,3 +416,36 @@ def test_a_profile_edited_in_the_models_panel_is_applied_and_saved(
             await sim.close()
 
     on_qt_loop(scenario())
+
+
+def test_agent_tools_switched_on_and_off_in_settings(
+    on_qt_loop: Run, tmp_path: Path, store: SettingsStore
+) -> None:
+    workspace = tmp_path / "work"
+    workspace.mkdir()
+
+    async def scenario() -> None:
+        sim = await started_sim()
+        settings = make_settings(tmp_path, sim_url(sim))
+        controller = AppController(ProxyService(settings), store, tray_available=True)
+        running = asyncio.ensure_future(controller.run())
+        await asyncio.wait_for(controller.started.wait(), 10)
+        menu = controller.tray.menu
+        assert not menu.agent_tools.isVisible()
+        assert controller.service.tool_asker is controller.asker  # prompts go to the tray
+        on = controller.service.settings.replace(agent_tools=True, workspace=str(workspace))
+        await controller.apply_settings(on)
+        assert menu.agent_tools.isVisible() and str(workspace) in menu.agent_tools.text()
+        assert controller.service.state is not None and controller.service.state.mcp is not None
+        assert store.load()["agent_tools"] is True
+        # A workspace that is gone: a warning, the tools stay off, the proxy serves on.
+        gone = on.replace(workspace=str(tmp_path / "gone"))
+        await controller.apply_settings(gone)
+        assert controller.warning_box is not None and "workspace" in controller.warning_box.text()
+        assert controller.service.running and controller.service.settings.agent_tools is False
+        assert controller.service.state.mcp is None and not menu.agent_tools.isVisible()
+        controller.quit()
+        assert await running == 0
+        await sim.close()
+
+    on_qt_loop(scenario())

@@ -1,0 +1,99 @@
+"""Issue 15 item 4: a tool action that asks is put to a person in a non-modal prompt:
+allowed once, denied, always allowed in this workspace, closed, or left unanswered."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+from shiboken6 import isValid
+
+from app.tool_prompt import TrayAsker
+from proxy_core.observe.recorder import MetricsRecorder
+from proxy_core.tools import ToolContext, Workspace
+from proxy_core.tools.audit import AuditLog
+from proxy_core.tools.engine import ToolEngine, ToolResult
+from proxy_core.tools.policy import ToolPolicy
+
+Run = Callable[[Awaitable[object]], object]
+
+
+def engine(tmp_path: Path, asker: TrayAsker, ask_timeout: float = 10.0) -> ToolEngine:
+    root = tmp_path / "work"
+    root.mkdir(exist_ok=True)
+    ctx = ToolContext(Workspace(root), {})
+    policy = ToolPolicy(path=tmp_path / "tool-policy.json")
+    return ToolEngine(ctx, policy, AuditLog(tmp_path), MetricsRecorder(), asker, ask_timeout)
+
+
+async def until(check: Callable[[], bool]) -> None:
+    for _ in range(200):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached")
+
+
+def write(tools: ToolEngine, name: str = "notes.txt") -> asyncio.Task[ToolResult]:
+    args = {"path": name, "content": "one\n"}
+    return asyncio.ensure_future(tools.call("write_file", args, origin="agent", client="continue"))
+
+
+def test_allow_once_deny_and_always(on_qt_loop: Run, qtbot: QtBot, tmp_path: Path) -> None:
+    notices: list[tuple[str, str]] = []
+    asker = TrayAsker(lambda title, text: notices.append((title, text)))
+    tools = engine(tmp_path, asker)
+
+    async def scenario() -> None:
+        pending = write(tools)
+        await until(lambda: len(asker.open) == 1)
+        prompt = asker.open[0]
+        assert prompt.isVisible() and not prompt.isModal()
+        assert "An agent model (continue)" in prompt.headline.text()
+        assert prompt.detail.text() == "write notes.txt (new file, 1 lines)"
+        assert notices[-1] == ("A tool action needs your approval", prompt.detail.text())
+        qtbot.mouseClick(prompt.allow_once, Qt.MouseButton.LeftButton)
+        assert (await pending).ok and (tmp_path / "work" / "notes.txt").exists()
+        assert asker.open == []
+
+        pending = write(tools, "second.txt")
+        await until(lambda: len(asker.open) == 1)
+        qtbot.mouseClick(asker.open[0].deny, Qt.MouseButton.LeftButton)
+        denied = await pending
+        assert denied.outcome == "denied" and "denied by the user" in denied.text
+
+        pending = write(tools, "third.txt")
+        await until(lambda: len(asker.open) == 1)
+        qtbot.mouseClick(asker.open[0].always, Qt.MouseButton.LeftButton)
+        assert (await pending).ok
+        assert (await write(tools, "fourth.txt")).ok and asker.open == []  # not asked again
+
+    on_qt_loop(scenario())
+
+
+def test_closing_or_not_answering_is_a_denial(on_qt_loop: Run, tmp_path: Path) -> None:
+    asker = TrayAsker()
+    tools = engine(tmp_path, asker, ask_timeout=0.3)
+
+    async def scenario() -> None:
+        pending = write(tools)
+        await until(lambda: len(asker.open) == 1)
+        asker.open[0].close()
+        assert (await pending).outcome == "denied"
+
+        pending = write(tools, "late.txt")
+        await until(lambda: len(asker.open) == 1)
+        prompt = asker.open[0]
+        late = await pending  # nobody answers
+        assert late.outcome == "denied" and "not approved in time" in late.text
+        assert asker.open == [] and (not isValid(prompt) or not prompt.isVisible())
+        assert not (tmp_path / "work" / "late.txt").exists()
+        scraped = tools.metrics.registry.get_sample_value(  # type: ignore[attr-defined]
+            "proxy_tool_prompts_total", {"answer": "timed_out"}
+        )
+        assert scraped == 1
+
+    on_qt_loop(scenario())
