@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from .icons import app_icon
-from .ide_configs import IdeConfig, ide_configs
+from .ide_configs import IdeConfig, ide_configs, mcp_configs
 
 
 class ConnectDialog(QDialog):
@@ -32,7 +32,7 @@ class ConnectDialog(QDialog):
         self.setWindowIcon(app_icon())
         self.configs: tuple[IdeConfig, ...] = ide_configs(
             base_url, token=token if token_required else ""
-        )
+        ) + mcp_configs(base_url, token or "<access token from Settings>")
         self.list = QListWidget()
         self.list.addItems([c.name for c in self.configs])
         self.list.setMaximumWidth(220)

@@ -117,9 +117,61 @@ def ide_configs(base_url: str, model: str = "llama3.2", token: str = "") -> tupl
     )
 
 
+MCP_NAME = "ollama-tools"
+README_TOKEN = "<access token from Settings>"
+
+
+def mcp_configs(base_url: str, token: str) -> tuple[IdeConfig, ...]:
+    """The built-in tools over MCP (``/mcp``, when agent tools are on) for the agents
+    that run their own loop. The token is always required there, even on loopback."""
+    url = base_url.rstrip("/") + "/mcp"
+    bearer = f"Bearer {token}"
+    return (
+        IdeConfig(
+            "MCP: Claude Code",
+            "a shell (adds the server to your user configuration)",
+            f'claude mcp add --scope user --transport http {MCP_NAME} {url} \\\n'
+            f'  --header "Authorization: {bearer}"',
+        ),
+        IdeConfig(
+            "MCP: VS Code / Copilot",
+            "MCP: Open User Configuration (mcp.json; not the workspace's .vscode/, which "
+            "would put the token in the repository)",
+            f'{{\n  "servers": {{\n    "{MCP_NAME}": {{\n      "type": "http",\n'
+            f'      "url": "{url}",\n      "headers": {{ "Authorization": "{bearer}" }}\n'
+            f"    }}\n  }}\n}}",
+        ),
+        IdeConfig(
+            "MCP: Cline",
+            "MCP Servers > Configure > cline_mcp_settings.json",
+            f'{{\n  "mcpServers": {{\n    "{MCP_NAME}": {{\n      "type": "streamableHttp",\n'
+            f'      "url": "{url}",\n      "headers": {{ "Authorization": "{bearer}" }}\n'
+            f"    }}\n  }}\n}}",
+        ),
+        IdeConfig(
+            "MCP: Continue",
+            "~/.continue/config.yaml",
+            f"mcpServers:\n  - name: {MCP_NAME}\n    type: streamable-http\n    url: {url}\n"
+            f"    requestOptions:\n      headers:\n        Authorization: {bearer}",
+        ),
+        IdeConfig(
+            "MCP: Zed",
+            "~/.config/zed/settings.json",
+            f'"context_servers": {{\n  "{MCP_NAME}": {{\n    "url": "{url}",\n'
+            f'    "headers": {{ "Authorization": "{bearer}" }}\n  }}\n}}',
+        ),
+    )
+
+
 def readme_section() -> str:
     """The README's "Connecting an IDE plugin" body, generated from the same table."""
     parts = []
     for config in ide_configs(README_BASE):
+        parts.append(f"**{config.name}** — {config.where}:\n\n```\n{config.text}\n```\n")
+    parts.append(
+        "**The built-in tools over MCP** (when agent tools are on, see \"Agent tools\"; "
+        "the access token is required on `/mcp` even on loopback):\n"
+    )
+    for config in mcp_configs(README_BASE, README_TOKEN):
         parts.append(f"**{config.name}** — {config.where}:\n\n```\n{config.text}\n```\n")
     return "\n".join(parts)

@@ -6,7 +6,7 @@ import ast
 import json
 from pathlib import Path
 
-from app.ide_configs import ide_configs, readme_section
+from app.ide_configs import ide_configs, mcp_configs, readme_section
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,3 +65,28 @@ def test_agent_snippets_point_at_their_dialects_with_the_token() -> None:
     model = vscode["github.copilot.chat.customOAIModels"]["qwen3"]
     assert model["url"] == "http://127.0.0.1:7/v1" and model["requiresAPIKey"] is True
     assert 'api_key="tok-123"' in configs["Any OpenAI-compatible client"].text
+
+
+def test_mcp_snippets_carry_the_url_and_token_and_parse() -> None:
+    import json as _json
+
+    configs = {c.name: c for c in mcp_configs("http://127.0.0.1:7", "tok-123")}
+    assert set(configs) == {
+        "MCP: Claude Code",
+        "MCP: VS Code / Copilot",
+        "MCP: Cline",
+        "MCP: Continue",
+        "MCP: Zed",
+    }
+    for config in configs.values():
+        assert "http://127.0.0.1:7/mcp" in config.text and "Bearer tok-123" in config.text
+    vscode = _json.loads(configs["MCP: VS Code / Copilot"].text)["servers"]["ollama-tools"]
+    assert vscode == {
+        "type": "http",
+        "url": "http://127.0.0.1:7/mcp",
+        "headers": {"Authorization": "Bearer tok-123"},
+    }
+    cline = _json.loads(configs["MCP: Cline"].text)["mcpServers"]["ollama-tools"]
+    assert cline["type"] == "streamableHttp"
+    zed = _json.loads("{" + configs["MCP: Zed"].text + "}")["context_servers"]["ollama-tools"]
+    assert zed["url"] == "http://127.0.0.1:7/mcp"

@@ -70,6 +70,7 @@ def test_allow_once_deny_and_always(on_qt_loop: Run, qtbot: QtBot, tmp_path: Pat
         qtbot.mouseClick(asker.open[0].always, Qt.MouseButton.LeftButton)
         assert (await pending).ok
         assert (await write(tools, "fourth.txt")).ok and asker.open == []  # not asked again
+        await tools.audit.drain()  # its executor writes end before the loop does
 
     on_qt_loop(scenario())
 
@@ -95,5 +96,6 @@ def test_closing_or_not_answering_is_a_denial(on_qt_loop: Run, tmp_path: Path) -
             "proxy_tool_prompts_total", {"answer": "timed_out"}
         )
         assert scraped == 1
+        await tools.audit.drain()
 
     on_qt_loop(scenario())
