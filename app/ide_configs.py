@@ -130,7 +130,7 @@ def mcp_configs(base_url: str, token: str) -> tuple[IdeConfig, ...]:
         IdeConfig(
             "MCP: Claude Code",
             "a shell (adds the server to your user configuration)",
-            f'claude mcp add --scope user --transport http {MCP_NAME} {url} \\\n'
+            f"claude mcp add --scope user --transport http {MCP_NAME} {url} \\\n"
             f'  --header "Authorization: {bearer}"',
         ),
         IdeConfig(
@@ -169,7 +169,7 @@ def readme_section() -> str:
     for config in ide_configs(README_BASE):
         parts.append(f"**{config.name}** — {config.where}:\n\n```\n{config.text}\n```\n")
     parts.append(
-        "**The built-in tools over MCP** (when agent tools are on, see \"Agent tools\"; "
+        '**The built-in tools over MCP** (when agent tools are on, see "Agent tools"; '
         "the access token is required on `/mcp` even on loopback):\n"
     )
     for config in mcp_configs(README_BASE, README_TOKEN):
