@@ -22,6 +22,7 @@ from proxy_core.events import ContextTruncated
 from proxy_core.observe.rates import compare
 from proxy_core.observe.recorder import MetricsSnapshot
 from proxy_core.settings import SettingsError
+from proxy_core.tools.audit import AuditEntry
 
 from . import autostart
 from .models_view import profile_for
@@ -134,10 +135,17 @@ class AppController(QObject):
         if self._dashboard is None:
             from .dashboard import DashboardWindow
 
-            self._dashboard = DashboardWindow(self.snapshot, self.presenter)
+            self._dashboard = DashboardWindow(self.snapshot, self.presenter, self.tool_actions)
             self._dashboard.clear_cache_requested.connect(lambda: self._spawn(self.clear_cache()))
             self._dashboard.quit_requested.connect(self.quit)
         return self._dashboard
+
+    def tool_actions(self) -> list[AuditEntry] | None:
+        """The audit log's recent entries while the tools are on (the dashboard's list)."""
+        state = self.service.state
+        if state is None or state.tools is None:
+            return None
+        return list(state.tools.audit.recent)
 
     # lifecycle -------------------------------------------------------------------------------
     async def start(self) -> bool:

@@ -18,13 +18,15 @@ from PySide6.QtWidgets import (
 )
 
 from proxy_core.observe.recorder import MetricsSnapshot
+from proxy_core.tools.audit import AuditEntry
 
 from .charts import VERDICT_COLORS, HistogramWidget, SpecBar, TimelineWidget
 from .icons import app_icon
-from .presenter import DashboardPresenter, DashboardView, SpecRow
+from .presenter import DashboardPresenter, DashboardView, SpecRow, tool_rows
 
 REFRESH_MS = 500  # about twice a second, as the brief asks
 SnapshotSource = Callable[[], MetricsSnapshot | None]
+ToolActions = Callable[[], Sequence[AuditEntry] | None]  # None: the tools are off
 
 
 class _Form(QWidget):
@@ -89,8 +91,14 @@ class DashboardWindow(QWidget):
     clear_cache_requested = Signal()
     quit_requested = Signal()  # closing the window when it stands in for a missing tray
 
-    def __init__(self, source: SnapshotSource, presenter: DashboardPresenter) -> None:
+    def __init__(
+        self,
+        source: SnapshotSource,
+        presenter: DashboardPresenter,
+        tool_actions: ToolActions | None = None,
+    ) -> None:
         super().__init__()
+        self._tool_actions = tool_actions or (lambda: None)
         self.setWindowTitle("Dashboard")  # Qt appends the app's display name
         self.setWindowIcon(app_icon())
         self._source = source
@@ -112,6 +120,10 @@ class DashboardWindow(QWidget):
         self.ollama = _Form()
         self.models = _Form()
         self.verdict = QLabel()
+        self.tools = _Form()
+        self.tools_box = QGroupBox("Tool actions (agent tools on; newest first)")
+        QVBoxLayout(self.tools_box).addWidget(self.tools)
+        self.tools_box.hide()
         clear = QPushButton("Clear cache")
         clear.clicked.connect(self.clear_cache_requested)
 
@@ -144,6 +156,7 @@ class DashboardWindow(QWidget):
         right = QVBoxLayout()
         right.addWidget(cache)
         right.addWidget(ollama)
+        right.addWidget(self.tools_box)
         right.addStretch(1)
         columns = QHBoxLayout()
         columns.addLayout(left, 3)
@@ -173,6 +186,10 @@ class DashboardWindow(QWidget):
             self.quit_requested.emit()
 
     def refresh(self) -> None:
+        entries = self._tool_actions()
+        self.tools_box.setVisible(entries is not None)
+        if entries is not None:
+            self.tools.set_rows(tool_rows(entries) or (("", "none yet"),))
         snapshot = self._source()
         if snapshot is None:
             self.summary.setText("The proxy is not running.")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import collections
 import dataclasses
 import enum
+import time
+from collections.abc import Sequence
 
 from proxy_core.events import ContextTruncated
 from proxy_core.observe.hardware import HardwareSample
@@ -16,6 +18,7 @@ from proxy_core.observe.ollama_status import OllamaStatus
 from proxy_core.observe.rates import DashboardFigures, compare, format_seconds
 from proxy_core.observe.recorder import MetricsSnapshot
 from proxy_core.observe.specs import CPU, GB, NETWORK, RAM, STORAGE, Requirement, Verdict
+from proxy_core.tools.audit import AuditEntry
 
 RECENT_SECONDS = 60.0  # the "recent" histogram and hit rate cover the last minute
 TIMELINE_POINTS = 120  # one minute at two refreshes a second
@@ -416,3 +419,17 @@ class DashboardPresenter:
             )
             for m in status.loaded
         )
+
+
+def tool_rows(entries: Sequence[AuditEntry], limit: int = 8) -> list[tuple[str, str]]:
+    """The newest tool actions as dashboard rows: time and tool, then outcome and target
+    (a path or the command line), and why it was not executed."""
+    rows = []
+    for entry in list(entries)[-limit:][::-1]:
+        when = time.strftime("%H:%M:%S", time.localtime(entry.time))
+        target = " ".join(entry.argv) or ", ".join(entry.paths)
+        text = f"{entry.outcome}: {target}" if target else entry.outcome
+        if entry.outcome != "executed" and entry.reason:
+            text += f" ({entry.reason[:80]})"
+        rows.append((f"{when} {entry.tool} [{entry.origin}]", text))
+    return rows

@@ -438,6 +438,14 @@ def test_agent_tools_switched_on_and_off_in_settings(
         assert menu.agent_tools.isVisible() and str(workspace) in menu.agent_tools.text()
         assert controller.service.state is not None and controller.service.state.mcp is not None
         assert store.load()["agent_tools"] is True
+        tools = controller.service.state.tools
+        assert tools is not None
+        await tools.call("list_files", {}, origin="mcp", client="cline")
+        controller.open_dashboard()
+        controller.dashboard.refresh()
+        assert controller.dashboard.tools_box.isVisible()
+        assert "list_files [mcp]" in " ".join(controller.dashboard.tools.text())
+        await tools.audit.drain()
         # A workspace that is gone: a warning, the tools stay off, the proxy serves on.
         gone = on.replace(workspace=str(tmp_path / "gone"))
         await controller.apply_settings(gone)

@@ -135,3 +135,20 @@ def test_ollama_down_rows() -> None:
 )
 def test_format_bytes(value: float | None, text: str) -> None:
     assert format_bytes(value) == text
+
+
+def test_tool_rows_newest_first_with_target_and_reason() -> None:
+    from app.presenter import tool_rows
+    from proxy_core.tools.audit import AuditEntry
+
+    entries = [
+        AuditEntry(0.0, "mcp", "cline", "read_file", "executed", paths=("src/a.py",)),
+        AuditEntry(
+            1.0, "agent", "other", "run_command", "denied", "x was denied", argv=("git", "push")
+        ),
+    ]
+    rows = tool_rows(entries)
+    assert rows[0][0].endswith("run_command [agent]")
+    assert rows[0][1] == "denied: git push (x was denied)"
+    assert rows[1][1] == "executed: src/a.py"
+    assert len(tool_rows(entries * 10)) == 8
