@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -54,36 +55,35 @@ class ListFiles:
 
 
 def _list(ctx: ToolContext, folder: Path, pattern: str, depth: int, limit: int) -> str:
+    matches = re.compile(fnmatch.translate(pattern)).match  # compiled once per call
     lines: list[str] = []
     more = False
-    pending = [(folder, 1)]
+    top = ctx.workspace.shown(folder)
+    pending = [("" if top == "." else top + "/", str(folder), 1)]
     while pending and not more:
-        current, level = pending.pop(0)
+        prefix, current, level = pending.pop(0)
         try:
-            entries = sorted(os.scandir(current), key=lambda e: e.name)
+            with os.scandir(current) as scan:
+                entries = sorted(scan, key=lambda e: e.name)
         except OSError:
             continue
         for entry in entries:
             if entry.name in SKIPPED:
                 continue
+            shown = prefix + entry.name
             is_dir = entry.is_dir(follow_symlinks=False)
-            if fnmatch.fnmatch(entry.name, pattern) or is_dir:
-                shown = ctx.workspace.shown(Path(entry.path))
+            if matches(entry.name):
+                if len(lines) >= limit:
+                    more = True
+                    break
                 if entry.is_symlink():
-                    label = f"{shown} (link)"
+                    lines.append(f"{shown} (link)")
                 elif is_dir:
-                    label = f"{shown}/"
+                    lines.append(f"{shown}/")
                 else:
-                    label = f"{shown} ({entry.stat(follow_symlinks=False).st_size} bytes)"
-                if is_dir and not fnmatch.fnmatch(entry.name, pattern):
-                    label = ""  # walked into, not listed
-                if label:
-                    if len(lines) >= limit:
-                        more = True
-                        break
-                    lines.append(label)
+                    lines.append(f"{shown} ({entry.stat(follow_symlinks=False).st_size} bytes)")
             if is_dir and level < depth:
-                pending.append((Path(entry.path), level + 1))
+                pending.append((shown + "/", entry.path, level + 1))
     if more:
         lines.append(f"... more entries not shown (limit {limit})")
     return "\n".join(lines) if lines else "(no entries)"

@@ -18,6 +18,7 @@ from . import (
     bench_litellm,
     bench_metrics,
     bench_profiles,
+    bench_tools,
     bench_tray,
     bench_upstream,
     bench_wrk,
@@ -33,6 +34,7 @@ SECTIONS: dict[str, Callable[[], Awaitable[list[tuple[str, str]]]]] = {
     "metrics": bench_metrics.run,
     "tray": bench_tray.run,
     "profiles": bench_profiles.run,
+    "tools": bench_tools.run,
 }
 
 
