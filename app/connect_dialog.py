@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
@@ -16,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from .icons import app_icon
-from .ide_configs import IdeConfig, ide_configs, mcp_configs
+from .ide_configs import README_CHOICE, IdeConfig, ModelChoice, ide_configs, mcp_configs
 
 
 class ConnectDialog(QDialog):
@@ -30,9 +31,11 @@ class ConnectDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Connect an IDE")
         self.setWindowIcon(app_icon())
-        self.configs: tuple[IdeConfig, ...] = ide_configs(
-            base_url, token=token if token_required else ""
-        ) + mcp_configs(base_url, token or "<access token from Settings>")
+        self._base_url = base_url
+        self._token = token
+        self._token_required = token_required
+        self.choice: ModelChoice | None = None  # the installed models, once known
+        self.configs = self._configs(README_CHOICE)
         self.list = QListWidget()
         self.list.addItems([c.name for c in self.configs])
         self.list.setMaximumWidth(220)
@@ -43,6 +46,8 @@ class ConnectDialog(QDialog):
         self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.copy = QPushButton("Copy")
         self.copy.clicked.connect(self.copy_current)
+        self.models_note = QLabel("Looking for the installed models…")
+        self.models_note.setWordWrap(True)
         right = QVBoxLayout()
         right.addWidget(QLabel(f"The proxy answers at <b>{base_url}</b>"))
         if token_required:
@@ -54,6 +59,7 @@ class ConnectDialog(QDialog):
             )
             note.setWordWrap(True)
             right.addWidget(note)
+        right.addWidget(self.models_note)
         right.addWidget(self.where)
         right.addWidget(self.text, 1)
         right.addWidget(self.copy)
@@ -74,5 +80,36 @@ class ConnectDialog(QDialog):
             self.where.setText(self.configs[row].where)
             self.text.setPlainText(self.configs[row].text)
 
+    def _configs(self, choice: ModelChoice) -> tuple[IdeConfig, ...]:
+        token = self._token if self._token_required else ""
+        mcp = mcp_configs(self._base_url, self._token or "<access token from Settings>")
+        return ide_configs(self._base_url, token=token, choice=choice) + mcp
+
+    def set_choice(self, choice: ModelChoice | None) -> None:
+        """The installed models (None: Ollama could not be asked): snippets use them."""
+        self.choice = choice
+        if choice is None:
+            self.models_note.setText(
+                "Ollama could not be asked for its models: the snippets use example names."
+            )
+            return
+        missing = [
+            job
+            for job, name in (
+                ("chat", choice.chat),
+                ("autocomplete (fill-in-the-middle)", choice.autocomplete),
+                ("embeddings", choice.embed),
+            )
+            if name is None
+        ]
+        self.models_note.setText(
+            "Snippets use your installed models."
+            + (f" None can do {', '.join(missing)}." if missing else "")
+        )
+        self.configs = self._configs(choice)
+        self._show(self.list.currentRow())
+
     def copy_current(self) -> None:
         QGuiApplication.clipboard().setText(self.text.toPlainText())
+        self.copy.setText("Copied")
+        QTimer.singleShot(1500, lambda: self.copy.setText("Copy"))

@@ -17,7 +17,8 @@ from PySide6.QtWidgets import QInputDialog, QMessageBox, QSystemTrayIcon
 
 from proxy_core import ProxyService, ProxySettings
 from proxy_core.cache.keys import normalize_model
-from proxy_core.errors import PortInUse, StartupError
+from proxy_core.capabilities import installed_capabilities
+from proxy_core.errors import PortInUse, StartupError, UpstreamError
 from proxy_core.events import ContextTruncated
 from proxy_core.observe.rates import compare
 from proxy_core.observe.recorder import MetricsSnapshot
@@ -25,6 +26,7 @@ from proxy_core.settings import SettingsError
 from proxy_core.tools.audit import AuditEntry
 
 from . import autostart
+from .ide_configs import choose_models
 from .models_view import profile_for
 from .presenter import (
     STATE_TEXT,
@@ -137,6 +139,7 @@ class AppController(QObject):
 
             self._dashboard = DashboardWindow(self.snapshot, self.presenter, self.tool_actions)
             self._dashboard.clear_cache_requested.connect(lambda: self._spawn(self.clear_cache()))
+            self._dashboard.add_actions(self.tray.menu.commands())
             self._dashboard.quit_requested.connect(self.quit)
         return self._dashboard
 
@@ -323,10 +326,25 @@ class AppController(QObject):
     def open_connect(self) -> None:
         from .connect_dialog import ConnectDialog
 
-        self.connect_dialog = ConnectDialog(
+        dialog = ConnectDialog(
             self.service.base_url, self.service.token_required, token=self.service.access_token
         )
-        self.connect_dialog.show()
+        self.connect_dialog = dialog
+        dialog.show()
+        self._spawn(self._fill_models(dialog))
+
+    async def _fill_models(self, dialog: ConnectDialog) -> None:
+        """The snippets pick installed models by capability (/api/tags, /api/show)."""
+        state = self.service.state
+        choice = None
+        if state is not None:
+            try:
+                installed = await installed_capabilities(state)
+            except UpstreamError:
+                installed = None
+            if installed is not None:
+                choice = choose_models(installed)
+        dialog.set_choice(choice)
 
     def open_settings(self) -> None:
         from .settings_dialog import SettingsDialog

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QHideEvent, QShowEvent
+from PySide6.QtGui import QAction, QCloseEvent, QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QFormLayout,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QMenuBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -162,11 +163,21 @@ class DashboardWindow(QWidget):
         columns.addLayout(left, 3)
         columns.addLayout(right, 2)
         root = QVBoxLayout(self)
+        # Every tray action, always: on a desktop without a tray (stock GNOME) this window
+        # is the only way to them (the controller fills it with the tray menu's actions).
+        self.menu_bar = QMenuBar()
+        self.actions_menu = self.menu_bar.addMenu("&Proxy")
+        root.setMenuBar(self.menu_bar)
         root.addWidget(self.banner)
         root.addWidget(self.summary)
         root.addLayout(columns, 1)
         root.addWidget(hardware)
         self.resize(1000, 720)
+
+    def add_actions(self, actions: Sequence[QAction]) -> None:
+        """The tray menu's actions (the same QActions: one state, two places)."""
+        for action in actions:
+            self.actions_menu.addAction(action)
 
     # visibility drives the timer: no refresh work while hidden ------------------------------
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name

@@ -7,9 +7,73 @@ Pure text: the Connect dialog shows it and the README carries the same text rend
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 README_BASE = "http://127.0.0.1:PORT"
 TOKEN_PLACEHOLDER = "any-non-empty-key"  # when the proxy requires no token
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ModelChoice:
+    """Which installed model each job goes to; None when no installed model can do it."""
+
+    chat: str | None
+    autocomplete: str | None  # needs Ollama's "insert" capability (fill-in-the-middle)
+    embed: str | None
+
+
+README_CHOICE = ModelChoice("llama3.2", "qwen2.5-coder:1.5b", "nomic-embed-text")
+
+
+def choose_models(installed: Sequence[tuple[str, frozenset[str]]]) -> ModelChoice:
+    """From (name, capabilities) pairs, as /api/tags and /api/show report them: a chat
+    model (tools preferred, as agents need them), a fill-in-the-middle model for
+    autocomplete, an embedding model."""
+
+    def first(*needs: str) -> str | None:
+        return next((name for name, caps in installed if set(needs) <= caps), None)
+
+    return ModelChoice(
+        chat=first("completion", "tools") or first("completion"),
+        autocomplete=first("insert"),
+        embed=first("embedding"),
+    )
+
+
+def _continue(root: str, choice: ModelChoice) -> str:
+    lines = ["models:"]
+    if choice.chat:
+        lines += [
+            f"  - name: {choice.chat} (proxy)",
+            "    provider: ollama",
+            f"    model: {choice.chat}",
+            f"    apiBase: {root}",
+            "    roles: [chat, edit, apply]",
+        ]
+    else:
+        lines.append("  # no installed model can chat: e.g. ollama pull llama3.2")
+    if choice.autocomplete:
+        lines += [
+            f"  - name: {choice.autocomplete} (autocomplete)",
+            "    provider: ollama",
+            f"    model: {choice.autocomplete}",
+            f"    apiBase: {root}",
+            "    roles: [autocomplete]",
+        ]
+    else:
+        lines.append(
+            "  # no installed model can fill in the middle (Ollama capability insert), so no "
+            "autocomplete: e.g. ollama pull qwen2.5-coder:1.5b"
+        )
+    if choice.embed:
+        lines += [
+            f"  - name: {choice.embed} (embeddings)",
+            "    provider: ollama",
+            f"    model: {choice.embed}",
+            f"    apiBase: {root}",
+            "    roles: [embed]",
+        ]
+    return "\n".join(lines)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -19,9 +83,16 @@ class IdeConfig:
     text: str
 
 
-def ide_configs(base_url: str, model: str = "llama3.2", token: str = "") -> tuple[IdeConfig, ...]:
+def ide_configs(
+    base_url: str,
+    model: str | None = None,
+    token: str = "",
+    choice: ModelChoice = README_CHOICE,
+) -> tuple[IdeConfig, ...]:
     """``base_url`` is the proxy root, e.g. ``http://127.0.0.1:11435`` (no ``/v1``);
-    ``token`` the access token when the proxy requires one (else a placeholder key)."""
+    ``token`` the access token when the proxy requires one (else a placeholder key);
+    ``choice`` the installed models for each job (``model`` overrides the chat one)."""
+    model = model or choice.chat or README_CHOICE.chat or "llama3.2"
     root = base_url.rstrip("/")
     v1 = root + "/v1"
     key = token or TOKEN_PLACEHOLDER
@@ -29,13 +100,9 @@ def ide_configs(base_url: str, model: str = "llama3.2", token: str = "") -> tupl
         IdeConfig(
             "Continue",
             "~/.continue/config.yaml, under models: (native Ollama provider; "
-            "autocomplete uses fill-in-the-middle through /api/generate)",
-            f"models:\n"
-            f"  - name: {model} (proxy)\n"
-            f"    provider: ollama\n"
-            f"    model: {model}\n"
-            f"    apiBase: {root}\n"
-            f"    roles: [chat, edit, apply, autocomplete]",
+            "autocomplete uses fill-in-the-middle through /api/generate, so it goes to a "
+            "model that can)",
+            _continue(root, dataclasses.replace(choice, chat=model)),
         ),
         IdeConfig(
             "GitHub Copilot Chat",

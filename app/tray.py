@@ -38,6 +38,11 @@ class TrayMenu(QMenu):
     def all_actions(self) -> list[QAction]:
         return [a for a in self.actions() if not a.isSeparator()]
 
+    def commands(self) -> list[QAction]:
+        """The actions a person runs (not the status lines), for the dashboard's menu."""
+        passive = (self.status, self.agent_tools)
+        return [a for a in self.all_actions() if a not in passive and a is not self.open_dashboard]
+
 
 class Tray(QSystemTrayIcon):
     def __init__(self, parent: QWidget | None = None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from .errors import UpstreamError
@@ -36,3 +37,22 @@ async def model_capabilities(state: ProxyState, model: str) -> frozenset[str]:
         pass
     state.capabilities[model] = (now, caps)
     return caps
+
+
+async def installed_capabilities(state: ProxyState) -> list[tuple[str, frozenset[str]]] | None:
+    """Each installed model (``/api/tags``) with its capabilities; None when Ollama
+    cannot say (down, or an answer that is not a model list)."""
+    reply = await state.upstream.fetch("GET", "/api/tags")
+    raw = await reply.read()
+    if reply.status != 200:
+        return None
+    try:
+        tags = loads(raw)
+    except ValueError:
+        return None
+    models = tags.get("models") if isinstance(tags, dict) else None
+    if not isinstance(models, list):
+        return None
+    names = [str(m.get("model") or m.get("name")) for m in models if isinstance(m, dict)]
+    capabilities = await asyncio.gather(*(model_capabilities(state, name) for name in names))
+    return list(zip(names, capabilities, strict=True))

@@ -106,6 +106,16 @@ def test_lifecycle_actions_and_quit_with_a_stream_in_flight(
         menu.connect_ide.trigger()
         assert controller.connect_dialog is not None
         assert base in controller.connect_dialog.text.toPlainText()
+        # Issue 16 item 2: the snippets use installed models, each for what it can do.
+        dialog = controller.connect_dialog
+        await until(lambda: dialog.choice is not None)
+        assert dialog.models_note.text() == "Snippets use your installed models."
+        snippet = dialog.text.toPlainText()  # Continue, the first entry
+        assert "model: llama3.2:latest\n    apiBase" in snippet
+        assert "model: qwen2.5-coder:1.5b" in snippet and "roles: [autocomplete]" in snippet
+        assert "model: nomic-embed-text:latest" in snippet
+        dialog.copy.click()
+        assert dialog.copy.text() == "Copied" and QGuiApplication.clipboard().text() == snippet
 
         # Quit with a stream in flight: the stream ends complete, run() returns 0.
         sim.app[SIM_CONFIG].token_delay = 0.05
@@ -210,7 +220,24 @@ def test_no_system_tray_opens_the_dashboard_and_says_why(
         running = asyncio.ensure_future(controller.run())
         await until(lambda: controller.dashboard.isVisible())
         assert "No system tray" in controller.dashboard.banner.text()
-        controller.dashboard.close()  # standing in for the tray, closing it quits
+        # Issue 16 item 1: every tray action is in the window's menu bar.
+        dashboard = controller.dashboard
+        assert dashboard.menu_bar.isVisible()
+        offered = {a.text() for a in dashboard.actions_menu.actions() if not a.isSeparator()}
+        menu = controller.tray.menu
+        for action in menu.commands():
+            assert action.text() in offered
+        assert {
+            "Settings…",
+            "Connect an IDE…",
+            "Caching",
+            "Copy OpenAI base URL",
+            "Quit",
+        } <= offered
+        by_text = {a.text(): a for a in dashboard.actions_menu.actions()}
+        by_text["Copy OpenAI base URL"].trigger()
+        assert QGuiApplication.clipboard().text() == controller.service.base_url + "/v1"
+        dashboard.close()  # standing in for the tray, closing it quits
         assert await running == 0
 
     on_qt_loop(scenario())

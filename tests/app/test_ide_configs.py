@@ -90,3 +90,25 @@ def test_mcp_snippets_carry_the_url_and_token_and_parse() -> None:
     assert cline["type"] == "streamableHttp"
     zed = _json.loads("{" + configs["MCP: Zed"].text + "}")["context_servers"]["ollama-tools"]
     assert zed["url"] == "http://127.0.0.1:7/mcp"
+
+
+def test_models_are_chosen_by_capability() -> None:
+    from app.ide_configs import ModelChoice, choose_models
+
+    installed = [
+        ("deepseek-r1:7b", frozenset({"completion", "thinking"})),
+        ("llama3.2:latest", frozenset({"completion", "tools"})),
+        ("qwen2.5-coder:1.5b", frozenset({"completion", "tools", "insert"})),
+        ("nomic-embed-text:latest", frozenset({"embedding"})),
+    ]
+    assert choose_models(installed) == ModelChoice(
+        "llama3.2:latest", "qwen2.5-coder:1.5b", "nomic-embed-text:latest"
+    )
+    only_chat = choose_models([("deepseek-r1:7b", frozenset({"completion", "thinking"}))])
+    assert only_chat == ModelChoice("deepseek-r1:7b", None, None)
+    continue_text = {c.name: c for c in ide_configs("http://h:1", choice=only_chat)}[
+        "Continue"
+    ].text
+    assert "roles: [chat, edit, apply]" in continue_text and "autocomplete]" not in continue_text
+    assert "no installed model can fill in the middle" in continue_text
+    assert choose_models([]) == ModelChoice(None, None, None)
