@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer
+import asyncio
+
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
@@ -16,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .client_probe import probe_client
 from .icons import app_icon
 from .ide_configs import README_CHOICE, IdeConfig, ModelChoice, ide_configs, mcp_configs
 
@@ -43,9 +46,17 @@ class ConnectDialog(QDialog):
         self.where.setWordWrap(True)
         self.text = QPlainTextEdit()
         self.text.setReadOnly(True)
+        self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)  # code never wraps
         self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.copy = QPushButton("Copy")
         self.copy.clicked.connect(self.copy_current)
+        self.test = QPushButton("Test")
+        self.test.setToolTip("Send one tiny request the way this client would")
+        self.test.clicked.connect(self.run_test)
+        self.test_result = QLabel()
+        self.test_result.setWordWrap(True)
+        self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._test_task: asyncio.Task[None] | None = None
         self.models_note = QLabel("Looking for the installed models…")
         self.models_note.setWordWrap(True)
         right = QVBoxLayout()
@@ -62,7 +73,11 @@ class ConnectDialog(QDialog):
         right.addWidget(self.models_note)
         right.addWidget(self.where)
         right.addWidget(self.text, 1)
-        right.addWidget(self.copy)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.test)
+        buttons.addWidget(self.copy)
+        right.addLayout(buttons)
+        right.addWidget(self.test_result)
         body = QHBoxLayout()
         body.addWidget(self.list)
         body.addLayout(right, 1)
@@ -108,6 +123,22 @@ class ConnectDialog(QDialog):
         )
         self.configs = self._configs(choice)
         self._show(self.list.currentRow())
+
+    def run_test(self) -> None:
+        row = self.list.currentRow()
+        if not 0 <= row < len(self.configs):
+            return
+        config = self.configs[row]
+        self.test_result.setText(f"Testing {config.name}…")
+        model = (self.choice.chat if self.choice else None) or README_CHOICE.chat or "llama3.2"
+        token = self._token if (self._token_required or config.dialect == "mcp") else ""
+
+        async def run() -> None:
+            self.test_result.setText(
+                await probe_client(self._base_url, config.dialect, model, token)
+            )
+
+        self._test_task = asyncio.ensure_future(run())
 
     def copy_current(self) -> None:
         QGuiApplication.clipboard().setText(self.text.toPlainText())

@@ -81,6 +81,7 @@ class IdeConfig:
     name: str
     where: str  # where the text goes, in the plugin's own words
     text: str
+    dialect: str = "native"  # what the client speaks: native, openai, anthropic, responses, mcp
 
 
 def ide_configs(
@@ -116,6 +117,17 @@ def ide_configs(
             root,
         ),
         IdeConfig(
+            "Cline (OpenAI Compatible)",
+            "Settings > API Provider: OpenAI Compatible",
+            f"Base URL: {v1}\nAPI Key: {key}\nModel ID: {model}",
+            dialect="openai",
+        ),
+        IdeConfig(
+            "aider",
+            "a shell (aider talks to Ollama's native API through LiteLLM's ollama_chat)",
+            f"export OLLAMA_API_BASE={root}\naider --model ollama_chat/{model}",
+        ),
+        IdeConfig(
             "Zed",
             "~/.config/zed/settings.json",
             f'"language_models": {{\n  "ollama": {{\n    "api_url": "{root}"\n  }}\n}}',
@@ -140,6 +152,7 @@ def ide_configs(
             f"export ANTHROPIC_DEFAULT_HAIKU_MODEL={model}  # its small/fast model\n"
             f"export ANTHROPIC_SMALL_FAST_MODEL={model}  # the same, for older versions\n"
             "export CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+            dialect="anthropic",
         ),
         IdeConfig(
             "Codex CLI",
@@ -153,6 +166,7 @@ def ide_configs(
             f'base_url = "{v1}"\n'
             f'wire_api = "responses"\n'
             f'env_key = "OLLAMA_PROXY_KEY"',
+            dialect="responses",
         ),
         IdeConfig(
             "VS Code custom endpoint",
@@ -169,6 +183,7 @@ def ide_configs(
             f'    "requiresAPIKey": {"true" if token else "false"}\n'
             f"  }}\n"
             f"}}",
+            dialect="openai",
         ),
         IdeConfig(
             "Any OpenAI-compatible client",
@@ -180,6 +195,7 @@ def ide_configs(
             f'    messages=[{{"role": "user", "content": "Hello"}}],\n'
             f'    extra_body={{"options": {{"num_ctx": 16384}}, "keep_alive": "30m"}},\n'
             f")",
+            dialect="openai",
         ),
     )
 
@@ -199,6 +215,7 @@ def mcp_configs(base_url: str, token: str) -> tuple[IdeConfig, ...]:
             "a shell (adds the server to your user configuration)",
             f"claude mcp add --scope user --transport http {MCP_NAME} {url} \\\n"
             f'  --header "Authorization: {bearer}"',
+            dialect="mcp",
         ),
         IdeConfig(
             "MCP: VS Code / Copilot",
@@ -207,6 +224,7 @@ def mcp_configs(base_url: str, token: str) -> tuple[IdeConfig, ...]:
             f'{{\n  "servers": {{\n    "{MCP_NAME}": {{\n      "type": "http",\n'
             f'      "url": "{url}",\n      "headers": {{ "Authorization": "{bearer}" }}\n'
             f"    }}\n  }}\n}}",
+            dialect="mcp",
         ),
         IdeConfig(
             "MCP: Cline",
@@ -214,18 +232,21 @@ def mcp_configs(base_url: str, token: str) -> tuple[IdeConfig, ...]:
             f'{{\n  "mcpServers": {{\n    "{MCP_NAME}": {{\n      "type": "streamableHttp",\n'
             f'      "url": "{url}",\n      "headers": {{ "Authorization": "{bearer}" }}\n'
             f"    }}\n  }}\n}}",
+            dialect="mcp",
         ),
         IdeConfig(
             "MCP: Continue",
             "~/.continue/config.yaml",
             f"mcpServers:\n  - name: {MCP_NAME}\n    type: streamable-http\n    url: {url}\n"
             f"    requestOptions:\n      headers:\n        Authorization: {bearer}",
+            dialect="mcp",
         ),
         IdeConfig(
             "MCP: Zed",
             "~/.config/zed/settings.json",
             f'"context_servers": {{\n  "{MCP_NAME}": {{\n    "url": "{url}",\n'
             f'    "headers": {{ "Authorization": "{bearer}" }}\n  }}\n}}',
+            dialect="mcp",
         ),
     )
 

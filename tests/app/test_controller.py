@@ -116,6 +116,19 @@ def test_lifecycle_actions_and_quit_with_a_stream_in_flight(
         assert "model: nomic-embed-text:latest" in snippet
         dialog.copy.click()
         assert dialog.copy.text() == "Copied" and QGuiApplication.clipboard().text() == snippet
+        # The Test button asks the proxy the way each client would.
+        names = [c.name for c in dialog.configs]
+        for name, expect in (
+            ("Continue", "OK: 200"),
+            ("Claude Code", "OK: 200"),
+            ("Codex CLI", "OK: 200"),
+            ("Cline (OpenAI Compatible)", "OK: 200"),
+            ("MCP: Claude Code", "turn Agent tools on"),
+        ):
+            dialog.list.setCurrentRow(names.index(name))
+            dialog.test.click()
+            await until(lambda: not dialog.test_result.text().startswith("Testing"))
+            assert expect in dialog.test_result.text(), (name, dialog.test_result.text())
 
         # Quit with a stream in flight: the stream ends complete, run() returns 0.
         sim.app[SIM_CONFIG].token_delay = 0.05
