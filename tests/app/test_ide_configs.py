@@ -17,6 +17,8 @@ def test_every_plugin_is_covered_with_the_live_url() -> None:
         "Continue",
         "GitHub Copilot Chat",
         "Cline / Roo Code",
+        "Cline (OpenAI Compatible)",
+        "aider",
         "Zed",
         "JetBrains AI Assistant",
         "Void",
