@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -46,12 +48,20 @@ class SettingsDialog(QDialog):
         self.accepted_settings: ProxySettings | None = None
 
         self.ollama_url = QLineEdit(current.ollama_url)
+        self.test_ollama = QPushButton("Test connection")
+        self.test_ollama.clicked.connect(self.run_ollama_test)
+        self.ollama_result = QLabel()
+        self.ollama_result.setWordWrap(True)
+        url_row = QHBoxLayout()
+        url_row.addWidget(self.ollama_url, 1)
+        url_row.addWidget(self.test_ollama)
+        self._test_task: asyncio.Task[None] | None = None
         self.host = QLineEdit(current.host)
         self.port = QSpinBox()
         port = SPECS["port"]  # the range the settings accept, from their one description
         self.port.setRange(int(port.minimum or 0), int(port.maximum or 65535))
         self.port.setValue(current.port)
-        self.cache_enabled = QCheckBox("Cache deterministic answers on disk")
+        self.cache_enabled = QCheckBox("Cache answers on disk (which ones: Cache policy)")
         self.cache_enabled.setChecked(current.cache_enabled)
         self.cache_policy = QComboBox()
         self.cache_policy.addItem(
@@ -60,12 +70,12 @@ class SettingsDialog(QDialog):
         self.cache_policy.addItem("All requests", "all")
         self.cache_policy.setCurrentIndex(self.cache_policy.findData(current.cache_policy))
         self.cache_ttl = QDoubleSpinBox()
-        self.cache_ttl.setRange(0, 30 * 24 * 3600)
+        self.cache_ttl.setRange(1, 30 * 24 * 3600)  # as validated: a positive number of seconds
         self.cache_ttl.setDecimals(0)
         self.cache_ttl.setSuffix(" s")
         self.cache_ttl.setValue(current.cache_ttl)
         self.cache_size = QSpinBox()
-        self.cache_size.setRange(0, 1 << 20)
+        self.cache_size.setRange(1, 1 << 20)
         self.cache_size.setSuffix(" MiB")
         self.cache_size.setValue(max(1, current.cache_size_limit // MB))
         self.data_dir = QLineEdit(str(current.data_dir))
@@ -119,27 +129,40 @@ class SettingsDialog(QDialog):
         workspace_row.addWidget(pick)
 
         form = QFormLayout()
-        form.addRow("Ollama URL", self.ollama_url)
-        form.addRow("Listen host", self.host)
-        form.addRow("Listen port", self.port)
+        # Each field that can be wrong has its own error line right under it, in words.
+        self.field_errors: dict[str, QLabel] = {}
+
+        def row(name: str, label: str, field: Any) -> None:
+            form.addRow(label, field)
+            error = QLabel()
+            error.setStyleSheet("color: #e03131")
+            error.setWordWrap(True)
+            error.hide()
+            form.addRow("", error)
+            self.field_errors[name] = error
+
+        row("ollama_url", "Ollama URL", url_row)
+        form.addRow("", self.ollama_result)
+        row("host", "Listen host", self.host)
+        row("port", "Listen port", self.port)
         form.addRow("Caching", self.cache_enabled)
         form.addRow("Cache policy", self.cache_policy)
-        form.addRow("Cache TTL", self.cache_ttl)
-        form.addRow("Cache size limit", self.cache_size)
-        form.addRow("Data folder", data_row)
+        row("cache_ttl", "Cache TTL", self.cache_ttl)
+        row("cache_size_limit", "Cache size limit", self.cache_size)
+        row("data_dir", "Data folder", data_row)
         form.addRow("Access", self.require_token)
         form.addRow("Access token", token_row)
-        form.addRow("Allowed origins", self.allowed_origins)
+        row("allowed_origins", "Allowed origins", self.allowed_origins)
         form.addRow("", self.allow_model_management)
         form.addRow("Agent tools", self.agent_tools)
-        form.addRow("Workspace", workspace_row)
+        row("workspace", "Workspace", workspace_row)
         form.addRow("Log level", self.log_level)
         form.addRow("", self.start_at_login)
         note = QLabel(
             "Changes apply at once; a new port or host restarts the listener. "
             "A new data folder takes effect at the next start. A listen host other than "
             "127.0.0.1, localhost or ::1 always requires the access token "
-            "(docs/SECURITY.md)."
+            "(see Security in the README)."
         )
         note.setWordWrap(True)
         self.error = QLabel()
@@ -168,7 +191,7 @@ class SettingsDialog(QDialog):
 
     def values(self) -> dict[str, Any]:
         return {
-            "ollama_url": self.ollama_url.text().strip(),
+            "ollama_url": ollama_url(self.ollama_url.text()),
             "host": self.host.text().strip(),
             "port": self.port.value(),
             "cache_enabled": self.cache_enabled.isChecked(),
@@ -187,14 +210,76 @@ class SettingsDialog(QDialog):
     def validated(self) -> ProxySettings:
         """The edited settings, or SettingsError naming the field in words a user reads."""
         if not self.data_dir.text().strip():
-            raise SettingsError("data_dir: choose a folder for the cache and settings")
+            raise SettingsError("data_dir: cannot be empty; choose a folder for the cache")
         return self.current.replace(**self.values())
 
     def accept(self) -> None:
+        for label in self.field_errors.values():
+            label.hide()
+        self.error.clear()
         try:
             self.accepted_settings = self.validated()
         except SettingsError as exc:
-            self.error.setText(str(exc))
+            self.show_error(str(exc))
             return
-        self.error.clear()
         super().accept()
+
+    def show_error(self, text: str) -> None:
+        """Next to the field it is about, in words ("Cache TTL must be ..."), else below."""
+        name, _, message = text.partition(": ")
+        label = self.field_errors.get(name)
+        if label is None:
+            self.error.setText(text)
+            return
+        label.setText(f"{LABELS.get(name, name)} {message}".replace("  ", " "))
+        label.show()
+
+    def run_ollama_test(self) -> None:
+        url = ollama_url(self.ollama_url.text())
+        self.ollama_result.setText(f"Asking {url} …")
+
+        async def run() -> None:
+            self.ollama_result.setText(await ask_ollama(url))
+
+        self._test_task = asyncio.ensure_future(run())
+
+
+LABELS = {
+    "ollama_url": "The Ollama URL",
+    "host": "The listen host",
+    "port": "The listen port",
+    "cache_ttl": "Cache TTL",
+    "cache_size_limit": "The cache size limit",
+    "data_dir": "The data folder",
+    "allowed_origins": "Allowed origins",
+    "workspace": "The workspace",
+}
+
+
+def ollama_url(text: str) -> str:
+    """What a person types, as the URL Ollama answers at: ``localhost:11434`` gains
+    ``http://``; a trailing ``/api`` (Ollama's API path, which the proxy adds itself) and
+    slashes are dropped."""
+    url = text.strip()
+    if url and "://" not in url:
+        url = "http://" + url
+    url = url.rstrip("/")
+    if url.endswith("/api"):
+        url = url[: -len("/api")]
+    return url
+
+
+async def ask_ollama(url: str) -> str:
+    """One GET /api/version: a line saying whether Ollama answers there, in words."""
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http,
+            http.get(url + "/api/version") as resp,
+        ):
+            data = await resp.json(content_type=None) if resp.status == 200 else None
+            status = resp.status
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        return f"Ollama is not answering at {url} ({exc or 'no answer in 5 s'})."
+    if status != 200 or not isinstance(data, dict) or "version" not in data:
+        return f"Something answers at {url}, but not like Ollama (status {status})."
+    return f"Ollama {data['version']} answers at {url}."

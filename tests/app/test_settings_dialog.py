@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
-from app.settings_dialog import SettingsDialog
+from app.settings_dialog import SettingsDialog, ask_ollama, ollama_url
 from proxy_core.settings import ProxySettings
+from tests.conftest import Sim
+from tests.fakes.ollama_sim import VERSION
 
 
 def dialog(qtbot: QtBot, tmp_path: Path) -> SettingsDialog:
@@ -29,26 +32,42 @@ def test_fields_show_current_values_and_round_trip(qtbot: QtBot, tmp_path: Path)
     )
 
 
-def test_invalid_values_keep_the_dialog_open_with_a_clear_message(
-    qtbot: QtBot, tmp_path: Path
-) -> None:
+def test_errors_are_next_to_the_field_in_words(qtbot: QtBot, tmp_path: Path) -> None:
     d = dialog(qtbot, tmp_path)
     d.show()
-    d.ollama_url.setText("localhost:11434")
+    d.ollama_url.setText("http://[::1")
     d.accept()
     assert d.isVisible() and d.accepted_settings is None
-    assert "ollama_url" in d.error.text() and "http(s) URL" in d.error.text()
+    shown = d.field_errors["ollama_url"]
+    assert shown.isVisible() and shown.text().startswith("The Ollama URL 'http://[::1'")
+    assert "http(s) URL" in shown.text() and "ollama_url" not in shown.text()
     d.ollama_url.setText("http://127.0.0.1:11434")
-    d.cache_ttl.setValue(0)
-    d.accept()
-    assert "cache_ttl" in d.error.text()
-    d.cache_ttl.setValue(300)
     d.data_dir.setText("  ")
     d.accept()
-    assert "data_dir" in d.error.text()
+    assert not d.field_errors["ollama_url"].isVisible()
+    assert d.field_errors["data_dir"].text() == (
+        "The data folder cannot be empty; choose a folder for the cache"
+    )
     d.data_dir.setText(str(tmp_path))
     d.accept()
     assert not d.isVisible() and d.accepted_settings is not None
+
+
+def test_ranges_match_validation_and_urls_are_forgiven(qtbot: QtBot, tmp_path: Path) -> None:
+    d = dialog(qtbot, tmp_path)
+    d.cache_ttl.setValue(0)
+    d.cache_size.setValue(0)
+    assert d.cache_ttl.value() == 1 and d.cache_size.value() == 1  # never "-0 s" or 0 MiB
+    for typed, meant in (
+        ("localhost:11434", "http://localhost:11434"),
+        ("http://gpu-box:11434/api/", "http://gpu-box:11434"),
+        ("  https://ollama.example.com/  ", "https://ollama.example.com"),
+    ):
+        d.ollama_url.setText(typed)
+        assert ollama_url(d.ollama_url.text()) == meant
+        d.accept()
+        assert d.accepted_settings is not None and d.accepted_settings.ollama_url == meant
+    assert "docs/" not in "".join(label.text() for label in d.findChildren(QLabel))
 
 
 def test_security_fields(qtbot: QtBot, tmp_path: Path) -> None:
@@ -63,3 +82,9 @@ def test_security_fields(qtbot: QtBot, tmp_path: Path) -> None:
     new = d.accepted_settings
     assert new is not None and new.require_token and new.allow_model_management
     assert new.allowed_origins == "chrome-extension://abc*"
+
+
+async def test_test_connection_says_what_answers(sim: Sim) -> None:
+    assert await ask_ollama(sim.url) == f"Ollama {VERSION} answers at {sim.url}."
+    gone = await ask_ollama("http://127.0.0.1:9")
+    assert gone.startswith("Ollama is not answering at http://127.0.0.1:9")
