@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +22,7 @@ from proxy_core.cache.keys import normalize_model
 from proxy_core.capabilities import installed_capabilities
 from proxy_core.errors import PortInUse, StartupError, UpstreamError
 from proxy_core.events import ContextTruncated
+from proxy_core.observe.monitor import refresh_ollama
 from proxy_core.observe.rates import compare
 from proxy_core.observe.recorder import MetricsSnapshot
 from proxy_core.settings import SettingsError
@@ -32,6 +35,7 @@ from .presenter import (
     STATE_TEXT,
     DashboardPresenter,
     TrayState,
+    ollama_down,
     ollama_notice,
     raised_context,
     tooltip,
@@ -53,6 +57,19 @@ STATUS_MS = 1000
 PortAsker = Callable[[PortInUse], Awaitable[int | None]]
 
 
+def free_port_near(host: str, port: int, tries: int = 20) -> int:
+    """The first port after ``port`` that is free on ``host`` now (checked by binding it),
+    or 0 (the system picks one) when none of the next ``tries`` is."""
+    for candidate in range(port + 1, min(port + 1 + tries, 65536)):
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            try:
+                probe.bind((host, candidate))
+            except OSError:
+                continue
+            return candidate
+    return 0
+
+
 async def ask_port_dialog(error: PortInUse) -> int | None:
     """Ask for another port without a nested event loop (the proxy shares this loop)."""
     dialog = QInputDialog()
@@ -60,7 +77,7 @@ async def ask_port_dialog(error: PortInUse) -> int | None:
     dialog.setLabelText(f"{error}\n\nChoose another port for the proxy (0 picks a free one):")
     dialog.setInputMode(QInputDialog.InputMode.IntInput)
     dialog.setIntRange(0, 65535)
-    dialog.setIntValue(error.port + 1 if error.port < 65535 else 0)
+    dialog.setIntValue(free_port_near(error.host, error.port))
     done: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
 
     def finished(result: int) -> None:
@@ -140,6 +157,10 @@ class AppController(QObject):
             self._dashboard = DashboardWindow(self.snapshot, self.presenter, self.tool_actions)
             self._dashboard.clear_cache_requested.connect(lambda: self._spawn(self.clear_cache()))
             self._dashboard.add_actions(self.tray.menu.commands())
+            self._dashboard.ollama_banner.retry_requested.connect(
+                lambda: self._spawn(self.retry_ollama())
+            )
+            self._dashboard.ollama_banner.change_url_requested.connect(self.change_ollama_url)
             self._dashboard.quit_requested.connect(self.quit)
         return self._dashboard
 
@@ -240,6 +261,12 @@ class AppController(QObject):
             self._ollama_up = now
         if notice is not None:
             self.notify(*notice)
+        if self._dashboard is not None:
+            banner = self._dashboard.ollama_banner
+            if now is False:
+                banner.show_down(*ollama_down(self.service.settings.ollama_url, sys.platform))
+            elif now:
+                banner.hide()
 
     def on_proxy_event(self, event: ContextTruncated) -> None:
         self.truncation = event
@@ -345,6 +372,19 @@ class AppController(QObject):
             if installed is not None:
                 choice = choose_models(installed)
         dialog.set_choice(choice)
+
+    async def retry_ollama(self) -> None:
+        """Retry now: ask Ollama at once instead of at the monitor's next turn."""
+        state = self.service.state
+        if state is not None:
+            await refresh_ollama(state)
+        self.update_status()
+
+    def change_ollama_url(self) -> None:
+        self.open_settings()
+        if self.settings_dialog is not None:
+            self.settings_dialog.ollama_url.setFocus()
+            self.settings_dialog.ollama_url.selectAll()
 
     def open_settings(self) -> None:
         from .settings_dialog import SettingsDialog

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QFormLayout,
+    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -88,6 +89,41 @@ class _HardwareRow:
         self.detail.setText(data.detail)
 
 
+class OllamaBanner(QFrame):
+    """Ollama down is a state with actions, not a line of text."""
+
+    retry_requested = Signal()
+    change_url_requested = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setStyleSheet(
+            "OllamaBanner { background: #fff4e6; border: 1px solid #f08c00; border-radius: 4px }"
+        )
+        self.headline = QLabel()
+        self.headline.setStyleSheet("font-weight: bold; color: #862e00")
+        self.how = QLabel()
+        self.how.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.how.setWordWrap(True)
+        self.retry = QPushButton("Retry now")
+        self.retry.clicked.connect(self.retry_requested)
+        self.change_url = QPushButton("Change URL…")
+        self.change_url.clicked.connect(self.change_url_requested)
+        text = QVBoxLayout()
+        text.addWidget(self.headline)
+        text.addWidget(self.how)
+        row = QHBoxLayout(self)
+        row.addLayout(text, 1)
+        row.addWidget(self.retry)
+        row.addWidget(self.change_url)
+        self.hide()
+
+    def show_down(self, headline: str, how: str) -> None:
+        self.headline.setText(headline)
+        self.how.setText(how)
+        self.show()
+
+
 class DashboardWindow(QWidget):
     clear_cache_requested = Signal()
     quit_requested = Signal()  # closing the window when it stands in for a missing tray
@@ -113,6 +149,7 @@ class DashboardWindow(QWidget):
         self.banner = QLabel()
         self.banner.setWordWrap(True)
         self.banner.hide()
+        self.ollama_banner = OllamaBanner()
         self.summary = QLabel("Waiting for the first snapshot…")
         self.histogram = HistogramWidget()
         self.percentiles = QLabel()
@@ -169,6 +206,7 @@ class DashboardWindow(QWidget):
         self.actions_menu = self.menu_bar.addMenu("&Proxy")
         root.setMenuBar(self.menu_bar)
         root.addWidget(self.banner)
+        root.addWidget(self.ollama_banner)
         root.addWidget(self.summary)
         root.addLayout(columns, 1)
         root.addWidget(hardware)

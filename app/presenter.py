@@ -103,6 +103,19 @@ def ollama_notice(before: bool | None, now: bool | None, url: str) -> tuple[str,
     return None
 
 
+def ollama_down(url: str, platform: str) -> tuple[str, str]:
+    """The dashboard's banner when Ollama does not answer: what is wrong, and how to
+    start Ollama on this OS (``sys.platform``)."""
+    where = url.split("://", 1)[-1].rstrip("/")
+    if platform == "darwin":
+        how = "Open the Ollama app (it lives in the menu bar), or run: ollama serve"
+    elif platform == "win32":
+        how = "Start Ollama from the Start menu (it lives in the tray), or run: ollama serve"
+    else:
+        how = "Run: ollama serve   (installed as a service: sudo systemctl start ollama)"
+    return f"Ollama is not running at {where}", how
+
+
 # formatting --------------------------------------------------------------------------------
 def format_bytes(value: float | None) -> str:
     if value is None:

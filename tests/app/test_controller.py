@@ -19,6 +19,7 @@ from app.presenter import STATE_TEXT, TrayState
 from app.settings_store import SettingsStore
 from proxy_core import ProxyService
 from proxy_core.errors import PortInUse
+from proxy_core.service import _upstream
 from tests.conftest import make_settings
 from tests.fakes.ollama_sim import SIM_CONFIG, SIM_RECORDER, create_sim_app
 
@@ -210,6 +211,23 @@ def test_ollama_down_and_back_notify_and_change_the_icon(
             # The status timer, not the test, updates the icon and raises the notice.
             await until(lambda: controller.tray.state is TrayState.OLLAMA_DOWN)
             assert controller.notices[-1][0] == "Ollama is unreachable"
+            # Issue 16 item 4: the dashboard says it as a state, with actions.
+            controller.open_dashboard()
+            controller.update_status()
+            banner = controller.dashboard.ollama_banner
+            assert banner.isVisible()
+            assert banner.headline.text() == "Ollama is not running at 127.0.0.1:9"
+            assert "ollama serve" in banner.how.text()
+            banner.change_url.click()
+            assert controller.settings_dialog is not None
+            assert controller.settings_dialog.isVisible()
+            controller.settings_dialog.reject()
+            sim_settings = controller.service.settings.replace(ollama_url=sim_url(sim))
+            assert controller.service.state is not None
+            controller.service.state.upstream = _upstream(sim_settings)
+            await controller.service.state.upstream.start()
+            banner.retry.click()  # Ollama is there now: Retry hides the banner at once
+            await until(lambda: not banner.isVisible())
             # Ollama is back (here: the user points the settings at it).
             await controller.apply_settings(
                 controller.service.settings.replace(ollama_url=sim_url(sim))
@@ -497,3 +515,27 @@ def test_agent_tools_switched_on_and_off_in_settings(
         await sim.close()
 
     on_qt_loop(scenario())
+
+
+def test_the_port_suggested_after_a_clash_is_free() -> None:
+    from app.controller import free_port_near
+
+    held = []
+    first = socket.socket()
+    first.bind(("127.0.0.1", 0))
+    port = first.getsockname()[1]
+    held.append(first)
+    nxt = socket.socket()
+    try:
+        nxt.bind(("127.0.0.1", port + 1))  # the obvious suggestion is taken too
+        held.append(nxt)
+    except OSError:
+        nxt.close()  # already taken by someone else: just as good
+    try:
+        suggested = free_port_near("127.0.0.1", port)
+        assert suggested not in (port, port + 1)
+        with socket.socket() as check:
+            check.bind(("127.0.0.1", suggested))  # really free
+    finally:
+        for sock in held:
+            sock.close()

@@ -152,3 +152,13 @@ def test_tool_rows_newest_first_with_target_and_reason() -> None:
     assert rows[0][1] == "denied: git push (x was denied)"
     assert rows[1][1] == "executed: src/a.py"
     assert len(tool_rows(entries * 10)) == 8
+
+
+def test_ollama_down_says_how_to_start_it_on_each_os() -> None:
+    from app.presenter import ollama_down
+
+    headline, how = ollama_down("http://127.0.0.1:11434/", "linux")
+    assert headline == "Ollama is not running at 127.0.0.1:11434"
+    assert "ollama serve" in how and "systemctl start ollama" in how
+    assert "menu bar" in ollama_down("http://h:1", "darwin")[1]
+    assert "Start menu" in ollama_down("http://h:1", "win32")[1]
