@@ -8,7 +8,8 @@ import json
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from .errors import UpstreamError
+from .errors import BadRequest, UpstreamError
+from .ndjson import dumps
 from .state import STATE
 
 HEALTH_TIMEOUT = 2.0
@@ -70,3 +71,16 @@ async def cache_stats(request: web.Request) -> web.Response:
 async def cache_clear(request: web.Request) -> web.Response:
     removed = await request.app[STATE].cache.clear()
     return web.json_response({"cleared": removed})
+
+
+async def recent_requests(request: web.Request) -> web.Response:
+    """``GET /_proxy/requests?limit=N``: the inspector's last N requests, newest first,
+    secrets redacted (bodies only when log_bodies is on)."""
+    try:
+        limit = min(max(int(request.query.get("limit", "50")), 0), 10_000)
+    except ValueError:
+        raise BadRequest("limit must be a whole number") from None
+    records = request.app[STATE].requests.latest(limit)
+    return web.Response(
+        body=dumps({"requests": [r.as_json() for r in records]}), content_type="application/json"
+    )

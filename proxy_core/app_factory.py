@@ -48,6 +48,7 @@ def create_app(state: ProxyState) -> web.Application:
     add("GET", "/metrics", admin.metrics, NATIVE)
     add("GET", "/_proxy/cache", admin.cache_stats, NATIVE)
     add("DELETE", "/_proxy/cache", admin.cache_clear, NATIVE)
+    add("GET", "/_proxy/requests", admin.recent_requests, NATIVE)
     add("POST", "/v1/chat/completions", openai.chat_completions, OPENAI)
     add("POST", "/v1/completions", openai.completions, OPENAI)
     add("POST", "/v1/embeddings", openai.embeddings, OPENAI)

@@ -5,20 +5,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
+from .clients import recognise
 from .dialects import dialect_of
 from .dialects.openai.errors import OpenAIError
 from .errors import BadRequest, ProxyError, UpstreamError
 from .ndjson import dumps
+from .observe.requests_log import RequestRecord
 from .state import (
     CLIENT_GONE,
     REQUEST_BODY,
     REQUEST_CACHE,
     REQUEST_MODEL,
     REQUEST_REFUSED_BY,
+    REQUEST_TOKENS,
     REQUEST_TTFB,
     STATE,
 )
@@ -41,6 +44,37 @@ def _route_label(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
+def _inspect(
+    request: web.Request,
+    status: int,
+    cache: str,
+    elapsed: float,
+    reply_headers: Mapping[str, str],
+) -> None:
+    """One record for the inspector: references only, redacted when read."""
+    tokens = request.get(REQUEST_TOKENS) or (None, None, None)
+    request.app[STATE].requests.add(
+        RequestRecord(
+            time=time.time(),
+            client=recognise(request.headers),
+            dialect=dialect_of(request).name,
+            method=request.method,
+            path=request.path,
+            model=request.get(REQUEST_MODEL),
+            status=status,
+            cache=cache,
+            duration=elapsed,
+            ttfb=request.get(REQUEST_TTFB),
+            prompt_tokens=tokens[0],
+            completion_tokens=tokens[1],
+            tokens_per_second=tokens[2],
+            request_headers=request.headers,
+            response_headers=reply_headers,
+            request_body=request.get(REQUEST_BODY),  # set only with log_bodies
+        )
+    )
+
+
 @web.middleware
 async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = request.app[STATE]
@@ -48,9 +82,11 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
     started = time.perf_counter()
     metrics.request_started()
     status = 500
+    reply_headers: Mapping[str, str] = {}
     try:
         response = await handler(request)
         status = 499 if request.get(CLIENT_GONE) else response.status
+        reply_headers = response.headers
         return response
     except OpenAIError as exc:
         status = exc.status
@@ -93,6 +129,8 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
         elapsed = time.perf_counter() - started
         cache = request.get(REQUEST_CACHE, "NONE")
         metrics.request_finished(_route_label(request), request.method, status, cache, elapsed)
+        if state.requests.enabled:
+            _inspect(request, status, cache, elapsed, reply_headers)
         if log.isEnabledFor(logging.DEBUG):
             ttfb = request.get(REQUEST_TTFB)
             refused_by = request.get(REQUEST_REFUSED_BY)

@@ -123,6 +123,7 @@ class ProxyService:
         self.state.responses = ResponseStore(settings.data_dir / "responses")
         self.state.profiles = _profiles(settings)
         self.state.events = self.events
+        self.state.requests.resize(settings.inspector_size)
         lanes = self.state.lanes
         metrics.attach_lanes(lanes.depth, lambda: lanes.superseded)
         if settings.agent_tools:
@@ -267,6 +268,8 @@ class ProxyService:
         if new.cache_size_limit != old.cache_size_limit:
             await state.cache.resize(new.cache_size_limit)
         state.settings = new
+        if new.inspector_size != old.inspector_size:
+            state.requests.resize(new.inspector_size)
         if (new.agent_tools, new.workspace) != (old.agent_tools, old.workspace):
             await self._stop_tools(state)
             if new.agent_tools:

@@ -211,6 +211,13 @@ class ProxySettings:
         help="longest reply line translated to another dialect; longer ends the reply "
         "with an error",
     )
+    inspector_size: int = setting(
+        200,
+        flag="--inspector-size",
+        minimum=0,
+        help="requests the request inspector keeps in memory (0: none); bodies only with "
+        "log_bodies",
+    )
     # Agent mode (issue 15): off by default; the workspace is the only folder tools touch.
     agent_tools: bool = setting(
         False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -11,6 +12,7 @@ from .cache import CacheLayer
 from .events import EventHub
 from .lanes import Lanes
 from .observe.recorder import MetricsRecorder
+from .observe.requests_log import RequestLog
 from .profiles import ProfileBook
 from .settings import ProxySettings
 from .upstream import UpstreamClient
@@ -40,6 +42,8 @@ class ProxyState:
     profiles: ProfileBook = dataclasses.field(default_factory=lambda: ProfileBook({}))
     lanes: Lanes = dataclasses.field(default_factory=Lanes)  # per-model slots (lanes.py)
     events: EventHub = dataclasses.field(default_factory=EventHub)  # for a person (tray)
+    # The last requests, for the inspector (observe/requests_log.py).
+    requests: RequestLog = dataclasses.field(default_factory=lambda: RequestLog(200))
     # Agent mode (tools/): None unless agent_tools is on.
     tools: ToolEngine | None = None
     mcp: McpEndpoint | None = None
@@ -54,6 +58,23 @@ CLIENT_GONE = web.RequestKey("proxy_client_gone", bool)  # left mid-stream: 499
 REQUEST_BODY = web.RequestKey("proxy_body", bytes)  # only when log_bodies is on
 REQUEST_TTFB = web.RequestKey("proxy_ttfb", float)  # seconds to Ollama's first byte
 REQUEST_REFUSED_BY = web.RequestKey("proxy_refused_by", str)  # the guard rule that refused
+# (prompt tokens, completion tokens, tokens/s) from Ollama's final chunk, for the inspector
+REQUEST_TOKENS = web.RequestKey("proxy_tokens", tuple)
+
+
+def note_tokens(request: web.Request, final: Mapping[str, Any]) -> None:
+    prompt, completion = final.get("prompt_eval_count"), final.get("eval_count")
+    duration = final.get("eval_duration")
+    rate = (
+        completion / (duration / 1e9)
+        if isinstance(completion, int) and isinstance(duration, int) and duration > 0
+        else None
+    )
+    request[REQUEST_TOKENS] = (
+        prompt if isinstance(prompt, int) else None,
+        completion if isinstance(completion, int) else None,
+        rate,
+    )
 
 
 def learn_tags(state: ProxyState, models: Any) -> None:

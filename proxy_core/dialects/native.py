@@ -36,6 +36,7 @@ from ..state import (
     ProxyState,
     client_gone,
     learn_tags,
+    note_tokens,
     prepare_stream,
 )
 from ..tools.listing import with_agent_models
@@ -144,6 +145,7 @@ def _observe_final(
     final = parse_json_object(line)
     if final is None:
         return None
+    note_tokens(request, final)
     model = str(final.get("model") or request.get(REQUEST_MODEL) or "")
     if reply is None:
         state.metrics.generation_done(model, final)

@@ -26,6 +26,7 @@ from ..state import (
     STATE,
     ProxyState,
     client_gone,
+    note_tokens,
     prepare_stream,
 )
 
@@ -140,6 +141,7 @@ async def generate(
             raise ReplyError(500, str(chunk["error"]))
     if not chunks or not chunks[-1].get("done"):
         raise UpstreamMalformed("Ollama ended the reply before it was complete")
+    note_tokens(request, chunks[-1])
     truncated = observe_final(state, reply, model, chunks[-1])
     merged = merge_chunks(chunks)
     if finished is not None:
@@ -197,6 +199,7 @@ async def _stream(
                     await response.write(sse(*event))
                 if native.get("done"):
                     saw_done = True
+                    note_tokens(request, native)
                     observe_final(state, reply, model, native)
                     if finished is not None:
                         finished(merge_chunks(seen))

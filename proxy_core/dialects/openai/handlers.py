@@ -29,6 +29,7 @@ from ...state import (
     STATE,
     client_gone,
     learn_tags,
+    note_tokens,
 )
 from ...tools.listing import with_agent_models
 from ..translated import (
@@ -83,6 +84,7 @@ async def _sse(
                     await response.write(response_map.sse(chunk))
                 if native.get("done"):
                     saw_done = True
+                    note_tokens(request, native)
                     observe_final(state, reply, model, native)
         except UpstreamError as exc:
             state.metrics.upstream_error(type(exc).__name__)
@@ -111,6 +113,7 @@ async def _collect(
             raise OpenAIError(500, error_object(500, str(native["error"])))
     if not chunks or not chunks[-1].get("done"):
         raise OpenAIError(502, error_object(502, "Ollama ended the reply before it was complete"))
+    note_tokens(request, chunks[-1])
     return chunks, observe_final(state, reply, model, chunks[-1])
 
 

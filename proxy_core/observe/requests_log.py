@@ -1,0 +1,101 @@
+"""The request inspector's memory: the last N requests, newest last (a ring buffer).
+
+Recording is one small object per request holding references (no copies, no redaction
+on the request path); reading (the tray's inspector, ``GET /_proxy/requests``) turns
+entries into plain data with secrets redacted. Bodies are kept only when the
+``log_bodies`` setting is on, and only their first ``BODY_LIMIT`` bytes.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import shlex
+import time
+from collections.abc import Mapping
+from typing import Any
+
+BODY_LIMIT = 16 << 10
+SECRET_HEADERS = frozenset(
+    {"authorization", "x-api-key", "proxy-authorization", "cookie", "set-cookie", "api-key"}
+)
+REDACTED = "<redacted>"
+
+
+@dataclasses.dataclass(slots=True)
+class RequestRecord:
+    time: float  # wall clock, when it ended
+    client: str
+    dialect: str
+    method: str
+    path: str
+    model: str | None
+    status: int
+    cache: str
+    duration: float  # seconds
+    ttfb: float | None  # seconds to Ollama's first byte (its time to first token)
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    tokens_per_second: float | None
+    request_headers: Mapping[str, str]
+    response_headers: Mapping[str, str]
+    request_body: bytes | None = None  # only with log_bodies
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self.time))
+            + f".{int(self.time * 1000) % 1000:03d}Z",
+            "client": self.client,
+            "dialect": self.dialect,
+            "method": self.method,
+            "path": self.path,
+            "model": self.model,
+            "status": self.status,
+            "cache": self.cache,
+            "duration_ms": round(self.duration * 1000, 3),
+            "ttfb_ms": None if self.ttfb is None else round(self.ttfb * 1000, 3),
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "tokens_per_second": self.tokens_per_second,
+            "request_headers": redacted(self.request_headers),
+            "response_headers": redacted(self.response_headers),
+            "request_body": None
+            if self.request_body is None
+            else self.request_body[:BODY_LIMIT].decode("utf-8", "replace"),
+        }
+
+    def curl(self, base_url: str) -> str:
+        """The request as a ``curl`` line (the token redacted; the body when kept)."""
+        parts = ["curl", "-X", self.method, base_url.rstrip("/") + self.path]
+        for name, value in redacted(self.request_headers).items():
+            if name.lower() in ("host", "content-length", "connection", "accept-encoding"):
+                continue
+            parts += ["-H", f"{name}: {value}"]
+        if self.request_body is not None:
+            parts += ["--data-binary", self.request_body[:BODY_LIMIT].decode("utf-8", "replace")]
+        return " ".join(shlex.quote(part) for part in parts)
+
+
+def redacted(headers: Mapping[str, str]) -> dict[str, str]:
+    return {
+        name: REDACTED if name.lower() in SECRET_HEADERS else value
+        for name, value in headers.items()
+    }
+
+
+class RequestLog:
+    def __init__(self, size: int) -> None:
+        self.records: collections.deque[RequestRecord] = collections.deque(maxlen=max(size, 1))
+        self.enabled = size > 0
+
+    def resize(self, size: int) -> None:
+        self.records = collections.deque(self.records, maxlen=max(size, 1))
+        self.enabled = size > 0
+
+    def add(self, record: RequestRecord) -> None:
+        if self.enabled:
+            self.records.append(record)
+
+    def latest(self, limit: int) -> list[RequestRecord]:
+        """Newest first."""
+        return list(self.records)[-limit:][::-1] if limit > 0 else []
