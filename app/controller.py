@@ -25,6 +25,7 @@ from proxy_core.events import ContextTruncated
 from proxy_core.observe.monitor import refresh_ollama
 from proxy_core.observe.rates import compare
 from proxy_core.observe.recorder import MetricsSnapshot
+from proxy_core.observe.requests_log import RequestRecord
 from proxy_core.settings import SettingsError
 from proxy_core.tools.audit import AuditEntry
 
@@ -49,6 +50,7 @@ from .tray import Tray
 if TYPE_CHECKING:  # imported when first opened (see AppController.dashboard)
     from .connect_dialog import ConnectDialog
     from .dashboard import DashboardWindow
+    from .inspector import InspectorWindow
     from .models_panel import ModelsWindow
     from .settings_dialog import SettingsDialog
 
@@ -130,6 +132,8 @@ class AppController(QObject):
         menu.settings.triggered.connect(self.open_settings)
         menu.open_metrics.triggered.connect(self.open_metrics)
         menu.models.triggered.connect(self.open_models)
+        menu.requests.triggered.connect(self.open_inspector)
+        self.inspector: InspectorWindow | None = None
         self.models_window: ModelsWindow | None = None
         menu.raise_context.triggered.connect(lambda: self._spawn(self.raise_context()))
         self.tray.messageClicked.connect(self._message_clicked)
@@ -290,6 +294,19 @@ class AppController(QObject):
         self.models_window.show()
         self.models_window.raise_()
         self.models_window.activateWindow()
+
+    def open_inspector(self) -> None:
+        if self.inspector is None:
+            from .inspector import InspectorWindow
+
+            self.inspector = InspectorWindow(self.recent_requests, lambda: self.service.base_url)
+        self.inspector.show()
+        self.inspector.raise_()
+        self.inspector.activateWindow()
+
+    def recent_requests(self) -> list[RequestRecord]:
+        state = self.service.state
+        return state.requests.latest(len(state.requests.records)) if state is not None else []
 
     async def set_profile(self, model: str, profile: dict[str, Any]) -> None:
         """A profile edited in the Models panel: applied at once and saved."""

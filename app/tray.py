@@ -27,6 +27,7 @@ class TrayMenu(QMenu):
         self.copy_ollama_url = self.addAction("Copy Ollama URL")
         self.connect_ide = self.addAction("Connect an IDE…")
         self.models = self.addAction("Models…")
+        self.requests = self.addAction("Requests…")
         self.settings = self.addAction("Settings…")
         self.open_metrics = self.addAction("Open metrics")
         # Shown after a prompt was cut by a model's context: the one-click fix.

@@ -46,9 +46,10 @@ shot_menu_item() {  # $1: how many Down presses from the top of the tray menu, $
   sleep 1
 }
 shot_menu_item 0 tray-menu.png
-shot_menu_item 5 connect.png  # Down 5 = Connect an IDE…
-shot_menu_item 7 settings.png  # Down 7 = Settings… (a dialog: Escape closes it)
-shot_menu_item 6 models.png    # Down 6 = Models… (a window that stays open: last)
+shot_menu_item 5 connect.png   # Down 5 = Connect an IDE…
+shot_menu_item 8 settings.png  # Down 8 = Settings… (a dialog: Escape closes it)
+shot_menu_item 6 models.png    # Down 6 = Models… (windows that stay open: last)
+shot_menu_item 7 requests.png  # Down 7 = Requests… (the inspector)
 kill "$app_pid"      # SIGTERM: the app stops gracefully (streams get their grace period)...
 wait "$app_pid" || true  # ...so let it finish before the X server goes away
 echo "screenshots in $OUT"
