@@ -87,6 +87,7 @@ class InspectorWindow(QWidget):
         self._source = source
         self._base_url = base_url
         self.shown: list[RequestRecord] = []
+        self._sized = False  # columns fitted to the first rows once, then left to the user
         self.client_filter = QLineEdit()
         self.client_filter.setPlaceholderText("client")
         self.model_filter = QLineEdit()
@@ -101,6 +102,8 @@ class InspectorWindow(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().setVisible(False)
+        self.table.setWordWrap(False)  # one line per request, however long the path
+        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._show_selected)
         self.detail = QPlainTextEdit()
         self.detail.setReadOnly(True)
@@ -117,6 +120,8 @@ class InspectorWindow(QWidget):
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(self.detail)
+        split.setStretchFactor(0, 3)  # the table gets the room; details when selected
+        split.setStretchFactor(1, 1)
         root = QVBoxLayout(self)
         root.addLayout(filters)
         root.addWidget(split, 1)
@@ -149,6 +154,9 @@ class InspectorWindow(QWidget):
                     item.setText(text)
         if selected is not None and selected in self.shown:
             self.table.selectRow(self.shown.index(selected))
+        if self.shown and not self._sized:
+            self.table.resizeColumnsToContents()
+            self._sized = True
 
     def selected(self) -> RequestRecord | None:
         rows = self.table.selectionModel().selectedRows()
