@@ -158,7 +158,9 @@ class AppController(QObject):
         if self._dashboard is None:
             from .dashboard import DashboardWindow
 
-            self._dashboard = DashboardWindow(self.snapshot, self.presenter, self.tool_actions)
+            self._dashboard = DashboardWindow(
+                self.snapshot, self.presenter, self.tool_actions, self.recent_requests
+            )
             self._dashboard.clear_cache_requested.connect(lambda: self._spawn(self.clear_cache()))
             self._dashboard.add_actions(self.tray.menu.commands())
             self._dashboard.ollama_banner.retry_requested.connect(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -20,11 +21,12 @@ from PySide6.QtWidgets import (
 )
 
 from proxy_core.observe.recorder import MetricsSnapshot
+from proxy_core.observe.requests_log import RequestRecord
 from proxy_core.tools.audit import AuditEntry
 
 from .charts import VERDICT_COLORS, HistogramWidget, SpecBar, TimelineWidget
 from .icons import app_icon
-from .presenter import DashboardPresenter, DashboardView, SpecRow, tool_rows
+from .presenter import DashboardPresenter, DashboardView, SpecRow, client_rows, tool_rows
 
 REFRESH_MS = 500  # about twice a second, as the brief asks
 SnapshotSource = Callable[[], MetricsSnapshot | None]
@@ -133,8 +135,10 @@ class DashboardWindow(QWidget):
         source: SnapshotSource,
         presenter: DashboardPresenter,
         tool_actions: ToolActions | None = None,
+        requests: Callable[[], Sequence[RequestRecord]] | None = None,
     ) -> None:
         super().__init__()
+        self._requests = requests or (lambda: ())
         self._tool_actions = tool_actions or (lambda: None)
         self.setWindowTitle("Dashboard")  # Qt appends the app's display name
         self.setWindowIcon(app_icon())
@@ -158,6 +162,7 @@ class DashboardWindow(QWidget):
         self.ollama = _Form()
         self.models = _Form()
         self.verdict = QLabel()
+        self.clients = _Form()
         self.tools = _Form()
         self.tools_box = QGroupBox("Tool actions (agent tools on; newest first)")
         QVBoxLayout(self.tools_box).addWidget(self.tools)
@@ -194,6 +199,9 @@ class DashboardWindow(QWidget):
         right = QVBoxLayout()
         right.addWidget(cache)
         right.addWidget(ollama)
+        clients = QGroupBox("Clients (last minute)")
+        QVBoxLayout(clients).addWidget(self.clients)
+        right.addWidget(clients)
         right.addWidget(self.tools_box)
         right.addStretch(1)
         columns = QHBoxLayout()
@@ -235,6 +243,11 @@ class DashboardWindow(QWidget):
             self.quit_requested.emit()
 
     def refresh(self) -> None:
+        rows = client_rows(self._requests(), time.time())
+        self.clients.set_rows(
+            [(r.client, f"{r.requests} requests, {r.errors} errors · {r.models}") for r in rows]
+            or (("", "no client in the last minute"),)
+        )
         entries = self._tool_actions()
         self.tools_box.setVisible(entries is not None)
         if entries is not None:

@@ -17,6 +17,7 @@ from proxy_core.observe.hardware import HardwareSample
 from proxy_core.observe.ollama_status import OllamaStatus
 from proxy_core.observe.rates import DashboardFigures, compare, format_seconds
 from proxy_core.observe.recorder import MetricsSnapshot
+from proxy_core.observe.requests_log import RequestRecord
 from proxy_core.observe.specs import CPU, GB, NETWORK, RAM, STORAGE, Requirement, Verdict
 from proxy_core.tools.audit import AuditEntry
 
@@ -446,3 +447,32 @@ def tool_rows(entries: Sequence[AuditEntry], limit: int = 8) -> list[tuple[str, 
             text += f" ({entry.reason[:80]})"
         rows.append((f"{when} {entry.tool} [{entry.origin}]", text))
     return rows
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientRow:
+    client: str
+    requests: int
+    errors: int
+    models: str  # the models it asked for, most used first
+
+
+def client_rows(
+    records: Sequence[RequestRecord], now: float, window: float = 60.0
+) -> list[ClientRow]:
+    """Who is talking to the proxy: per recognised client over the last ``window``
+    seconds (from the inspector's ring, so at most its size in requests), busiest first.
+    A "404 for qwen3" or "autocomplete sent to a chat model" shows here at a glance."""
+    per: dict[str, list[RequestRecord]] = collections.defaultdict(list)
+    for record in records:
+        if now - record.time <= window and not record.path.startswith(
+            ("/_proxy", "/metrics", "/healthz")
+        ):
+            per[record.client].append(record)
+    rows = []
+    for client, mine in per.items():
+        counts = collections.Counter(r.model for r in mine if r.model)
+        models = ", ".join(f"{m} ({n})" for m, n in counts.most_common(3)) or "-"
+        errors = sum(1 for r in mine if r.status >= 400)
+        rows.append(ClientRow(client, len(mine), errors, models))
+    return sorted(rows, key=lambda row: (-row.requests, row.client))

@@ -47,6 +47,11 @@ def test_the_inspector_fills_filters_and_redacts(
                 ):
                     async with http.post(base + "/api/chat", json=body) as resp:
                         await resp.read()
+            # Issue 16 item 9: the dashboard says who is talking and what fails.
+            controller.open_dashboard()
+            controller.dashboard.refresh()
+            clients = controller.dashboard.clients.text()
+            assert any("2 requests, 1 errors" in value for value in clients.values()), clients
             controller.tray.menu.requests.trigger()
             inspector = controller.inspector
             assert inspector is not None and inspector.isVisible()

@@ -162,3 +162,32 @@ def test_ollama_down_says_how_to_start_it_on_each_os() -> None:
     assert "ollama serve" in how and "systemctl start ollama" in how
     assert "menu bar" in ollama_down("http://h:1", "darwin")[1]
     assert "Start menu" in ollama_down("http://h:1", "win32")[1]
+
+
+def test_client_rows_show_who_talks_what_and_what_fails() -> None:
+    from app.presenter import ClientRow, client_rows
+    from proxy_core.observe.requests_log import RequestRecord
+
+    def record(
+        client: str, model: str | None, status: int, age: float, path: str = "/api/chat"
+    ) -> RequestRecord:
+        return RequestRecord(
+            1000.0 - age, client, "native", "POST", path, model, status, "BYPASS", 0.1,
+            None, None, None, None, {}, {},
+        )  # fmt: skip
+
+    rows = client_rows(
+        [
+            record("continue", "qwen2.5-coder:1.5b", 200, 5),
+            record("continue", "llama3.2", 200, 10),
+            record("continue", "llama3.2", 200, 20),
+            record("copilot", "qwen3", 404, 3),
+            record("copilot", None, 200, 2, "/_proxy/requests"),  # the proxy's own route
+            record("zed", "llama3.2", 200, 120),  # older than the window
+        ],
+        now=1000.0,
+    )
+    assert rows == [
+        ClientRow("continue", 3, 0, "llama3.2 (2), qwen2.5-coder:1.5b (1)"),
+        ClientRow("copilot", 1, 1, "qwen3 (1)"),
+    ]
