@@ -38,6 +38,7 @@ def create_app(state: ProxyState) -> web.Application:
     app[STATE] = state
     dialects: dict[str, Dialect] = {}
     app[ROUTE_DIALECTS] = dialects
+    state.requests.dialect_of_route = lambda route: dialects.get(route, NATIVE).name
     app.on_response_prepare.append(add_cors_headers)
 
     def add(method: str, path: str, handler: Handler, dialect: Dialect) -> None:

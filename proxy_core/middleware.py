@@ -9,12 +9,10 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
-from .clients import recognise
 from .dialects import dialect_of
 from .dialects.openai.errors import OpenAIError
 from .errors import BadRequest, ProxyError, UpstreamError
 from .ndjson import dumps
-from .observe.requests_log import RequestRecord
 from .state import (
     CLIENT_GONE,
     REQUEST_BODY,
@@ -42,37 +40,6 @@ def _route_label(request: web.Request) -> str:
     """A bounded label: the route pattern, never the client's raw path."""
     resource = request.match_info.route.resource
     return resource.canonical if resource is not None else "unmatched"
-
-
-def _inspect(
-    request: web.Request,
-    status: int,
-    cache: str,
-    elapsed: float,
-    reply_headers: Mapping[str, str],
-) -> None:
-    """One record for the inspector: references only, redacted when read."""
-    tokens = request.get(REQUEST_TOKENS) or (None, None, None)
-    request.app[STATE].requests.add(
-        RequestRecord(
-            time=time.time(),
-            client=recognise(request.headers),
-            dialect=dialect_of(request).name,
-            method=request.method,
-            path=request.path,
-            model=request.get(REQUEST_MODEL),
-            status=status,
-            cache=cache,
-            duration=elapsed,
-            ttfb=request.get(REQUEST_TTFB),
-            prompt_tokens=tokens[0],
-            completion_tokens=tokens[1],
-            tokens_per_second=tokens[2],
-            request_headers=request.headers,
-            response_headers=reply_headers,
-            request_body=request.get(REQUEST_BODY),  # set only with log_bodies
-        )
-    )
 
 
 @web.middleware
@@ -128,9 +95,26 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
     finally:
         elapsed = time.perf_counter() - started
         cache = request.get(REQUEST_CACHE, "NONE")
-        metrics.request_finished(_route_label(request), request.method, status, cache, elapsed)
-        if state.requests.enabled:
-            _inspect(request, status, cache, elapsed, reply_headers)
+        route = _route_label(request)
+        metrics.request_finished(route, request.method, status, cache, elapsed)
+        if state.requests.enabled:  # the inspector: references only (observe/requests_log)
+            state.requests.add(
+                (
+                    time.time(),
+                    route,
+                    request.method,
+                    request.path,
+                    request.get(REQUEST_MODEL),
+                    status,
+                    cache,
+                    elapsed,
+                    request.get(REQUEST_TTFB),
+                    request.get(REQUEST_TOKENS),
+                    request.headers,
+                    reply_headers,
+                    request.get(REQUEST_BODY),  # set only with log_bodies
+                )
+            )
         if log.isEnabledFor(logging.DEBUG):
             ttfb = request.get(REQUEST_TTFB)
             refused_by = request.get(REQUEST_REFUSED_BY)

