@@ -255,7 +255,9 @@ class AppController(QObject):
         state = tray_state(self.service.running, self.error, ollama)
         figures = None if snap is None else compare(self._status_snapshot, snap)
         self._status_snapshot = snap
-        self.tray.show_state(state, tooltip(state, self.service.base_url, figures))
+        caching = self.service.settings.cache_enabled
+        self.presenter.caching = caching
+        self.tray.show_state(state, tooltip(state, self.service.base_url, figures, caching))
         self.tray.menu.status.setText(f"{self.service.base_url} — {STATE_TEXT[state]}")
         settings = self.service.settings
         tools = self.tray.menu.agent_tools

@@ -48,15 +48,25 @@ def tray_state(running: bool, error: str | None, ollama: OllamaStatus | None) ->
     return TrayState.HEALTHY if ollama.reachable else TrayState.OLLAMA_DOWN
 
 
-def tooltip(state: TrayState, base_url: str, figures: DashboardFigures | None) -> str:
+def tooltip(
+    state: TrayState, base_url: str, figures: DashboardFigures | None, caching: bool = True
+) -> str:
     lines = [f"Ollama Tray Proxy — {STATE_TEXT[state]}", base_url]
     if figures is not None:
         rate = figures.hit_rate_lifetime
-        lines.append(
-            f"{figures.requests_per_second:.1f} req/s · cache hit rate "
-            + ("-" if rate is None else f"{rate:.0%}")
+        cache = (
+            "caching off"
+            if not caching
+            else "cache hit rate " + ("-" if rate is None else f"{rate:.0%}")
         )
+        lines.append(f"{figures.requests_per_second:.1f} req/s · {cache}")
+    elif not caching:
+        lines.append("caching off")
     return "\n".join(lines)
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
 
 
 def raised_context(num_ctx: int) -> int:
@@ -324,6 +334,8 @@ class DashboardPresenter:
 
     def __init__(self, ollama_url: str = "") -> None:
         self.ollama_url = ollama_url
+        self.caching = True  # set by the controller: shown on the dashboard when off
+        self.last_tokens_per_second: float | None = None
         self._history: collections.deque[MetricsSnapshot] = collections.deque()
         self._timeline: collections.deque[tuple[float, float, float | None]] = collections.deque(
             maxlen=TIMELINE_POINTS
@@ -369,11 +381,18 @@ class DashboardPresenter:
         )
         summary = (
             f"{tick.requests_per_second:.1f} req/s · {snap.in_flight} in flight · "
-            f"{snap.requests} requests served · {snap.errors} errors"
+            f"{plural(snap.requests, 'request')} served · {plural(snap.errors, 'error')}"
         )
         if tick.tokens_per_second is not None:
-            summary += f" · {tick.tokens_per_second:.0f} tokens/s"
+            self.last_tokens_per_second = tick.tokens_per_second
+            summary += f" · <b>{tick.tokens_per_second:.0f} tokens/s</b>"
+        elif self.last_tokens_per_second is not None:  # idle: the last value, greyed
+            summary += (
+                f' · <span style="color: #868e96">{self.last_tokens_per_second:.0f} '
+                "tokens/s (last)</span>"
+            )
         cache = (
+            *(() if self.caching else (("Caching", "off: every request goes to Ollama"),)),
             ("Hit rate (last minute)", format_rate(recent.hit_rate_window)),
             ("Hit rate (since start)", format_rate(recent.hit_rate_lifetime)),
             ("Hits / misses", f"{snap.cache_hits} / {snap.cache_misses}"),

@@ -144,11 +144,18 @@ def _zero_like(snapshot: MetricsSnapshot) -> MetricsSnapshot:
 
 
 def format_seconds(value: float | None) -> str:
-    """Human text for a duration: ``0.4 ms``, ``12 ms``, ``1.3 s``; ``-`` for none."""
+    """Human text for a duration: ``0.4 ms``, ``12 ms``, ``1.3 s``, ``2 min 5 s``,
+    ``3 h 12 min``; ``-`` for none."""
     if value is None or math.isnan(value):
         return "-"
     if value < 0.01:
         return f"{value * 1000:.1f} ms"
     if value < 1:
         return f"{value * 1000:.0f} ms"
-    return f"{value:.1f} s"
+    if value < 60:
+        return f"{value:.1f} s"
+    minutes, seconds = divmod(round(value), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"

@@ -191,3 +191,19 @@ def test_client_rows_show_who_talks_what_and_what_fails() -> None:
         ClientRow("continue", 3, 0, "llama3.2 (2), qwen2.5-coder:1.5b (1)"),
         ClientRow("copilot", 1, 1, "qwen3 (1)"),
     ]
+
+
+def test_small_things_plural_caching_off_and_idle_tokens() -> None:
+    import dataclasses
+
+    presenter = DashboardPresenter("u")
+    one = dataclasses.replace(snapshot(0.0, 1), requests=1, errors=1)
+    assert "1 request served · 1 error" in presenter.update(one).summary
+    presenter.caching = False
+    view = presenter.update(snapshot(1.0, 5))
+    assert dict(view.cache)["Caching"] == "off: every request goes to Ollama"
+    assert "caching off" in tooltip(TrayState.HEALTHY, "u", None, caching=False)
+    # tokens/s stays visible, greyed, when the proxy goes idle.
+    presenter.last_tokens_per_second = 42.0
+    idle = presenter.update(snapshot(2.0, 5))
+    assert "42 tokens/s (last)" in idle.summary and "tokens/s</b>" not in idle.summary

@@ -121,7 +121,17 @@ def test_compare_refuses_snapshots_with_different_buckets() -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(None, "-"), (0.0004, "0.4 ms"), (0.012, "12 ms"), (1.25, "1.2 s"), (42.0, "42.0 s")],
+    [
+        (None, "-"),
+        (0.0004, "0.4 ms"),
+        (0.012, "12 ms"),
+        (1.25, "1.2 s"),
+        (42.0, "42.0 s"),
+        (125.0, "2 min 5 s"),
+        (180.0, "3 min"),
+        (11_520.0, "3 h 12 min"),
+        (7200.0, "2 h"),
+    ],
 )
 def test_format_seconds(seconds: float | None, text: str) -> None:
     assert format_seconds(seconds) == text
