@@ -369,7 +369,21 @@ class AppController(QObject):
         QGuiApplication.clipboard().setText(self.service.base_url)
 
     def open_metrics(self) -> None:
-        QDesktopServices.openUrl(QUrl(self.service.base_url + "/metrics"))
+        """In the browser; where none can start, or a token is required (a browser cannot
+        send it), a ready curl line goes to the clipboard and a notice says so."""
+        url = self.service.base_url + "/metrics"
+        if not self.service.token_required and QDesktopServices.openUrl(QUrl(url)):
+            return
+        line = f"curl {url}"
+        if self.service.token_required:
+            line = f'curl -H "Authorization: Bearer {self.service.access_token}" {url}'
+        QGuiApplication.clipboard().setText(line)
+        self.notify(
+            "Metrics: a curl line is on the clipboard",
+            line.replace(self.service.access_token, "<token>")
+            if self.service.token_required
+            else line,
+        )
 
     def open_connect(self) -> None:
         from .connect_dialog import ConnectDialog

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMenuBar,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -204,9 +205,19 @@ class DashboardWindow(QWidget):
         right.addWidget(clients)
         right.addWidget(self.tools_box)
         right.addStretch(1)
+        content = QWidget()
+        body = QVBoxLayout(content)
+        body.setContentsMargins(0, 0, 0, 0)
         columns = QHBoxLayout()
         columns.addLayout(left, 3)
         columns.addLayout(right, 2)
+        body.addLayout(columns, 1)
+        body.addWidget(hardware)
+        # Small screens (down to 640x480) scroll instead of clipping.
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(content)
         root = QVBoxLayout(self)
         # Every tray action, always: on a desktop without a tray (stock GNOME) this window
         # is the only way to them (the controller fills it with the tray menu's actions).
@@ -216,8 +227,8 @@ class DashboardWindow(QWidget):
         root.addWidget(self.banner)
         root.addWidget(self.ollama_banner)
         root.addWidget(self.summary)
-        root.addLayout(columns, 1)
-        root.addWidget(hardware)
+        root.addWidget(scroll, 1)
+        self.setMinimumSize(640, 480)
         self.resize(1000, 720)
 
     def add_actions(self, actions: Sequence[QAction]) -> None:

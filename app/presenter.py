@@ -288,7 +288,7 @@ def hardware_rows(sample: HardwareSample) -> tuple[SpecRow, ...]:
             disk.value,
             kind,
             None,
-            "optimal is an SSD; the brief sets no minimum",
+            "optimal is an SSD; any disk meets the minimum",
         )
     )
     for gpu in sample.gpus:  # the brief sets no GPU spec: drawn as plain utilisation

@@ -539,3 +539,25 @@ def test_the_port_suggested_after_a_clash_is_free() -> None:
     finally:
         for sock in held:
             sock.close()
+
+
+def test_open_metrics_with_a_token_gives_a_curl_line(
+    on_qt_loop: Run, tmp_path: Path, store: SettingsStore
+) -> None:
+    async def scenario() -> None:
+        settings = make_settings(tmp_path, "http://127.0.0.1:9", require_token=True)
+        controller = AppController(ProxyService(settings), store, tray_available=True)
+        assert await controller.start()
+        try:
+            controller.tray.menu.open_metrics.trigger()  # a browser cannot send the token
+            token = controller.service.access_token
+            line = QGuiApplication.clipboard().text()
+            assert line == (
+                f'curl -H "Authorization: Bearer {token}" {controller.service.base_url}/metrics'
+            )
+            title, text = controller.notices[-1]
+            assert title.startswith("Metrics") and token not in text and "<token>" in text
+        finally:
+            await controller.shutdown()
+
+    on_qt_loop(scenario())

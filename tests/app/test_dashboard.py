@@ -88,3 +88,16 @@ def test_follows_a_dark_palette(qtbot: QtBot) -> None:
     )
     assert lightness[len(lightness) // 2] < 80  # the background is the palette's, dark
     assert lightness[-1] > 200  # and text is drawn light on it
+
+
+def test_the_dashboard_scrolls_on_a_small_screen(qtbot: QtBot) -> None:
+    from PySide6.QtWidgets import QScrollArea
+
+    window = DashboardWindow(Source(), DashboardPresenter("http://127.0.0.1:11434"))
+    qtbot.addWidget(window)
+    window.resize(640, 480)
+    window.show()
+    window.refresh()
+    [scroll] = window.findChildren(QScrollArea)
+    assert window.size().width() <= 660 and window.size().height() <= 500
+    assert scroll.verticalScrollBar().maximum() > 0  # the rest is a scroll away, not clipped
