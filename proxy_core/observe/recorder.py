@@ -46,6 +46,9 @@ LATENCY_BUCKETS: tuple[float, ...] = (
     300.0,
 )
 OTHER_MODEL = "other"
+# The proxy's own routes (health, metrics, cache and inspector admin): a dashboard or a
+# scraper polling them must not show up as traffic, nor drown the latency of generations.
+OWN_ROUTES = ("/healthz", "/metrics", "/_proxy/")
 _STATUS_CLASS = {n: f"{n}xx" for n in range(1, 6)}
 
 
@@ -362,7 +365,9 @@ class MetricsRecorder:
         index = bisect.bisect_left(LATENCY_BUCKETS, seconds)
         labels = (route, method, _STATUS_CLASS.get(status // 100) or f"{status // 100}xx", cache)
         with self._lock:
-            self.request_duration.observe(labels, index, seconds)
+            self.request_duration.observe(labels, index, seconds)  # every route, labelled
+            if route.startswith(OWN_ROUTES):
+                return  # the proxy's own routes are not traffic: not in the dashboard's counts
             self._counts[index] += 1
             self._requests += 1
             self._sum += seconds

@@ -38,3 +38,23 @@ def test_the_scraped_families_match_prometheus_client() -> None:
         counter.labels(client).inc()
         scraped_c.inc((client,))
     assert _without_created(generate_latest(ours)) == _without_created(generate_latest(reference))
+
+
+def test_the_proxys_own_routes_are_not_traffic() -> None:
+    from proxy_core.observe.recorder import MetricsRecorder
+
+    recorder = MetricsRecorder()
+    for route in ("/healthz", "/metrics", "/_proxy/cache", "/_proxy/requests"):
+        recorder.request_started()
+        recorder.request_finished(route, "GET", 200, "NONE", 0.0002)
+    recorder.request_started()
+    recorder.request_finished("/api/chat", "POST", 500, "BYPASS", 0.3)
+    snap = recorder.snapshot()
+    assert snap.requests == 1 and snap.errors == 1 and sum(snap.latency_counts) == 1
+    assert snap.in_flight == 0
+    # Prometheus still sees every route, by its label.
+    value = recorder.registry.get_sample_value(
+        "proxy_request_duration_seconds_count",
+        {"route": "/metrics", "method": "GET", "status_class": "2xx", "cache": "NONE"},
+    )
+    assert value == 1
