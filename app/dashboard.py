@@ -273,12 +273,19 @@ class DashboardWindow(QWidget):
         self.view = view
         self.summary.setText(view.summary)
         self.histogram.set_data(view.histogram, view.marks)
-        self.percentiles.setText(
-            "   ".join(
+        lines = [
+            "Request duration: "
+            + "   ".join(
                 f"<b>{name}</b> {recent} (since start {life})"
                 for name, recent, life in view.percentiles
             )
-        )
+        ]
+        if view.first_token:
+            lines.append(
+                "Time to first token (generations): "
+                + "   ".join(f"<b>{name}</b> {value}" for name, value in view.first_token)
+            )
+        self.percentiles.setText("<br>".join(lines))
         self.timeline.set_points(view.timeline)
         self.cache.set_rows(view.cache)
         self.ollama.set_rows(view.ollama)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from proxy_core.events import ContextTruncated
 from proxy_core.observe.hardware import HardwareSample
 from proxy_core.observe.ollama_status import OllamaStatus
-from proxy_core.observe.rates import DashboardFigures, compare, format_seconds
+from proxy_core.observe.rates import DashboardFigures, compare, format_seconds, percentile
 from proxy_core.observe.recorder import MetricsSnapshot
 from proxy_core.observe.requests_log import RequestRecord
 from proxy_core.observe.specs import CPU, GB, NETWORK, RAM, STORAGE, Requirement, Verdict
@@ -184,6 +184,9 @@ class DashboardView:
     verdict: str
     ollama: tuple[tuple[str, str], ...]
     models: tuple[tuple[str, str], ...]
+    # Time to first token of generations (Ollama's first byte), last minute: the latency a
+    # person feels in an IDE, apart from cache hits and the proxy's own routes.
+    first_token: tuple[tuple[str, str], ...] = ()
 
 
 def bucket_position(bounds: tuple[float, ...], value: float | None) -> float | None:
@@ -354,11 +357,13 @@ class DashboardPresenter:
         history = self._history
         while len(history) >= 2 and snapshot.taken - history[1].taken >= RECENT_SECONDS:
             history.popleft()
-        recent = compare(self._history[0] if self._history else None, snapshot)
+        base = self._history[0] if self._history else None
+        recent = compare(base, snapshot)
         self._history.append(snapshot)
         if previous is not None:
             self._timeline.append((snapshot.taken, tick.requests_per_second, tick.ttfb_window))
-        return self._view(snapshot, tick, recent)
+        view = self._view(snapshot, tick, recent)
+        return dataclasses.replace(view, first_token=first_token_figures(base, snapshot))
 
     def _view(
         self, snap: MetricsSnapshot, tick: DashboardFigures, recent: DashboardFigures
@@ -495,3 +500,27 @@ def client_rows(
         errors = sum(1 for r in mine if r.status >= 400)
         rows.append(ClientRow(client, len(mine), errors, models))
     return sorted(rows, key=lambda row: (-row.requests, row.client))
+
+
+def first_token_figures(
+    base: MetricsSnapshot | None, now: MetricsSnapshot
+) -> tuple[tuple[str, str], ...]:
+    """p50/p95/p99 time to first token of generations between two snapshots, summed over
+    models (each model's histogram has the snapshot's latency buckets)."""
+    width = len(now.latency_buckets) + 1
+
+    def total(snapshot: MetricsSnapshot | None) -> list[int]:
+        counts = [0] * width
+        if snapshot is not None:
+            for model in snapshot.models.values():
+                for index, count in enumerate(model.ttft_counts[:width]):
+                    counts[index] += count
+        return counts
+
+    counts = [max(n - b, 0) for n, b in zip(total(now), total(base), strict=True)]
+    if not any(counts):
+        return ()
+    return tuple(
+        (name, format_seconds(percentile(now.latency_buckets, counts, q)))
+        for name, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+    )

@@ -207,3 +207,26 @@ def test_small_things_plural_caching_off_and_idle_tokens() -> None:
     presenter.last_tokens_per_second = 42.0
     idle = presenter.update(snapshot(2.0, 5))
     assert "42 tokens/s (last)" in idle.summary and "tokens/s</b>" not in idle.summary
+
+
+def test_time_to_first_token_is_its_own_headline() -> None:
+    import dataclasses
+
+    from app.presenter import first_token_figures
+    from proxy_core.observe.model_stats import ModelCounts
+
+    before = snapshot(0.0, 10)
+    width = len(before.latency_buckets) + 1
+    slow = [0] * width
+    slow[before.latency_buckets.index(0.5)] = 8  # eight first tokens in (0.25, 0.5] s
+    fast = [0] * width
+    fast[0] = 2  # two under half a millisecond
+    now = dataclasses.replace(
+        snapshot(30.0, 20),
+        models={"llama3.2:latest": ModelCounts(ttft_counts=tuple(slow)),
+                "qwen:1": ModelCounts(ttft_counts=tuple(fast))},
+    )  # fmt: skip
+    figures = dict(first_token_figures(before, now))
+    assert set(figures) == {"p50", "p95", "p99"}
+    assert figures["p50"].endswith("ms") and 250 <= float(figures["p50"].split()[0]) <= 500
+    assert first_token_figures(now, now) == ()  # nothing new in the window: no line
