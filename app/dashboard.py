@@ -164,6 +164,7 @@ class DashboardWindow(QWidget):
         self.models = _Form()
         self.verdict = QLabel()
         self.clients = _Form()
+        self.this_app = _Form()
         self.tools = _Form()
         self.tools_box = QGroupBox("Tool actions (agent tools on; newest first)")
         QVBoxLayout(self.tools_box).addWidget(self.tools)
@@ -200,6 +201,9 @@ class DashboardWindow(QWidget):
         right = QVBoxLayout()
         right.addWidget(cache)
         right.addWidget(ollama)
+        this_app = QGroupBox("This app")
+        QVBoxLayout(this_app).addWidget(self.this_app)
+        right.addWidget(this_app)
         clients = QGroupBox("Clients (last minute)")
         QVBoxLayout(clients).addWidget(self.clients)
         right.addWidget(clients)
@@ -290,6 +294,7 @@ class DashboardWindow(QWidget):
         self.cache.set_rows(view.cache)
         self.ollama.set_rows(view.ollama)
         self.models.set_rows(view.models or (("", "none loaded"),))
+        self.this_app.set_rows(view.this_app or (("", "measuring…"),))
         self.verdict.setText(f"This machine overall: <b>{view.verdict}</b>")
         while len(self._hardware_rows) < len(view.hardware):
             self._hardware_rows.append(

@@ -187,6 +187,7 @@ class DashboardView:
     # Time to first token of generations (Ollama's first byte), last minute: the latency a
     # person feels in an IDE, apart from cache hits and the proxy's own routes.
     first_token: tuple[tuple[str, str], ...] = ()
+    this_app: tuple[tuple[str, str], ...] = ()  # the proxy's own CPU and memory
 
 
 def bucket_position(bounds: tuple[float, ...], value: float | None) -> float | None:
@@ -419,6 +420,15 @@ class DashboardPresenter:
             verdict=verdict,
             ollama=self._ollama_rows(snap.ollama, hw),
             models=self._models(snap.ollama),
+            this_app=()
+            if hw is None
+            else (
+                (
+                    "CPU and memory",
+                    _process_text(hw.proxy.status, hw.proxy.cpu_percent, hw.proxy.rss),
+                ),
+                ("Requests in flight", str(snap.in_flight)),
+            ),
         )
 
     def _ollama_rows(
@@ -439,9 +449,6 @@ class DashboardPresenter:
                     "Ollama process",
                     _process_text(hw.ollama.status, hw.ollama.cpu_percent, hw.ollama.rss),
                 )
-            )
-            rows.append(
-                ("This app", _process_text(hw.proxy.status, hw.proxy.cpu_percent, hw.proxy.rss))
             )
         return tuple(rows)
 
@@ -523,4 +530,12 @@ def first_token_figures(
     return tuple(
         (name, format_seconds(percentile(now.latency_buckets, counts, q)))
         for name, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+    )
+
+
+def _this_app(hw: HardwareSample, in_flight: int) -> tuple[tuple[str, str], ...]:
+    proxy = hw.proxy
+    return (
+        ("CPU and memory", _process_text(proxy.status, proxy.cpu_percent, proxy.rss)),
+        ("Requests in flight", str(in_flight)),
     )

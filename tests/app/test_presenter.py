@@ -230,3 +230,9 @@ def test_time_to_first_token_is_its_own_headline() -> None:
     assert set(figures) == {"p50", "p95", "p99"}
     assert figures["p50"].endswith("ms") and 250 <= float(figures["p50"].split()[0]) <= 500
     assert first_token_figures(now, now) == ()  # nothing new in the window: no line
+
+
+def test_this_app_has_its_own_heading() -> None:
+    view = DashboardPresenter("u").update(snapshot(0.0, 1, hardware=hardware()))
+    assert "This app" not in dict(view.ollama)
+    assert dict(view.this_app)["CPU and memory"].endswith("RSS")
