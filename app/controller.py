@@ -163,6 +163,7 @@ class AppController(QObject):
             )
             self._dashboard.clear_cache_requested.connect(lambda: self._spawn(self.clear_cache()))
             self._dashboard.add_actions(self.tray.menu.commands())
+            self._dashboard.ring_size = lambda: self.service.settings.inspector_size
             self._dashboard.ollama_banner.retry_requested.connect(
                 lambda: self._spawn(self.retry_ollama())
             )

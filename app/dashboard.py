@@ -140,6 +140,7 @@ class DashboardWindow(QWidget):
     ) -> None:
         super().__init__()
         self._requests = requests or (lambda: ())
+        self.ring_size: Callable[[], int] = lambda: 1 << 30  # the inspector's capacity
         self._tool_actions = tool_actions or (lambda: None)
         self.setWindowTitle("Dashboard")  # Qt appends the app's display name
         self.setWindowIcon(app_icon())
@@ -204,9 +205,9 @@ class DashboardWindow(QWidget):
         this_app = QGroupBox("This app")
         QVBoxLayout(this_app).addWidget(self.this_app)
         right.addWidget(this_app)
-        clients = QGroupBox("Clients (last minute)")
-        QVBoxLayout(clients).addWidget(self.clients)
-        right.addWidget(clients)
+        self.clients_box = QGroupBox("Clients (last minute)")
+        QVBoxLayout(self.clients_box).addWidget(self.clients)
+        right.addWidget(self.clients_box)
         right.addWidget(self.tools_box)
         right.addStretch(1)
         content = QWidget()
@@ -258,7 +259,14 @@ class DashboardWindow(QWidget):
             self.quit_requested.emit()
 
     def refresh(self) -> None:
-        rows = client_rows(self._requests(), time.time())
+        records = self._requests()
+        now = time.time()
+        rows = client_rows(records, now)
+        # The inspector's ring may hold less than a minute when traffic is heavy: say so.
+        if records and now - records[-1].time < 60 and len(records) >= self.ring_size():
+            self.clients_box.setTitle(f"Clients (the last {len(records)} requests)")
+        else:
+            self.clients_box.setTitle("Clients (last minute)")
         self.clients.set_rows(
             [(r.client, f"{r.requests} requests, {r.errors} errors · {r.models}") for r in rows]
             or (("", "no client in the last minute"),)

@@ -101,3 +101,26 @@ def test_the_dashboard_scrolls_on_a_small_screen(qtbot: QtBot) -> None:
     [scroll] = window.findChildren(QScrollArea)
     assert window.size().width() <= 660 and window.size().height() <= 500
     assert scroll.verticalScrollBar().maximum() > 0  # the rest is a scroll away, not clipped
+
+
+def test_clients_say_when_the_ring_holds_less_than_a_minute(qtbot: QtBot) -> None:
+    import time
+
+    from proxy_core.observe.requests_log import RequestRecord
+
+    def record(age: float) -> RequestRecord:
+        return RequestRecord(
+            time.time() - age, "continue", "native", "POST", "/api/chat", "llama3.2", 200,
+            "BYPASS", 0.1, None, None, None, None, {}, {},
+        )  # fmt: skip
+
+    records = [record(1), record(2)]
+    window = DashboardWindow(
+        Source(), DashboardPresenter("http://127.0.0.1:11434"), requests=lambda: records
+    )
+    qtbot.addWidget(window)
+    window.refresh()
+    assert window.clients_box.title() == "Clients (last minute)"
+    window.ring_size = lambda: 2  # full, and its oldest entry is seconds old
+    window.refresh()
+    assert window.clients_box.title() == "Clients (the last 2 requests)"
