@@ -85,6 +85,15 @@ def loads(raw: bytes | str) -> Any:
         return json.loads(raw)
 
 
+def object_or_none(line: bytes) -> dict[str, Any] | None:
+    """A line parsed as a JSON object, or None (not JSON, not an object, not text)."""
+    try:
+        obj = loads(line)
+    except (ValueError, RecursionError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
 def dumps(obj: Any) -> bytes:
     """Compact JSON, as Ollama (Go) writes it (orjson, with ``json`` for what orjson
     cannot write: an integer past 64 bits, a lone surrogate).

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from ..errors import BadRequest, ReplyError, UpstreamError, UpstreamMalformed
 from ..generation import TRUNCATED_HEADER, Reply, observe_final, open_reply
-from ..ndjson import LineSplitter, dumps, iter_lines, loads, merge_chunks
+from ..ndjson import LineSplitter, dumps, iter_lines, loads, merge_chunks, object_or_none
 from ..slow_clients import read_body
 from ..state import (
     REQUEST_CACHE,
@@ -84,7 +84,7 @@ async def native_lines(reply: Reply, max_line: int) -> AsyncIterator[dict[str, A
         return
     assert reply.chunks is not None
     async for line in iter_lines(reply.chunks, max_line):  # relayed as each line arrives
-        obj = _object(line)
+        obj = object_or_none(line)
         if obj is not None:
             yield obj
 
@@ -102,17 +102,9 @@ def _whole_objects(reply: Reply, max_line: int) -> list[dict[str, Any]] | None:
     if reply.entry is not None:
         return [loads(line) for line in reply.entry.lines]
     if reply.body is not None:
-        parsed = (_object(line) for line in LineSplitter(max_line).feed(reply.body + b"\n"))
+        parsed = (object_or_none(line) for line in LineSplitter(max_line).feed(reply.body + b"\n"))
         return [obj for obj in parsed if obj is not None]
     return None
-
-
-def _object(line: bytes) -> dict[str, Any] | None:
-    try:
-        obj = loads(line)
-    except ValueError:
-        return None
-    return obj if isinstance(obj, dict) else None
 
 
 async def generate(

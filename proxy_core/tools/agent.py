@@ -23,7 +23,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..clients import recognise
-from ..ndjson import dumps, iter_lines, loads, merge_chunks
+from ..ndjson import dumps, iter_lines, merge_chunks, object_or_none
 
 if TYPE_CHECKING:
     from ..generation import Reply
@@ -92,7 +92,7 @@ class _Loop:
                     return
                 assert up.chunks is not None
                 async for line in iter_lines(up.chunks, self.state.settings.max_line_bytes):
-                    native = _object(line)
+                    native = object_or_none(line)
                     if native is None:
                         continue
                     if "error" in native:
@@ -199,16 +199,8 @@ def _call_arguments(call: Any) -> Any:
     return function.get("arguments") if isinstance(function, dict) else None
 
 
-def _object(line: bytes) -> dict[str, Any] | None:
-    try:
-        obj = loads(line)
-    except ValueError:
-        return None
-    return obj if isinstance(obj, dict) else None
-
-
 def _error_object(status: int, raw: bytes) -> dict[str, Any]:
-    parsed = _object(raw)
+    parsed = object_or_none(raw)
     if parsed is not None and isinstance(parsed.get("error"), str):
         return {"error": parsed["error"]}
     return {"error": raw.decode("utf-8", "replace").strip() or f"Ollama answered {status}"}
