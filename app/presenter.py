@@ -18,7 +18,16 @@ from proxy_core.observe.ollama_status import OllamaStatus
 from proxy_core.observe.rates import DashboardFigures, compare, format_seconds, percentile
 from proxy_core.observe.recorder import MetricsSnapshot
 from proxy_core.observe.requests_log import RequestRecord
-from proxy_core.observe.specs import CPU, GB, NETWORK, RAM, STORAGE, Requirement, Verdict
+from proxy_core.observe.specs import (
+    CPU,
+    GB,
+    NETWORK,
+    RAM,
+    STORAGE,
+    Assessment,
+    Requirement,
+    Verdict,
+)
 from proxy_core.tools.audit import AuditEntry
 
 RECENT_SECONDS = 60.0  # the "recent" histogram and hit rate cover the last minute
@@ -244,7 +253,25 @@ def _ram_floor(headroom: int | None) -> str:
     return f" ({format_bytes(-headroom)} short of the 8 GB floor)"
 
 
-def hardware_rows(sample: HardwareSample) -> tuple[SpecRow, ...]:
+def ollama_is_local(url: str) -> bool:
+    """Ollama on this machine: the proxy reaches it over loopback, not the network."""
+    host = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def overall(assessment: Assessment, local: bool) -> Verdict:
+    """The weakest known item; the network does not count when Ollama is local (a
+    loopback proxy does not use it)."""
+    known = [
+        entry.verdict
+        for entry in assessment.items
+        if entry.verdict is not Verdict.UNKNOWN
+        and not (local and entry.requirement.item == "network")
+    ]
+    return min(known) if known else Verdict.UNKNOWN
+
+
+def hardware_rows(sample: HardwareSample, network_counts: bool = True) -> tuple[SpecRow, ...]:
     a = sample.assessment
     load = "" if sample.load is None else f" · load {sample.load[0]:.2f}"
     cpu, ram, net, disk = (a.item(n) for n in ("cpu", "ram", "network", "storage"))
@@ -280,7 +307,8 @@ def hardware_rows(sample: HardwareSample) -> tuple[SpecRow, ...]:
             net.value,
             "link speed not reported" if link is None else format_mbps(link),
             min(max(rx or 0.0, tx or 0.0) / link, 1.0) if link and has_traffic else None,
-            f"↓ {format_mbps(rx)}  ↑ {format_mbps(tx)}" if has_traffic else "no counters",
+            (f"↓ {format_mbps(rx)}  ↑ {format_mbps(tx)}" if has_traffic else "no counters")
+            + ("" if network_counts else " · not counted: Ollama runs on this machine"),
         )
     )
     kind = {True: "SSD", False: "rotational disk", None: "disk kind not detectable"}[sample.ssd]
@@ -408,7 +436,8 @@ class DashboardPresenter:
             ("Time saved", format_seconds(snap.cache_time_saved)),
         )
         hw = snap.hardware
-        verdict = "measuring…" if hw is None else hw.assessment.overall.label
+        local = ollama_is_local(self.ollama_url)
+        verdict = "measuring…" if hw is None else overall(hw.assessment, local).label
         return DashboardView(
             summary=summary,
             histogram=tuple(zip(labels, window.histogram, strict=True)),
@@ -416,19 +445,11 @@ class DashboardPresenter:
             percentiles=percentiles,
             timeline=timeline,
             cache=cache,
-            hardware=() if hw is None else hardware_rows(hw),
+            hardware=() if hw is None else hardware_rows(hw, network_counts=not local),
             verdict=verdict,
             ollama=self._ollama_rows(snap.ollama, hw),
             models=self._models(snap.ollama),
-            this_app=()
-            if hw is None
-            else (
-                (
-                    "CPU and memory",
-                    _process_text(hw.proxy.status, hw.proxy.cpu_percent, hw.proxy.rss),
-                ),
-                ("Requests in flight", str(snap.in_flight)),
-            ),
+            this_app=() if hw is None else _this_app(hw, snap.in_flight),
         )
 
     def _ollama_rows(

@@ -236,3 +236,21 @@ def test_this_app_has_its_own_heading() -> None:
     view = DashboardPresenter("u").update(snapshot(0.0, 1, hardware=hardware()))
     assert "This app" not in dict(view.ollama)
     assert dict(view.this_app)["CPU and memory"].endswith("RSS")
+
+
+def test_the_network_does_not_count_when_ollama_is_local() -> None:
+    from app.presenter import ollama_is_local, overall
+    from proxy_core.observe.specs import GB, Machine, assess
+
+    slow_link = assess(Machine(cores=16, ram_total=32 * GB, link_mbps=10.0, ssd=True))
+    assert slow_link.overall is Verdict.BELOW_MINIMUM  # 10 Mbit/s
+    assert overall(slow_link, local=True) is Verdict.OPTIMAL
+    assert overall(slow_link, local=False) is Verdict.BELOW_MINIMUM
+    for url, local in (
+        ("http://127.0.0.1:11434", True),
+        ("http://localhost:11434/", True),
+        ("http://[::1]:11434", True),
+        ("http://gpu-box.lan:11434", False),
+        ("https://ollama.example.com", False),
+    ):
+        assert ollama_is_local(url) is local, url
