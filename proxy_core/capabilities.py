@@ -54,5 +54,9 @@ async def installed_capabilities(state: ProxyState) -> list[tuple[str, frozenset
     if not isinstance(models, list):
         return None
     names = [str(m.get("model") or m.get("name")) for m in models if isinstance(m, dict)]
-    capabilities = await asyncio.gather(*(model_capabilities(state, name) for name in names))
-    return list(zip(names, capabilities, strict=True))
+    return list(zip(names, await capabilities_of(state, names), strict=True))
+
+
+async def capabilities_of(state: ProxyState, names: list[str]) -> list[frozenset[str]]:
+    """Each model's capabilities, asked concurrently (each remembered for a minute)."""
+    return list(await asyncio.gather(*(model_capabilities(state, name) for name in names)))

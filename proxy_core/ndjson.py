@@ -94,6 +94,14 @@ def object_or_none(line: bytes) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
+def native_error_message(status: int, body: bytes) -> str:
+    """What an Ollama error reply says: its ``error`` string, else its text."""
+    parsed = object_or_none(body)
+    if parsed is not None and isinstance(parsed.get("error"), str):
+        return str(parsed["error"])
+    return body.decode("utf-8", "replace").strip() or f"Ollama answered status {status}"
+
+
 def dumps(obj: Any) -> bytes:
     """Compact JSON, as Ollama (Go) writes it (orjson, with ``json`` for what orjson
     cannot write: an integer past 64 bits, a lone surrogate).

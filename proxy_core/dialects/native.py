@@ -25,7 +25,7 @@ from ..generation import (
     remembered_response,
     wants_stream,
 )
-from ..ndjson import dumps, loads
+from ..ndjson import dumps, object_or_none
 from ..render import native_body
 from ..slow_clients import iter_body, read_body
 from ..state import (
@@ -51,11 +51,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def parse_json_object(raw: bytes) -> dict[str, Any] | None:
     """The body as a dict, or None when it is not a JSON object (Ollama will answer it)."""
-    try:
-        body = loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
-    return body if isinstance(body, dict) else None
+    return object_or_none(raw)
 
 
 def generation_handler(kind: RouteKind) -> Handler:

@@ -17,7 +17,15 @@ from aiohttp import web
 
 from ..errors import BadRequest, ReplyError, UpstreamError, UpstreamMalformed
 from ..generation import TRUNCATED_HEADER, Reply, observe_final, open_reply
-from ..ndjson import LineSplitter, dumps, iter_lines, loads, merge_chunks, object_or_none
+from ..ndjson import (
+    LineSplitter,
+    dumps,
+    iter_lines,
+    loads,
+    merge_chunks,
+    native_error_message,
+    object_or_none,
+)
 from ..slow_clients import read_body
 from ..state import (
     REQUEST_CACHE,
@@ -63,16 +71,6 @@ def json_object(raw: bytes) -> dict[str, Any]:
 def sse(event: str | None, data: dict[str, Any]) -> bytes:
     head = b"event: " + event.encode() + b"\n" if event else b""
     return head + b"data: " + dumps(data) + b"\n\n"
-
-
-def native_error_message(status: int, body: bytes) -> str:
-    try:
-        parsed = loads(body)
-    except ValueError:
-        parsed = None
-    if isinstance(parsed, dict) and isinstance(parsed.get("error"), str):
-        return str(parsed["error"])
-    return body.decode("utf-8", "replace").strip() or f"Ollama answered status {status}"
 
 
 async def native_lines(reply: Reply, max_line: int) -> AsyncIterator[dict[str, Any]]:

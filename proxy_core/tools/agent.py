@@ -23,7 +23,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..clients import recognise
-from ..ndjson import dumps, iter_lines, merge_chunks, object_or_none
+from ..ndjson import dumps, iter_lines, merge_chunks, native_error_message, object_or_none
 
 if TYPE_CHECKING:
     from ..generation import Reply
@@ -88,7 +88,7 @@ class _Loop:
             async with open_reply(self.state, "chat", dumps(step_body), step_body, headers) as up:
                 if up.status != 200:
                     raw = b"".join([c async for c in up.chunks]) if up.chunks else b""
-                    yield self._line(_error_object(up.status, raw))
+                    yield self._line({"error": native_error_message(up.status, raw)})
                     return
                 assert up.chunks is not None
                 async for line in iter_lines(up.chunks, self.state.settings.max_line_bytes):
@@ -197,13 +197,6 @@ def _call_name(call: Any) -> str:
 def _call_arguments(call: Any) -> Any:
     function = call.get("function") if isinstance(call, dict) else None
     return function.get("arguments") if isinstance(function, dict) else None
-
-
-def _error_object(status: int, raw: bytes) -> dict[str, Any]:
-    parsed = object_or_none(raw)
-    if parsed is not None and isinstance(parsed.get("error"), str):
-        return {"error": parsed["error"]}
-    return {"error": raw.decode("utf-8", "replace").strip() or f"Ollama answered {status}"}
 
 
 def _now() -> str:

@@ -3,10 +3,9 @@ installed model whose capabilities include tools, while the tools are on."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from ..capabilities import model_capabilities
+from ..capabilities import capabilities_of
 from ..state import ProxyState
 from .agent import PREFIX
 
@@ -19,7 +18,7 @@ async def with_agent_models(state: ProxyState, models: list[Any]) -> list[Any]:
         for m in models
         if isinstance(m, dict) and not str(m.get("model") or m.get("name") or "").startswith(PREFIX)
     ]
-    capabilities = await asyncio.gather(*(model_capabilities(state, name) for _, name in named))
+    capabilities = await capabilities_of(state, [name for _, name in named])
     agents = [
         {**m, "name": PREFIX + str(m.get("name") or name), "model": PREFIX + name}
         for (m, name), caps in zip(named, capabilities, strict=True)
