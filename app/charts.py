@@ -10,12 +10,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette, QPen, QPolygonF
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPalette, QPen, QPolygonF
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from proxy_core.observe.specs import Verdict
 
-from .presenter import SpecRow, TimelinePoint
+from .chart_data import (
+    Bar,
+    LatencyChart,
+    TimelinePoint,
+    bound_label,
+    log_height,
+    log_ticks,
+    nice_ceiling,
+)
+from .presenter import SpecRow, plural
 
 VERDICT_COLORS = {
     Verdict.BELOW_MINIMUM: QColor("#e03131"),
@@ -23,7 +32,10 @@ VERDICT_COLORS = {
     Verdict.OPTIMAL: QColor("#2f9e44"),
     Verdict.UNKNOWN: QColor("#868e96"),
 }
-MARK_COLORS = {"p50": QColor("#1c7ed6"), "p95": QColor("#f08c00"), "p99": QColor("#e03131")}
+# Bars are a muted slate, marks are never blue: a p50 line must not vanish into its bars.
+BAR_COLOR = QColor("#8ea0b8")
+MARK_COLORS = {"p50": QColor("#2b8a3e"), "p95": QColor("#e8590c"), "p99": QColor("#c92a2a")}
+TTFT_COLOR = QColor("#e8590c")
 
 
 def _text_color(widget: QWidget) -> QColor:
@@ -34,127 +46,249 @@ def _accent(widget: QWidget) -> QColor:
     return widget.palette().color(QPalette.ColorRole.Highlight)
 
 
+def _faint(widget: QWidget, alpha: int = 60) -> QColor:
+    color = QColor(_text_color(widget))
+    color.setAlpha(alpha)
+    return color
+
+
+def _tick_text(value: float) -> str:
+    return f"{value:g}" if value < 10_000 else f"{value / 1000:g}k"
+
+
 class HistogramWidget(QWidget):
-    """Recent requests per latency bucket, with p50/p95/p99 marks."""
+    """One latency distribution: bars per bucket on a log-scaled count axis, edges
+    labelled with the bucket bounds (so each bar reads as a range; hovering names it),
+    and p50/p95/p99 marks whose labels sit in boxes of their own colour."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._bars: Sequence[tuple[str, int]] = ()
-        self._marks: Sequence[tuple[str, float]] = ()
-        self.setMinimumHeight(150)
+        self.chart = LatencyChart("")
+        self._slots: tuple[float, float] = (0.0, 1.0)  # (left, width per bar), for hovering
+        self.setMinimumHeight(130)
+        self.setMouseTracking(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
-        return QSize(520, 180)
+        return QSize(520, 160)
 
-    def set_data(self, bars: Sequence[tuple[str, int]], marks: Sequence[tuple[str, float]]) -> None:
-        if (bars, marks) != (self._bars, self._marks):
-            self._bars, self._marks = bars, marks
+    def set_chart(self, chart: LatencyChart) -> None:
+        if chart != self.chart:
+            self.chart = chart
             self.update()
 
+    def bar_at(self, x: float) -> Bar | None:
+        left, slot = self._slots
+        index = int((x - left) // slot) if slot > 0 else -1
+        bars = self.chart.bars
+        return bars[index] if 0 <= index < len(bars) else None
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        bar = self.bar_at(event.position().x())
+        if bar is None:
+            QToolTip.hideText()
+        else:
+            QToolTip.showText(
+                event.globalPosition().toPoint(), f"{bar.label}: {plural(bar.count, 'request')}"
+            )
+
     def paintEvent(self, event: object) -> None:  # noqa: N802 - Qt's name
-        if not self._bars:
-            return
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         text = _text_color(self)
         metrics = painter.fontMetrics()
-        label_h = metrics.height() + 4
-        area = QRectF(4, label_h, self.width() - 8, self.height() - 2 * label_h - 4)
-        n = len(self._bars)
-        slot = area.width() / n
-        top = max(count for _, count in self._bars) or 1
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(_accent(self))
-        for i, (_, count) in enumerate(self._bars):
-            h = area.height() * count / top
-            painter.drawRect(QRectF(area.left() + i * slot + 1, area.bottom() - h, slot - 2, h))
-        painter.setPen(text)
-        step = max(1, n // 8)  # label every few buckets so the text never overlaps
-        for i in range(0, n, step):
-            left = max(0.0, area.left() + i * slot - slot)  # the first label stays whole
+        line = metrics.height()
+        bars = self.chart.bars
+        if not bars:
+            painter.setPen(_faint(self, 160))
             painter.drawText(
-                QRectF(left, area.bottom() + 2, slot * 3, label_h),
-                Qt.AlignmentFlag.AlignHCenter if left > 0 else Qt.AlignmentFlag.AlignLeft,
-                self._bars[i][0],
+                QRectF(0, 0, self.width(), self.height()),
+                Qt.AlignmentFlag.AlignCenter,
+                "nothing in the last minute",
             )
-        for row, (name, position) in enumerate(self._marks):
-            x = area.left() + position * slot
-            painter.setPen(QPen(MARK_COLORS.get(name, text), 2, Qt.PenStyle.DashLine))
-            painter.drawLine(QPointF(x, area.top()), QPointF(x, area.bottom()))
-            # one text line per mark, so p95 and p99 stay readable when they are close
-            painter.drawText(QPointF(x + 3, area.top() + (row + 1) * metrics.height()), name)
+            painter.end()
+            return
+        top_tick = log_ticks(max(bar.count for bar in bars))[-1]
+        axis_w = metrics.horizontalAdvance(_tick_text(top_tick)) + 6
+        area = QRectF(
+            axis_w + 2, line // 2, self.width() - axis_w - 8, self.height() - 2 * line - 4
+        )
+        slot = area.width() / len(bars)
+        self._slots = (area.left(), slot)
+        # the log count axis: a faint grid line and a label per power of ten
+        painter.setPen(_faint(self, 40))
+        painter.drawLine(QPointF(area.left(), area.bottom()), QPointF(area.right(), area.bottom()))
+        for tick in log_ticks(top_tick):  # 0 is the baseline: a label there would crowd 1
+            y = area.bottom() - area.height() * log_height(tick, top_tick)
+            painter.setPen(_faint(self, 40))
+            painter.drawLine(QPointF(area.left(), y), QPointF(area.right(), y))
+            painter.setPen(text)
+            painter.drawText(
+                QRectF(0, y - line / 2, axis_w, line),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                _tick_text(tick),
+            )
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(BAR_COLOR)
+        for i, bar in enumerate(bars):
+            h = area.height() * log_height(bar.count, top_tick)
+            painter.drawRect(QRectF(area.left() + i * slot + 1, area.bottom() - h, slot - 2, h))
+        # edge labels: the bound between two bars, skipped where they would overlap
+        painter.setPen(text)
+        right_of_last = -1.0
+        edges = [(i, bar.lower) for i, bar in enumerate(bars)]
+        if bars[-1].upper is not None:
+            edges.append((len(bars), bars[-1].upper))
+        for i, bound in edges:
+            label = bound_label(bound) if bound > 0 else "0"
+            width = metrics.horizontalAdvance(label)
+            x = area.left() + i * slot
+            left = min(max(x - width / 2, 0.0), self.width() - width)
+            if left <= right_of_last + 6:
+                continue
+            painter.drawLine(QPointF(x, area.bottom()), QPointF(x, area.bottom() + 3))
+            painter.drawText(QPointF(left, area.bottom() + 3 + metrics.ascent()), label)
+            right_of_last = left + width
+        self._draw_marks(painter, area, slot)
         painter.end()
+
+    def _draw_marks(self, painter: QPainter, area: QRectF, slot: float) -> None:
+        metrics = painter.fontMetrics()
+        box_h = metrics.height() + 2
+        base = self.palette().color(QPalette.ColorRole.Base)
+        for row, mark in enumerate(self.chart.marks):
+            color = MARK_COLORS.get(mark.name, _text_color(self))
+            x = area.left() + mark.position * slot
+            painter.setPen(QPen(color, 2, Qt.PenStyle.DashLine))
+            painter.drawLine(QPointF(x, area.top()), QPointF(x, area.bottom()))
+            # one boxed label per row, flipped left near the right edge: always readable
+            width = metrics.horizontalAdvance(mark.text) + 8
+            left = x + 3 if x + 3 + width <= area.right() else x - 3 - width
+            box = QRectF(left, area.top() + row * (box_h + 2), width, box_h)
+            painter.setPen(QPen(color, 1))
+            painter.setBrush(base)
+            painter.drawRoundedRect(box, 3, 3)
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, mark.text)
 
 
 class TimelineWidget(QWidget):
-    """Requests per second (filled) and time to first token (line) over the last minute."""
+    """Requests per second (filled, left axis) and time to first token (line, right axis,
+    ms) over the last minute, each point smoothed over a few seconds (chart_data)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._points: Sequence[TimelinePoint] = ()
         self.window_seconds = 60.0
-        self.setMinimumHeight(110)
+        self.setMinimumHeight(120)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def sizeHint(self) -> QSize:  # noqa: N802
-        return QSize(520, 130)
+        return QSize(520, 150)
 
     def set_points(self, points: Sequence[TimelinePoint]) -> None:
         self._points = points
         self.update()
 
+    def axes(self) -> tuple[float, float]:
+        """The tops of the two axes: req/s and milliseconds, rounded to 1, 2 or 5."""
+        peak_rps = max((p.requests_per_second for p in self._points), default=0.0)
+        peak_ms = max((p.ttft * 1000 for p in self._points if p.ttft is not None), default=0.0)
+        return nice_ceiling(peak_rps), nice_ceiling(peak_ms)
+
     def paintEvent(self, event: object) -> None:  # noqa: N802
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         text = _text_color(self)
-        label_h = painter.fontMetrics().height()
-        area = QRectF(4, label_h + 4, self.width() - 8, self.height() - label_h - 8)
-        faint = QColor(text)
-        faint.setAlpha(60)
-        painter.setPen(faint)
+        metrics = painter.fontMetrics()
+        line = metrics.height()
+        top_rps, top_ms = self.axes()
+        fill = QColor(_accent(self))
+        fill.setAlpha(110)
+        self._legend(painter, line, fill)
+        left_w = metrics.horizontalAdvance(_tick_text(top_rps)) + 6
+        right_w = metrics.horizontalAdvance(_tick_text(top_ms)) + 6
+        area = QRectF(left_w, line + 6 + line / 2, self.width() - left_w - right_w, 0.0)
+        area.setBottom(self.height() - line - 6)
+        painter.setPen(_faint(self))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRect(area)
-        peak_rps = max((p.requests_per_second for p in self._points), default=0.0)
-        ttfts = [p.ttft for p in self._points if p.ttft is not None]
-        peak_ttft = max(ttfts, default=0.0)
-        painter.setPen(text)
-        painter.drawText(
-            QPointF(4, label_h),
-            f"req/s (peak {peak_rps:.1f})   time to first token (peak {peak_ttft * 1000:.0f} ms)",
-        )
-        if len(self._points) < 2:
-            painter.end()
-            return
+        for share in (0.0, 0.5, 1.0):  # the two y axes: req/s left, ms right
+            y = area.bottom() - area.height() * share
+            painter.setPen(_faint(self, 40))
+            painter.drawLine(QPointF(area.left(), y), QPointF(area.right(), y))
+            painter.setPen(text)
+            flags = Qt.AlignmentFlag.AlignVCenter
+            painter.drawText(
+                QRectF(0, y - line / 2, left_w - 4, line),
+                flags | Qt.AlignmentFlag.AlignRight,
+                _tick_text(top_rps * share),
+            )
+            painter.drawText(
+                QRectF(area.right() + 4, y - line / 2, right_w, line),
+                flags | Qt.AlignmentFlag.AlignLeft,
+                _tick_text(top_ms * share),
+            )
+        for ago in (60, 45, 30, 15, 0):  # the time axis, in seconds before now
+            x = area.right() - area.width() * ago / self.window_seconds
+            label = "now" if ago == 0 else f"−{ago} s"
+            width = metrics.horizontalAdvance(label)
+            left = min(max(x - width / 2, area.left()), area.right() - width)
+            painter.drawText(QPointF(left, area.bottom() + 3 + metrics.ascent()), label)
+        if len(self._points) >= 2:
+            self._plot(painter, area, top_rps, top_ms, fill)
+        painter.end()
 
+    def _legend(self, painter: QPainter, line: int, fill: QColor) -> None:
+        metrics = painter.fontMetrics()
+        x = 4.0
+        for kind, label in (
+            ("fill", "requests/s (left axis)"),
+            ("line", "time to first token, ms (right axis)"),
+        ):
+            swatch = QRectF(x, 3, 14, line - 4)
+            if kind == "fill":
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(fill)
+                painter.drawRect(swatch)
+            else:
+                painter.setPen(QPen(TTFT_COLOR, 2))
+                mid = swatch.center().y()
+                painter.drawLine(QPointF(swatch.left(), mid), QPointF(swatch.right(), mid))
+            painter.setPen(_text_color(self))
+            painter.drawText(QPointF(x + 18, metrics.ascent() + 1), label)
+            x += 18 + metrics.horizontalAdvance(label) + 16
+
+    def _plot(
+        self, painter: QPainter, area: QRectF, top_rps: float, top_ms: float, fill: QColor
+    ) -> None:
         def x(seconds_ago: float) -> float:
             return area.right() - area.width() * min(seconds_ago / self.window_seconds, 1.0)
 
-        fill = QColor(_accent(self))
-        fill.setAlpha(110)
-        path = QPainterPath(QPointF(x(self._points[0].seconds_ago), area.bottom()))
-        for p in self._points:
-            y = area.bottom() - area.height() * (p.requests_per_second / (peak_rps or 1.0))
-            path.lineTo(x(p.seconds_ago), y)
-        path.lineTo(x(self._points[-1].seconds_ago), area.bottom())
+        points = self._points
+        path = QPainterPath(QPointF(x(points[0].seconds_ago), area.bottom()))
+        for p in points:
+            path.lineTo(
+                x(p.seconds_ago), area.bottom() - area.height() * p.requests_per_second / top_rps
+            )
+        path.lineTo(x(points[-1].seconds_ago), area.bottom())
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(fill)
         painter.drawPath(path)
-        if peak_ttft > 0:
-            # One polyline per run of points that have a TTFT (a gap breaks the line).
-            painter.setPen(QPen(MARK_COLORS["p95"], 2))
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            run = QPolygonF()
-            for p in self._points:
-                if p.ttft is None:
-                    if run.size() > 1:
-                        painter.drawPolyline(run)
-                    run = QPolygonF()
-                    continue
-                y = area.bottom() - area.height() * (p.ttft / peak_ttft)
-                run.append(QPointF(x(p.seconds_ago), y))
-            if run.size() > 1:
-                painter.drawPolyline(run)
-        painter.end()
+        # One polyline per run of points that have a TTFT (a gap breaks the line).
+        painter.setPen(QPen(TTFT_COLOR, 2))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        run = QPolygonF()
+        for p in points:
+            if p.ttft is None:
+                if run.size() > 1:
+                    painter.drawPolyline(run)
+                run = QPolygonF()
+                continue
+            run.append(
+                QPointF(x(p.seconds_ago), area.bottom() - area.height() * p.ttft * 1000 / top_ms)
+            )
+        if run.size() > 1:
+            painter.drawPolyline(run)
 
 
 class SpecBar(QWidget):

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
+    QComboBox,
     QFormLayout,
     QFrame,
     QGridLayout,
@@ -157,8 +158,16 @@ class DashboardWindow(QWidget):
         self.banner.hide()
         self.ollama_banner = OllamaBanner()
         self.summary = QLabel("Waiting for the first snapshot…")
-        self.histogram = HistogramWidget()
-        self.percentiles = QLabel()
+        # Generations only: hits and the rest get a line each (chart_data.py says why).
+        self.ttft_title = QLabel()
+        self.ttft_chart = HistogramWidget()
+        self.duration_title = QLabel()
+        self.duration_chart = HistogramWidget()
+        self.latency_lines = QLabel()
+        self.latency_lines.setWordWrap(True)
+        self.model_choice = QComboBox()
+        self.model_choice.addItem("All models", None)
+        self.model_choice.currentIndexChanged.connect(self._choose_model)
         self.timeline = TimelineWidget()
         self.cache = _Form()
         self.ollama = _Form()
@@ -173,10 +182,18 @@ class DashboardWindow(QWidget):
         clear = QPushButton("Clear cache")
         clear.clicked.connect(self.clear_cache_requested)
 
-        latency = QGroupBox("Latency of recent requests (last minute)")
+        latency = QGroupBox("Latency of generations (last minute)")
         lay = QVBoxLayout(latency)
-        lay.addWidget(self.histogram)
-        lay.addWidget(self.percentiles)
+        choice = QHBoxLayout()
+        choice.addWidget(QLabel("Model:"))
+        choice.addWidget(self.model_choice)
+        choice.addStretch(1)
+        lay.addLayout(choice)
+        lay.addWidget(self.ttft_title)
+        lay.addWidget(self.ttft_chart, 1)
+        lay.addWidget(self.duration_title)
+        lay.addWidget(self.duration_chart, 1)
+        lay.addWidget(self.latency_lines)
         traffic = QGroupBox("Traffic")
         QVBoxLayout(traffic).addWidget(self.timeline)
         cache = QGroupBox("Cache")
@@ -197,7 +214,7 @@ class DashboardWindow(QWidget):
         self._hardware_rows: list[_HardwareRow] = []
 
         left = QVBoxLayout()
-        left.addWidget(latency, 3)
+        left.addWidget(latency, 5)
         left.addWidget(traffic, 2)
         right = QVBoxLayout()
         right.addWidget(cache)
@@ -235,6 +252,18 @@ class DashboardWindow(QWidget):
         root.addWidget(scroll, 1)
         self.setMinimumSize(640, 480)
         self.resize(1000, 720)
+
+    def _show_choices(self, models: Sequence[str]) -> None:
+        """Add models as they appear; never remove one while shown (no jumping combo)."""
+        known = {self.model_choice.itemData(i) for i in range(self.model_choice.count())}
+        for model in models:
+            if model not in known:
+                self.model_choice.addItem(model, model)
+
+    def _choose_model(self, index: int) -> None:
+        self.presenter.model = self.model_choice.itemData(index)
+        if self.isVisible():
+            self.refresh()
 
     def add_actions(self, actions: Sequence[QAction]) -> None:
         """The tray menu's actions (the same QActions: one state, two places)."""
@@ -284,20 +313,14 @@ class DashboardWindow(QWidget):
     def show_view(self, view: DashboardView) -> None:
         self.view = view
         self.summary.setText(view.summary)
-        self.histogram.set_data(view.histogram, view.marks)
-        lines = [
-            "Request duration: "
-            + "   ".join(
-                f"<b>{name}</b> {recent} (since start {life})"
-                for name, recent, life in view.percentiles
-            )
-        ]
-        if view.first_token:
-            lines.append(
-                "Time to first token (generations): "
-                + "   ".join(f"<b>{name}</b> {value}" for name, value in view.first_token)
-            )
-        self.percentiles.setText("<br>".join(lines))
+        self._show_choices(view.model_choices)
+        for title, chart, data in (
+            (self.ttft_title, self.ttft_chart, view.ttft),
+            (self.duration_title, self.duration_chart, view.duration),
+        ):
+            title.setText(f"<b>{data.headline}</b>")
+            chart.set_chart(data)
+        self.latency_lines.setText("<br>".join(view.latency_lines))
         self.timeline.set_points(view.timeline)
         self.cache.set_rows(view.cache)
         self.ollama.set_rows(view.ollama)

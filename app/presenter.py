@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from proxy_core.events import ContextTruncated
 from proxy_core.observe.hardware import HardwareSample
 from proxy_core.observe.ollama_status import OllamaStatus
-from proxy_core.observe.rates import DashboardFigures, compare, format_seconds, percentile
+from proxy_core.observe.rates import DashboardFigures, compare, format_seconds
 from proxy_core.observe.recorder import MetricsSnapshot
 from proxy_core.observe.requests_log import RequestRecord
 from proxy_core.observe.specs import (
@@ -30,8 +30,18 @@ from proxy_core.observe.specs import (
 )
 from proxy_core.tools.audit import AuditEntry
 
+from .chart_data import (
+    LatencyChart,
+    TimelinePoint,
+    latency_chart,
+    model_counts,
+    smoothed_timeline,
+    window_counts,
+)
+
 RECENT_SECONDS = 60.0  # the "recent" histogram and hit rate cover the last minute
-TIMELINE_POINTS = 120  # one minute at two refreshes a second
+SMOOTH_SECONDS = 3.0  # each traffic point is a rate over this long
+TIMELINE_SAMPLES = 128  # a minute and the smoothing window at two refreshes a second
 
 
 class TrayState(enum.Enum):
@@ -156,10 +166,6 @@ def format_mbps(value: float | None) -> str:
     return f"{value / 1000:.1f} Gbit/s" if value >= 1000 else f"{value:.1f} Mbit/s"
 
 
-def bucket_label(upper: float | None) -> str:
-    return "+Inf" if upper is None else format_seconds(upper).replace(".0 ", " ")
-
-
 # dashboard view ------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True, slots=True)
 class SpecRow:
@@ -175,40 +181,21 @@ class SpecRow:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class TimelinePoint:
-    seconds_ago: float
-    requests_per_second: float
-    ttft: float | None  # mean time to Ollama's first byte in that tick
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
 class DashboardView:
     summary: str
-    histogram: tuple[tuple[str, int], ...]  # recent requests per latency bucket
-    marks: tuple[tuple[str, float], ...]  # ("p50", position in buckets) for the histogram
-    percentiles: tuple[tuple[str, str, str], ...]  # (name, recent, lifetime)
+    # The two headline distributions of generations (for ``model`` or all models).
+    ttft: LatencyChart
+    duration: LatencyChart
+    # Cache hits and all traffic, each a line apart from the charts.
+    latency_lines: tuple[str, ...]
+    model_choices: tuple[str, ...]  # model labels with generations in the last minute
     timeline: tuple[TimelinePoint, ...]
     cache: tuple[tuple[str, str], ...]
     hardware: tuple[SpecRow, ...]
     verdict: str
     ollama: tuple[tuple[str, str], ...]
     models: tuple[tuple[str, str], ...]
-    # Time to first token of generations (Ollama's first byte), last minute: the latency a
-    # person feels in an IDE, apart from cache hits and the proxy's own routes.
-    first_token: tuple[tuple[str, str], ...] = ()
     this_app: tuple[tuple[str, str], ...] = ()  # the proxy's own CPU and memory
-
-
-def bucket_position(bounds: tuple[float, ...], value: float | None) -> float | None:
-    """Where ``value`` falls on the histogram's x axis, in bucket units (for the marks)."""
-    if value is None:
-        return None
-    lower = 0.0
-    for index, upper in enumerate(bounds):
-        if value <= upper:
-            return index + (value - lower) / (upper - lower)
-        lower = upper
-    return float(len(bounds))
 
 
 def _scale(requirement: Requirement, value: float | None) -> float:
@@ -369,14 +356,16 @@ class DashboardPresenter:
         self.caching = True  # set by the controller: shown on the dashboard when off
         self.last_tokens_per_second: float | None = None
         self._history: collections.deque[MetricsSnapshot] = collections.deque()
-        self._timeline: collections.deque[tuple[float, float, float | None]] = collections.deque(
-            maxlen=TIMELINE_POINTS
+        # Cumulative (taken, requests, ttfb_count, ttfb_sum): the traffic chart's source.
+        self._samples: collections.deque[tuple[float, int, int, float]] = collections.deque(
+            maxlen=TIMELINE_SAMPLES
         )
+        self.model: str | None = None  # the latency charts' model label; None: all models
 
     def reset(self) -> None:
         """Forget history (the dashboard was hidden: a gap must not look like a lull)."""
         self._history.clear()
-        self._timeline.clear()
+        self._samples.clear()
 
     def update(self, snapshot: MetricsSnapshot) -> DashboardView:
         previous = self._history[-1] if self._history else None
@@ -389,30 +378,62 @@ class DashboardPresenter:
         base = self._history[0] if self._history else None
         recent = compare(base, snapshot)
         self._history.append(snapshot)
-        if previous is not None:
-            self._timeline.append((snapshot.taken, tick.requests_per_second, tick.ttfb_window))
-        view = self._view(snapshot, tick, recent)
-        return dataclasses.replace(view, first_token=first_token_figures(base, snapshot))
+        self._samples.append(
+            (snapshot.taken, snapshot.requests, snapshot.ttfb_count, snapshot.ttfb_sum)
+        )
+        return self._view(base, snapshot, tick, recent)
+
+    def _latency(
+        self, base: MetricsSnapshot | None, snap: MetricsSnapshot, recent: DashboardFigures
+    ) -> tuple[LatencyChart, LatencyChart, tuple[str, ...], tuple[str, ...]]:
+        """The generation charts for the chosen model, the hits and all-traffic lines,
+        and the models to choose from."""
+        bounds = snap.latency_buckets
+        choices = tuple(
+            sorted(
+                label
+                for label, stats in snap.models.items()
+                if stats.generations
+                > (base.models[label].generations if base and label in base.models else 0)
+            )
+        )
+        if self.model is not None and self.model not in choices:
+            choices = (*choices, self.model)  # keep the choice while it is idle
+        which = "" if self.model is None else f" of {self.model}"
+        ttft = latency_chart(
+            f"Time to first token{which}",
+            bounds,
+            model_counts(base, snap, "ttft_counts", self.model),
+        )
+        duration = latency_chart(
+            f"Total duration{which}",
+            bounds,
+            model_counts(base, snap, "duration_counts", self.model),
+        )
+        hits = latency_chart(
+            "Cache hits", bounds, window_counts(snap.hit_counts, base.hit_counts if base else None)
+        )
+        window = recent.window
+        lines = (
+            f"{hits.headline} ({plural(hits.count, 'hit')}, not in the charts)"
+            if hits.count
+            else hits.headline,
+            f"All requests, hits and errors too: {plural(window.count, 'request')} · "
+            + " · ".join(
+                f"{name} {format_seconds(getattr(window, name))}" for name in ("p50", "p95", "p99")
+            ),
+        )
+        return ttft, duration, lines, choices
 
     def _view(
-        self, snap: MetricsSnapshot, tick: DashboardFigures, recent: DashboardFigures
+        self,
+        base: MetricsSnapshot | None,
+        snap: MetricsSnapshot,
+        tick: DashboardFigures,
+        recent: DashboardFigures,
     ) -> DashboardView:
-        bounds = snap.latency_buckets
-        labels = [bucket_label(b) for b in bounds] + [bucket_label(None)]
-        window = recent.window
-        marks = tuple(
-            (name, pos)
-            for name, value in (("p50", window.p50), ("p95", window.p95), ("p99", window.p99))
-            if (pos := bucket_position(bounds, value)) is not None
-        )
-        life = recent.lifetime
-        percentiles = tuple(
-            (name, format_seconds(getattr(window, name)), format_seconds(getattr(life, name)))
-            for name in ("p50", "p95", "p99")
-        )
-        timeline = tuple(
-            TimelinePoint(snap.taken - taken, rps, ttft) for taken, rps, ttft in self._timeline
-        )
+        ttft, duration, latency_lines, choices = self._latency(base, snap, recent)
+        timeline = smoothed_timeline(self._samples, snap.taken, SMOOTH_SECONDS)
         summary = (
             f"{tick.requests_per_second:.1f} req/s · {snap.in_flight} in flight · "
             f"{plural(snap.requests, 'request')} served · {plural(snap.errors, 'error')}"
@@ -440,9 +461,10 @@ class DashboardPresenter:
         verdict = "measuring…" if hw is None else overall(hw.assessment, local).label
         return DashboardView(
             summary=summary,
-            histogram=tuple(zip(labels, window.histogram, strict=True)),
-            marks=marks,
-            percentiles=percentiles,
+            ttft=ttft,
+            duration=duration,
+            latency_lines=latency_lines,
+            model_choices=choices,
             timeline=timeline,
             cache=cache,
             hardware=() if hw is None else hardware_rows(hw, network_counts=not local),
@@ -528,30 +550,6 @@ def client_rows(
         errors = sum(1 for r in mine if r.status >= 400)
         rows.append(ClientRow(client, len(mine), errors, models))
     return sorted(rows, key=lambda row: (-row.requests, row.client))
-
-
-def first_token_figures(
-    base: MetricsSnapshot | None, now: MetricsSnapshot
-) -> tuple[tuple[str, str], ...]:
-    """p50/p95/p99 time to first token of generations between two snapshots, summed over
-    models (each model's histogram has the snapshot's latency buckets)."""
-    width = len(now.latency_buckets) + 1
-
-    def total(snapshot: MetricsSnapshot | None) -> list[int]:
-        counts = [0] * width
-        if snapshot is not None:
-            for model in snapshot.models.values():
-                for index, count in enumerate(model.ttft_counts[:width]):
-                    counts[index] += count
-        return counts
-
-    counts = [max(n - b, 0) for n, b in zip(total(now), total(base), strict=True)]
-    if not any(counts):
-        return ()
-    return tuple(
-        (name, format_seconds(percentile(now.latency_buckets, counts, q)))
-        for name, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
-    )
 
 
 def _this_app(hw: HardwareSample, in_flight: int) -> tuple[tuple[str, str], ...]:

@@ -96,7 +96,9 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
         elapsed = time.perf_counter() - started
         cache = request.get(REQUEST_CACHE, "NONE")
         route = _route_label(request)
-        metrics.request_finished(route, request.method, status, cache, elapsed)
+        metrics.request_finished(
+            route, request.method, status, cache, elapsed, request.get(REQUEST_MODEL)
+        )
         if state.requests.enabled:  # the inspector: references only (observe/requests_log)
             state.requests.add(
                 (

@@ -18,6 +18,9 @@ MAX_CONTEXTS = 16  # distinct (num_ctx, client) pairs kept per model: labels are
 class ModelCounts:
     generations: int = 0
     ttft_counts: tuple[int, ...] = ()  # per latency bucket, last one +Inf
+    # Whole-request durations of the model's requests Ollama answered (not cache hits,
+    # not errors): the dashboard's second headline distribution, per model.
+    duration_counts: tuple[int, ...] = ()
     truncations: int = 0
     queued: int = 0
     queue_seconds: float = 0.0
@@ -30,6 +33,7 @@ class ModelStats:
     __slots__ = (
         "generations",
         "ttft",
+        "durations",
         "truncations",
         "queued",
         "queue_seconds",
@@ -41,6 +45,7 @@ class ModelStats:
     def __init__(self, buckets: int) -> None:
         self.generations = 0
         self.ttft = [0] * (buckets + 1)
+        self.durations = [0] * (buckets + 1)
         self.truncations = 0
         self.queued = 0
         self.queue_seconds = 0.0
@@ -59,6 +64,7 @@ class ModelStats:
         return ModelCounts(
             self.generations,
             tuple(self.ttft),
+            tuple(self.durations),
             self.truncations,
             self.queued,
             self.queue_seconds,

@@ -79,6 +79,9 @@ class MetricsSnapshot:
     ollama: OllamaStatus | None = None  # None until the first check
     models: Mapping[str, ModelCounts] = dataclasses.field(default_factory=dict)  # by label
     lanes: Mapping[str, tuple[int, int]] = dataclasses.field(default_factory=dict)  # run, wait
+    # The cache hits among ``latency_counts``, per bucket: shown apart from generations,
+    # whose seconds would otherwise vanish under thousands of sub-millisecond hits.
+    hit_counts: tuple[int, ...] = ()
 
 
 class _CacheCollector(Collector):
@@ -302,6 +305,8 @@ class MetricsRecorder:
         self._lock = threading.Lock()
         self._children: dict[Any, Any] = {}  # (metric id, labels) -> prometheus child (_child)
         self._counts = [0] * (len(LATENCY_BUCKETS) + 1)
+        self._hit_counts = [0] * (len(LATENCY_BUCKETS) + 1)
+        self._labels: dict[str, str] = {}  # raw model name -> label, reset with the models
         self._requests = 0
         self._errors = 0
         self._sum = 0.0
@@ -341,6 +346,7 @@ class MetricsRecorder:
 
     def set_known_models(self, names: Iterable[str]) -> None:
         self.known_models = frozenset(normalize_model(name) for name in names)
+        self._labels = {}
 
     def learn_models(self, tags_models: Any) -> None:
         """Take the label set from the ``models`` list of an ``/api/tags`` reply."""
@@ -351,15 +357,26 @@ class MetricsRecorder:
 
     def model_label(self, name: str) -> str:
         """Bounded cardinality: only models Ollama reports get their own label."""
-        normal = normalize_model(name)
-        return normal if normal in self.known_models else OTHER_MODEL
+        label = self._labels.get(name)
+        if label is None:
+            normal = normalize_model(name)
+            label = normal if normal in self.known_models else OTHER_MODEL
+            if len(self._labels) < 1024:  # clients choose names: the memo stays bounded
+                self._labels[name] = label
+        return label
 
     # hot path ---------------------------------------------------------------------------
     def request_started(self) -> None:
         self._in_flight += 1
 
     def request_finished(
-        self, route: str, method: str, status: int, cache: str, seconds: float
+        self,
+        route: str,
+        method: str,
+        status: int,
+        cache: str,
+        seconds: float,
+        model: str | None = None,
     ) -> None:
         self._in_flight -= 1
         index = bisect.bisect_left(LATENCY_BUCKETS, seconds)
@@ -373,6 +390,10 @@ class MetricsRecorder:
             self._sum += seconds
             if status >= 500:
                 self._errors += 1
+            if cache == "HIT":
+                self._hit_counts[index] += 1
+            elif model is not None and status < 400:  # Ollama answered it: a generation
+                self._model(self.model_label(model)).durations[index] += 1
 
     def _child(self, metric: Any, *labels: str) -> Any:
         """``metric.labels(*labels)``, cached: prometheus-client's lookup costs a few
@@ -506,4 +527,5 @@ class MetricsRecorder:
                 ollama=self.ollama,
                 models={label: stats.freeze() for label, stats in self._models.items()},
                 lanes=self._lane_depth(),
+                hit_counts=tuple(self._hit_counts),
             )

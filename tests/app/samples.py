@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from proxy_core.observe.hardware import GpuUsage, HardwareSample, ProcessUsage
+from proxy_core.observe.model_stats import ModelCounts
 from proxy_core.observe.ollama_status import LoadedModel, OllamaStatus
 from proxy_core.observe.recorder import LATENCY_BUCKETS, MetricsRecorder, MetricsSnapshot
 from proxy_core.observe.specs import GB, Machine, assess
@@ -42,17 +43,39 @@ OLLAMA_UP = OllamaStatus(
 )
 
 
+def _buckets(**by_bound: int) -> tuple[int, ...]:
+    counts = [0] * (len(LATENCY_BUCKETS) + 1)
+    for bound, count in by_bound.items():
+        counts[LATENCY_BUCKETS.index(float(bound.lstrip("b").replace("_", ".")))] = count
+    return tuple(counts)
+
+
+def generations(requests: int) -> ModelCounts:
+    """The half of ``requests`` that were not hits, all for llama3.2: first tokens in
+    0.1-0.25 s (most) and 0.25-0.5 s, whole replies in 0.5-1 s and 1-2.5 s."""
+    n = requests - requests // 2
+    return ModelCounts(
+        generations=n,
+        ttft_counts=_buckets(b0_25=n - n // 4, b0_5=n // 4),
+        duration_counts=_buckets(b0_5=n // 2, b2_5=n - n // 2),
+    )
+
+
 def snapshot(taken: float, requests: int, **values: object) -> MetricsSnapshot:
     """A snapshot whose ``requests`` are spread over a few realistic latency buckets."""
     counts = [0] * (len(LATENCY_BUCKETS) + 1)
     counts[LATENCY_BUCKETS.index(0.0005)] = requests // 2  # cache hits
     counts[LATENCY_BUCKETS.index(0.5)] = requests // 4
     counts[LATENCY_BUCKETS.index(2.5)] = requests - requests // 2 - requests // 4
+    hits = [0] * len(counts)
+    hits[LATENCY_BUCKETS.index(0.0005)] = requests // 2
     base = MetricsRecorder().snapshot()
     fields: dict[str, object] = {
         "taken": taken,
         "requests": requests,
         "latency_counts": tuple(counts),
+        "hit_counts": tuple(hits),
+        "models": {"llama3.2:latest": generations(requests)},
         "latency_sum": requests * 0.4,
         "cache_hits": requests // 2,
         "cache_misses": requests // 3,

@@ -23,7 +23,9 @@ def test_renders_sample_data_to_png(qtbot: QtBot, tmp_path: Path) -> None:
     assert view is not None
     assert "80.0 req/s" in window.summary.text()
     assert window.cache.text()["Entries"] == "42 (3.1 MB)"
-    assert "p95" in window.percentiles.text()
+    assert window.ttft_title.text().startswith("<b>Time to first token: p50")
+    assert window.duration_chart.chart.count == 20 * 5  # show() and 5 refreshes: 5 steps
+    assert "Cache hits" in window.latency_lines.text()
     rows = [r for r in window._hardware_rows if r.name.isVisibleTo(window)]
     assert [r.name.text() for r in rows] == [
         "<b>CPU</b>",

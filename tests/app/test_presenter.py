@@ -7,7 +7,6 @@ import pytest
 from app.presenter import (
     DashboardPresenter,
     TrayState,
-    bucket_position,
     format_bytes,
     hardware_rows,
     ollama_notice,
@@ -63,14 +62,6 @@ def test_ollama_notice(before: bool | None, now: bool | None, title: str | None)
     assert (notice[0] if notice else None) == title
 
 
-def test_bucket_position() -> None:
-    bounds = (0.001, 0.01, 0.1)
-    assert bucket_position(bounds, 0.0005) == pytest.approx(0.5)
-    assert bucket_position(bounds, 0.0055) == pytest.approx(1.5)
-    assert bucket_position(bounds, 5.0) == 3.0
-    assert bucket_position(bounds, None) is None
-
-
 def test_hardware_rows_against_the_spec() -> None:
     rows = {row.name: row for row in hardware_rows(hardware(gpus=True))}
     cpu, ram, net, disk, gpu = (rows[n] for n in ("CPU", "RAM", "Network", "Storage", "GPU"))
@@ -101,8 +92,13 @@ def test_dashboard_view_over_a_minute() -> None:
     assert first.timeline == ()  # one snapshot: no interval yet
     view = presenter.update(snapshot(0.5, 140))
     assert "80.0 req/s" in view.summary
-    assert sum(count for _, count in view.histogram) == 40
-    assert [name for name, _ in view.marks] == ["p50", "p95", "p99"]
+    # Generations apart from hits: 20 of the 40 requests reached Ollama.
+    assert view.ttft.count == 20 and view.duration.count == 20
+    assert [mark.name for mark in view.ttft.marks] == ["p50", "p95", "p99"]
+    hits, everything = view.latency_lines
+    assert hits.startswith("Cache hits: p50") and "20 hits" in hits
+    assert "40 requests" in everything
+    assert view.model_choices == ("llama3.2:latest",)
     assert len(view.timeline) == 1 and view.timeline[0].requests_per_second == 80.0
     cache = dict(view.cache)
     assert cache["Entries"] == "42 (3.1 MB)"
@@ -112,7 +108,7 @@ def test_dashboard_view_over_a_minute() -> None:
     assert view.verdict == "below minimum"  # 2 cores
     # Past a minute, the oldest snapshots leave the recent window.
     later = presenter.update(snapshot(100.0, 150))
-    assert sum(count for _, count in later.histogram) == 10
+    assert "10 requests" in later.latency_lines[1]
 
 
 def test_reset_forgets_history() -> None:
@@ -209,27 +205,33 @@ def test_small_things_plural_caching_off_and_idle_tokens() -> None:
     assert "42 tokens/s (last)" in idle.summary and "tokens/s</b>" not in idle.summary
 
 
-def test_time_to_first_token_is_its_own_headline() -> None:
+def test_generation_charts_per_model_and_for_all() -> None:
     import dataclasses
 
-    from app.presenter import first_token_figures
     from proxy_core.observe.model_stats import ModelCounts
 
-    before = snapshot(0.0, 10)
+    before = snapshot(0.0, 10, models={})
     width = len(before.latency_buckets) + 1
     slow = [0] * width
     slow[before.latency_buckets.index(0.5)] = 8  # eight first tokens in (0.25, 0.5] s
     fast = [0] * width
-    fast[0] = 2  # two under half a millisecond
-    now = dataclasses.replace(
-        snapshot(30.0, 20),
-        models={"llama3.2:latest": ModelCounts(ttft_counts=tuple(slow)),
-                "qwen:1": ModelCounts(ttft_counts=tuple(fast))},
-    )  # fmt: skip
-    figures = dict(first_token_figures(before, now))
-    assert set(figures) == {"p50", "p95", "p99"}
-    assert figures["p50"].endswith("ms") and 250 <= float(figures["p50"].split()[0]) <= 500
-    assert first_token_figures(now, now) == ()  # nothing new in the window: no line
+    fast[1] = 2  # two in (0.5, 1] ms
+    presenter = DashboardPresenter("u")
+    presenter.update(before)
+    models = {
+        "llama3.2:latest": ModelCounts(generations=8, ttft_counts=tuple(slow)),
+        "qwen:1": ModelCounts(generations=2, ttft_counts=tuple(fast)),
+    }
+    now = dataclasses.replace(snapshot(30.0, 20), models=models)
+    view = presenter.update(now)
+    assert view.model_choices == ("llama3.2:latest", "qwen:1")
+    assert view.ttft.count == 10
+    assert view.ttft.headline.startswith("Time to first token: p50 ")
+    presenter.model = "qwen:1"
+    only = presenter.update(dataclasses.replace(now, taken=30.5))
+    assert only.ttft.count == 2 and only.ttft.title == "Time to first token of qwen:1"
+    assert only.ttft.marks[0].text == "p50 0.8 ms"
+    assert only.duration.count == 0 and only.duration.headline.endswith("none in the last minute")
 
 
 def test_this_app_has_its_own_heading() -> None:

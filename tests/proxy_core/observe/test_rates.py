@@ -151,3 +151,24 @@ def test_recorder_feeds_the_snapshot() -> None:
     assert snap.latency_counts[LATENCY_BUCKETS.index(0.25)] == 1
     assert snap.completion_tokens == 50 and snap.generation_seconds == 0.5
     assert compare(None, snap).lifetime.count == 2
+
+
+def test_hits_and_generations_are_counted_apart() -> None:
+    """The dashboard's generation charts must not drown in sub-millisecond hits."""
+    recorder = MetricsRecorder()
+    recorder.set_known_models(["llama3.2"])
+    for route, status, cache, seconds, model in (
+        ("/api/chat", 200, "HIT", 0.0004, "llama3.2"),
+        ("/v1/chat/completions", 200, "HIT", 0.0004, "llama3.2"),
+        ("/api/chat", 200, "MISS", 1.7, "llama3.2:latest"),
+        ("/api/chat", 502, "BYPASS", 0.2, "llama3.2"),  # an error is no generation
+        ("/api/tags", 200, "NONE", 0.002, None),  # nor is a listing
+        ("/metrics", 200, "NONE", 0.001, None),  # nor the proxy's own routes (not traffic)
+    ):
+        recorder.request_started()
+        recorder.request_finished(route, "POST", status, cache, seconds, model)
+    snap = recorder.snapshot()
+    assert snap.requests == 5
+    assert sum(snap.hit_counts) == 2 and snap.hit_counts[0] == 2
+    durations = snap.models["llama3.2:latest"].duration_counts
+    assert sum(durations) == 1 and durations[LATENCY_BUCKETS.index(2.5)] == 1
