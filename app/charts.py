@@ -338,12 +338,19 @@ class SpecBar(QWidget):
                 used.setWidth(capacity.width() * max(0.0, min(row.used, 1.0)))
                 painter.setBrush(color)
                 painter.drawRoundedRect(used, 4, 4)
-        for name, value in (("min", row.minimum), ("optimal", row.optimal)):
+        # the spec's ticks, labelled with their values; a label that would overlap the
+        # previous one moves right of it rather than onto it
+        metrics = painter.fontMetrics()
+        right_of_last = -1.0
+        for label, value in zip(row.ticks, (row.minimum, row.optimal), strict=True):
             if value is None:
                 continue
             painter.setPen(QPen(text, 2))
             painter.drawLine(
                 QPointF(x(value), track.top() - 2), QPointF(x(value), track.bottom() + 2)
             )
-            painter.drawText(QPointF(x(value) - 10, self.height() - 2), name)
+            width = metrics.horizontalAdvance(label)
+            left = min(max(x(value) - width / 2, right_of_last + 8, 0.0), self.width() - width)
+            painter.drawText(QPointF(left, self.height() - 2), label)
+            right_of_last = left + width
         painter.end()

@@ -28,9 +28,23 @@ from proxy_core.tools.audit import AuditEntry
 
 from .charts import VERDICT_COLORS, HistogramWidget, SpecBar, TimelineWidget
 from .icons import app_icon
-from .presenter import DashboardPresenter, DashboardView, SpecRow, client_rows, tool_rows
+from .presenter import (
+    SPECS_PURPOSE,
+    DashboardPresenter,
+    DashboardView,
+    SpecRow,
+    client_rows,
+    tool_rows,
+)
 
 REFRESH_MS = 500  # about twice a second, as the brief asks
+BLANK = "\u00a0"  # a row kept for its height
+HARDWARE_ROWS = 8  # CPU, RAM, network, storage and up to four GPUs, above the memory rows
+_SWATCH = '<span style="background:{};">&nbsp;&nbsp;&nbsp;&nbsp;</span>'
+BAR_LEGEND = (
+    f"{_SWATCH.format('#b2dfbc')} capacity &nbsp; {_SWATCH.format('#2f9e44')} in use now"
+    " &nbsp; <b>|</b> the minimum and optimal specs (colour: the verdict)"
+)
 SnapshotSource = Callable[[], MetricsSnapshot | None]
 ToolActions = Callable[[], Sequence[AuditEntry] | None]  # None: the tools are off
 
@@ -51,16 +65,20 @@ class _Form(QWidget):
             value.setWordWrap(True)
             self._layout.addRow(name, value)
             self._values.append((name, value))
+        # Rows a form no longer needs are blanked, not hidden: they keep their space while
+        # the window is open, so the boxes below do not jump when Ollama goes down or a
+        # model unloads (they are dropped when the window is shown again: clear()).
         for index, (name_label, value_label) in enumerate(self._values):
-            visible = index < len(rows)
-            name_label.setVisible(visible)
-            value_label.setVisible(visible)
-            if visible:
-                name_label.setText(rows[index][0])
-                value_label.setText(rows[index][1])
+            name_label.setText(rows[index][0] if index < len(rows) else "")
+            value_label.setText(rows[index][1] if index < len(rows) else BLANK)
+
+    def clear(self) -> None:
+        while self._values:
+            self._values.pop()
+            self._layout.removeRow(self._layout.rowCount() - 1)
 
     def text(self) -> dict[str, str]:
-        return {n.text(): v.text() for n, v in self._values if n.isVisibleTo(self)}
+        return {n.text(): v.text() for n, v in self._values if v.text() != BLANK}
 
 
 class _HardwareRow:
@@ -207,7 +225,13 @@ class DashboardWindow(QWidget):
         lay.addWidget(self.models)
         hardware = QGroupBox("Hardware against the recommended specs")
         grid = QGridLayout(hardware)
-        grid.addWidget(self.verdict, 0, 0, 1, 5)
+        purpose = QLabel(SPECS_PURPOSE)
+        purpose.setWordWrap(True)
+        grid.addWidget(purpose, 0, 0, 1, 5)
+        grid.addWidget(self.verdict, 1, 0, 1, 3)
+        grid.addWidget(QLabel(BAR_LEGEND), 1, 3, 1, 2)
+        self.memory = _Form()
+        grid.addWidget(self.memory, HARDWARE_ROWS + 2, 0, 1, 5)
         grid.setColumnStretch(2, 2)
         grid.setColumnStretch(4, 3)
         self._hardware_grid = grid
@@ -274,6 +298,8 @@ class DashboardWindow(QWidget):
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
         self.presenter.reset()
+        for form in (self.cache, self.ollama, self.models, self.memory, self.clients, self.tools):
+            form.clear()
         self.refresh()
         self.timer.start()
 
@@ -329,7 +355,8 @@ class DashboardWindow(QWidget):
         self.verdict.setText(f"This machine overall: <b>{view.verdict}</b>")
         while len(self._hardware_rows) < len(view.hardware):
             self._hardware_rows.append(
-                _HardwareRow(self._hardware_grid, len(self._hardware_rows) + 1)
+                _HardwareRow(self._hardware_grid, len(self._hardware_rows) + 2)
             )
         for index, row in enumerate(self._hardware_rows):
             row.show(view.hardware[index] if index < len(view.hardware) else None)
+        self.memory.set_rows(view.memory)

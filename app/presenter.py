@@ -38,6 +38,7 @@ from .chart_data import (
     smoothed_timeline,
     window_counts,
 )
+from .memory_view import memory_rows
 
 RECENT_SECONDS = 60.0  # the "recent" histogram and hit rate cover the last minute
 SMOOTH_SECONDS = 3.0  # each traffic point is a rate over this long
@@ -171,13 +172,14 @@ def format_mbps(value: float | None) -> str:
 class SpecRow:
     name: str
     capacity: str  # "2 cores", "24.0 GB", "not reported"
-    verdict: Verdict | None  # None: the brief sets no spec for this item (GPU)
+    verdict: Verdict | None  # None: no spec is recommended for this item (GPU)
     value: float | None  # capacity on the scale; None when unknown
     minimum: float | None
     optimal: float | None
     scale: float  # right end of the drawn scale
     used: float | None  # 0..1 of the capacity in use now
     detail: str
+    ticks: tuple[str, str] = ("", "")  # the minimum's and optimum's labels, with values
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -196,6 +198,7 @@ class DashboardView:
     ollama: tuple[tuple[str, str], ...]
     models: tuple[tuple[str, str], ...]
     this_app: tuple[tuple[str, str], ...] = ()  # the proxy's own CPU and memory
+    memory: tuple[tuple[str, str], ...] = ()  # RAM and VRAM against the models (memory_view)
 
 
 def _scale(requirement: Requirement, value: float | None) -> float:
@@ -229,7 +232,22 @@ def spec_row(
         scale=_scale(requirement, value) / unit,
         used=used,
         detail=detail,
+        ticks=TICKS[requirement.item],
     )
+
+
+# The spec's values on the bars' ticks (specs.py holds the numbers).
+TICKS = {
+    "cpu": ("min 4 cores", "optimal 8"),
+    "ram": ("min 8 GB", "optimal 16 GB"),
+    "network": ("min 100 Mbit/s", "optimal 1 Gbit/s"),
+    "storage": ("", "optimal: SSD"),
+}
+SPECS_PURPOSE = (
+    "What the specs are for: this proxy beside Ollama serving everyday coding models "
+    "(up to about 8B parameters) to a few IDEs. Bigger models need more memory: whether "
+    "yours fit is below. The proxy itself needs little (see This app)."
+)
 
 
 def _ram_floor(headroom: int | None) -> str:
@@ -310,7 +328,7 @@ def hardware_rows(sample: HardwareSample, network_counts: bool = True) -> tuple[
             "optimal is an SSD; any disk meets the minimum",
         )
     )
-    for gpu in sample.gpus:  # the brief sets no GPU spec: drawn as plain utilisation
+    for gpu in sample.gpus:  # no GPU spec is recommended: drawn as plain utilisation
         rows.append(
             SpecRow(
                 name="GPU",
@@ -472,20 +490,23 @@ class DashboardPresenter:
             ollama=self._ollama_rows(snap.ollama, hw),
             models=self._models(snap.ollama),
             this_app=() if hw is None else _this_app(hw, snap.in_flight),
+            memory=memory_rows(snap.ollama, hw),
         )
 
     def _ollama_rows(
         self, status: OllamaStatus | None, hw: HardwareSample | None
     ) -> tuple[tuple[str, str], ...]:
+        # The same rows up or down ("-" where unknown): the box keeps its shape.
         rows: list[tuple[str, str]] = [("URL", self.ollama_url)]
+        up = status is not None and status.reachable
         if status is None:
             rows.append(("Status", "checking…"))
         elif status.reachable:
             rows.append(("Status", "reachable"))
-            rows.append(("Version", status.version or "-"))
-            rows.append(("Installed models", str(len(status.models))))
         else:
             rows.append(("Status", f"unreachable: {status.error}"))
+        rows.append(("Version", (status.version if status and up else None) or "-"))
+        rows.append(("Installed models", str(len(status.models)) if status and up else "-"))
         if hw is not None:
             rows.append(
                 (

@@ -30,6 +30,7 @@ class OllamaStatus:
     loaded: tuple[LoadedModel, ...] = ()
     models: tuple[str, ...] = ()  # installed, from /api/tags
     digests: tuple[tuple[str, str], ...] = ()  # (model, digest) from /api/tags
+    sizes: tuple[tuple[str, int], ...] = ()  # (model, bytes on disk) from /api/tags
     error: str | None = None
 
 
@@ -82,6 +83,16 @@ async def check_ollama(upstream: UpstreamClient) -> OllamaStatus:
         loaded=_loaded(ps),
         models=_installed(tags),
         digests=_digests(tags),
+        sizes=_sizes(tags),
+    )
+
+
+def _sizes(payload: Any) -> tuple[tuple[str, int], ...]:
+    models = payload.get("models") if isinstance(payload, dict) else None
+    return tuple(
+        (str(m.get("model") or m.get("name")), m["size"])
+        for m in (models if isinstance(models, list) else ())
+        if isinstance(m, dict) and isinstance(m.get("size"), int) and m["size"] > 0
     )
 
 

@@ -39,7 +39,12 @@ OLLAMA_UP = OllamaStatus(
     True,
     version="0.12.3",
     loaded=(LoadedModel("llama3.2:latest", 3_400_000_000, 3_000_000_000),),
-    models=("llama3.2:latest", "nomic-embed-text:latest"),
+    models=("llama3.2:latest", "nomic-embed-text:latest", "llama3.3:70b"),
+    sizes=(
+        ("llama3.2:latest", 2_019_393_189),
+        ("nomic-embed-text:latest", 274_302_450),
+        ("llama3.3:70b", 42_520_413_916),
+    ),
 )
 
 

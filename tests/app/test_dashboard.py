@@ -126,3 +126,35 @@ def test_clients_say_when_the_ring_holds_less_than_a_minute(qtbot: QtBot) -> Non
     window.ring_size = lambda: 2  # full, and its oldest entry is seconds old
     window.refresh()
     assert window.clients_box.title() == "Clients (the last 2 requests)"
+
+
+def test_the_layout_does_not_jump_when_ollama_goes_down(qtbot: QtBot) -> None:
+    import dataclasses
+
+    from proxy_core.observe.ollama_status import LoadedModel, OllamaStatus
+    from tests.app.samples import OLLAMA_UP, snapshot
+
+    two_loaded = dataclasses.replace(
+        OLLAMA_UP, loaded=(*OLLAMA_UP.loaded, LoadedModel("qwen2.5-coder:1.5b", 10**9, 0))
+    )
+    state = {"ollama": two_loaded}
+    calls = [0]
+
+    def source():  # type: ignore[no-untyped-def]
+        calls[0] += 1
+        return snapshot(calls[0] * 0.5, 100 + 40 * calls[0], ollama=state["ollama"])
+
+    window = DashboardWindow(source, DashboardPresenter("http://127.0.0.1:11434"))
+    qtbot.addWidget(window)
+    window.show()
+    window.refresh()
+    qtbot.wait(50)
+    this_app_box = window.this_app.parentWidget()
+    before = (window.ollama.height(), this_app_box.mapTo(window, this_app_box.rect().topLeft()))
+    state["ollama"] = OllamaStatus(0.0, False, error="refused")  # two loaded-model rows go
+    window.refresh()
+    qtbot.wait(50)
+    after = (window.ollama.height(), this_app_box.mapTo(window, this_app_box.rect().topLeft()))
+    assert window.ollama.text()["Version"] == "-"
+    assert "none loaded" in window.models.text().values()
+    assert after == before

@@ -70,6 +70,8 @@ def test_hardware_rows_against_the_spec() -> None:
     assert ram.verdict is Verdict.OPTIMAL and (ram.minimum, ram.optimal) == (8, 16)
     assert ram.value == pytest.approx(24) and ram.scale >= ram.value
     assert "7.0 GB above the 8 GB floor" in ram.detail
+    # The ticks carry the spec's values, not just "min" and "optimal".
+    assert ram.ticks == ("min 8 GB", "optimal 16 GB") and ram.minimum == pytest.approx(8)
     assert net.verdict is Verdict.OPTIMAL and net.used == pytest.approx(12.5 / 1000)
     assert disk.verdict is Verdict.OPTIMAL and disk.capacity == "SSD"
     assert gpu.verdict is None and "63% busy" in gpu.detail

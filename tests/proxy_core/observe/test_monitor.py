@@ -43,6 +43,8 @@ async def test_monitor_fills_snapshot_and_gauges(sim: Sim, tmp_path: Path) -> No
         snap = await wait_for(service, lambda s: s.hardware is not None and s.ollama is not None)
         assert snap.ollama is not None and snap.ollama.reachable
         assert snap.ollama.version and snap.ollama.loaded  # the simulator has one loaded
+        # Installed sizes from /api/tags, for "do my models fit" on the dashboard.
+        assert dict(snap.ollama.sizes)["llama3.2:latest"] == 2_019_393_189
         assert snap.hardware is not None and snap.hardware.proxy.status == "running"
         # Model labels are known from the start, before any client listed the models.
         assert service.state is not None
