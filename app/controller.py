@@ -26,19 +26,20 @@ from proxy_core.observe.monitor import refresh_ollama
 from proxy_core.observe.rates import compare
 from proxy_core.observe.recorder import MetricsSnapshot
 from proxy_core.observe.requests_log import RequestRecord
-from proxy_core.settings import SettingsError
+from proxy_core.settings import SettingsError, default_data_dir
 from proxy_core.tools.audit import AuditEntry
 
 from . import autostart
 from .ide_configs import choose_models
 from .models_view import profile_for
 from .presenter import (
-    STATE_TEXT,
     DashboardPresenter,
     TrayState,
+    instance_label,
     ollama_down,
     ollama_notice,
     raised_context,
+    status_line,
     tooltip,
     tray_state,
     truncation_notice,
@@ -125,6 +126,12 @@ class AppController(QObject):
         self.tray = Tray()
         menu = self.tray.menu
         menu.open_dashboard.triggered.connect(self.open_dashboard)
+        menu.status.triggered.connect(self.open_dashboard)
+        # A second instance (another data folder) is told apart in its icon and tooltip.
+        self.instance_label = instance_label(
+            str(service.settings.data_dir), str(default_data_dir())
+        )
+        self.tray.set_badge(self.instance_label)
         menu.caching.toggled.connect(self.set_caching)
         menu.copy_openai_url.triggered.connect(self.copy_openai_url)
         menu.copy_ollama_url.triggered.connect(self.copy_ollama_url)
@@ -256,11 +263,14 @@ class AppController(QObject):
         state = tray_state(self.service.running, self.error, ollama)
         figures = None if snap is None else compare(self._status_snapshot, snap)
         self._status_snapshot = snap
-        caching = self.service.settings.cache_enabled
-        self.presenter.caching = caching
-        self.tray.show_state(state, tooltip(state, self.service.base_url, figures, caching))
-        self.tray.menu.status.setText(f"{self.service.base_url} — {STATE_TEXT[state]}")
         settings = self.service.settings
+        caching = settings.cache_enabled
+        self.presenter.caching = caching
+        self.tray.show_state(
+            state,
+            tooltip(state, self.service.base_url, figures, caching, self.instance_label),
+            status_line(state, self.service.base_url, settings.ollama_url, self.error),
+        )
         tools = self.tray.menu.agent_tools
         tools.setVisible(settings.agent_tools)
         tools.setText(f"Agent tools on — {settings.workspace}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -39,6 +39,7 @@ from .presenter import (
 
 REFRESH_MS = 500  # about twice a second, as the brief asks
 BLANK = "\u00a0"  # a row kept for its height
+PREFERRED_SIZE = QSize(1000, 720)
 HARDWARE_ROWS = 8  # CPU, RAM, network, storage and up to four GPUs, above the memory rows
 _SWATCH = '<span style="background:{};">&nbsp;&nbsp;&nbsp;&nbsp;</span>'
 BAR_LEGEND = (
@@ -275,7 +276,8 @@ class DashboardWindow(QWidget):
         root.addWidget(self.summary)
         root.addWidget(scroll, 1)
         self.setMinimumSize(640, 480)
-        self.resize(1000, 720)
+        self.resize(PREFERRED_SIZE)
+        self._fitted = False
 
     def _show_choices(self, models: Sequence[str]) -> None:
         """Add models as they appear; never remove one while shown (no jumping combo)."""
@@ -295,7 +297,17 @@ class DashboardWindow(QWidget):
             self.actions_menu.addAction(action)
 
     # visibility drives the timer: no refresh work while hidden ------------------------------
+    def fit_to_screen(self, available: QSize) -> None:
+        """Never taller or wider than the screen's free area (a 1440-pixel screen at 2x
+        scale is 720 logical pixels); what does not fit scrolls."""
+        size = self.size().boundedTo(available).expandedTo(self.minimumSize())
+        if size != self.size():
+            self.resize(size)
+
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        if not self._fitted:
+            self._fitted = True
+            self.fit_to_screen(self.screen().availableGeometry().size())
         super().showEvent(event)
         self.presenter.reset()
         for form in (self.cache, self.ollama, self.models, self.memory, self.clients, self.tools):

@@ -68,10 +68,34 @@ def tray_state(running: bool, error: str | None, ollama: OllamaStatus | None) ->
     return TrayState.HEALTHY if ollama.reachable else TrayState.OLLAMA_DOWN
 
 
+def instance_label(data_dir: str, default_dir: str) -> str | None:
+    """A second instance (another data folder) is told apart by its folder's name; the
+    default folder's instance needs no label."""
+    if data_dir.rstrip("/\\") == default_dir.rstrip("/\\"):
+        return None
+    name = data_dir.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+    return name or data_dir
+
+
+def status_line(state: TrayState, base_url: str, ollama_url: str, error: str | None) -> str:
+    """The tray menu's first line: the state in words and what it concerns."""
+    if state is TrayState.OLLAMA_DOWN:
+        where = ollama_url.split("://", 1)[-1].rstrip("/")
+        return f"⚠ Ollama is not answering at {where}"
+    if state is TrayState.PROXY_ERROR and error:
+        return f"⚠ {error[:90]}"
+    return f"{STATE_TEXT[state]} — {base_url}"
+
+
 def tooltip(
-    state: TrayState, base_url: str, figures: DashboardFigures | None, caching: bool = True
+    state: TrayState,
+    base_url: str,
+    figures: DashboardFigures | None,
+    caching: bool = True,
+    label: str | None = None,
 ) -> str:
-    lines = [f"Ollama Tray Proxy — {STATE_TEXT[state]}", base_url]
+    name = "Ollama Tray Proxy" if label is None else f"Ollama Tray Proxy ({label})"
+    lines = [f"{name} — {STATE_TEXT[state]}", base_url]
     if figures is not None:
         rate = figures.hit_rate_lifetime
         cache = (

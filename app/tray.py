@@ -12,8 +12,9 @@ from .presenter import TrayState
 class TrayMenu(QMenu):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        # Enabled, so it reads in full colour in error states (a disabled line is grey);
+        # it opens the dashboard, where the state is explained.
         self.status = self.addAction("Starting…")
-        self.status.setEnabled(False)
         self.addSeparator()
         self.open_dashboard = self.addAction("Open dashboard")
         self.caching = self.addAction("Caching")
@@ -51,9 +52,17 @@ class Tray(QSystemTrayIcon):
         self.menu = TrayMenu()
         self.setContextMenu(self.menu)
         self.state = TrayState.STARTING
+        self.badge: str | None = None  # a second instance's label (presenter.instance_label)
 
-    def show_state(self, state: TrayState, tooltip: str) -> None:
+    def show_state(self, state: TrayState, tooltip: str, status: str = "") -> None:
         if state is not self.state:
             self.state = state
-            self.setIcon(state_icon(state))
+            self.setIcon(state_icon(state, self.badge))
+            self.menu.status.setIcon(state_icon(state))
         self.setToolTip(tooltip)
+        if status:
+            self.menu.status.setText(status)
+
+    def set_badge(self, badge: str | None) -> None:
+        self.badge = badge
+        self.setIcon(state_icon(self.state, badge))

@@ -374,6 +374,25 @@ def test_an_address_it_cannot_listen_on_shows_red_until_fixed(
     on_qt_loop(scenario())
 
 
+def test_a_second_instance_is_told_apart(qapp: Any, tmp_path: Path, store: SettingsStore) -> None:
+    """Another data folder: its name in the tooltip and a badge on the icon."""
+    from PySide6.QtGui import QImage
+
+    from app.icons import state_icon
+
+    settings = make_settings(tmp_path, "http://127.0.0.1:9", data_dir=tmp_path / "team-b")
+    controller = AppController(ProxyService(settings), store, tray_available=True)
+    assert controller.instance_label == "team-b"
+    controller.update_status()
+    assert controller.tray.toolTip().startswith("Ollama Tray Proxy (team-b) — ")
+    plain = state_icon(TrayState.STARTING).pixmap(64, 64).toImage()
+    badged = controller.tray.icon().pixmap(64, 64).toImage()
+    assert plain.convertToFormat(QImage.Format.Format_ARGB32) != badged.convertToFormat(
+        QImage.Format.Format_ARGB32
+    )
+    assert QImage(badged).pixelColor(2, 15).name() == "#7048e8"  # the violet badge
+
+
 def test_ollama_going_down_changes_icon_and_tooltip_on_the_status_timer(
     on_qt_loop: Run, tmp_path: Path, store: SettingsStore
 ) -> None:
@@ -390,6 +409,10 @@ def test_ollama_going_down_changes_icon_and_tooltip_on_the_status_timer(
             tip = controller.tray.toolTip()
             assert tip != healthy_tip and STATE_TEXT[TrayState.OLLAMA_DOWN] in tip
             assert controller.notices[-1][0] == "Ollama is unreachable"
+            # The menu's status line stays readable (enabled, not greyed) and says it.
+            status = controller.tray.menu.status
+            assert status.isEnabled() and status.text().startswith("⚠ Ollama is not answering")
+            assert not status.icon().isNull()
         finally:
             await controller.shutdown()
 

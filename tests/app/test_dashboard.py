@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from PySide6.QtGui import QColor, QImage, QPalette
 from pytestqt.qtbot import QtBot
 
@@ -37,7 +38,7 @@ def test_renders_sample_data_to_png(qtbot: QtBot, tmp_path: Path) -> None:
     path = tmp_path / "dashboard.png"
     assert window.grab().save(str(path))
     image = QImage(str(path))
-    assert image.width() >= 900 and image.height() >= 600
+    assert image.width() >= 640 and image.height() >= 480  # fitted to the offscreen screen
     # Not a blank window: the charts put many distinct colours on it.
     colours = {
         image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)
@@ -158,3 +159,33 @@ def test_the_layout_does_not_jump_when_ollama_goes_down(qtbot: QtBot) -> None:
     assert window.ollama.text()["Version"] == "-"
     assert "none loaded" in window.models.text().values()
     assert after == before
+
+
+@pytest.mark.parametrize(("width", "height"), [(2560, 1440), (1920, 1080)])
+def test_not_bigger_than_the_screen_at_2x_scale(tmp_path: Path, width: int, height: int) -> None:
+    """At 2x scale a 1440-pixel screen has 720 logical pixels: the dashboard fits it
+    (and a 1080-pixel one), scrolling what does not fit."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "screens.json"
+    screen = {"name": "hidpi", "x": 0, "y": 0, "width": width, "height": height}
+    config.write_text(json.dumps({"screens": [{**screen, "logicalDpi": 96, "dpr": 1}]}))
+    env = {
+        **os.environ,
+        "QT_SCALE_FACTOR": "2",
+        "QT_QPA_PLATFORM": f"offscreen:configfile={config}",
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.app.hidpi_child"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.split()
+    shot_w, shot_h, ratio = int(out[0]), int(out[1]), float(out[2])
+    assert ratio == 2.0
+    assert shot_h <= height and shot_w <= width

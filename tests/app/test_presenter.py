@@ -258,3 +258,18 @@ def test_the_network_does_not_count_when_ollama_is_local() -> None:
         ("https://ollama.example.com", False),
     ):
         assert ollama_is_local(url) is local, url
+
+
+def test_instance_label_and_status_line() -> None:
+    from app.presenter import instance_label, status_line
+
+    assert instance_label("/home/a/.local/share/otp", "/home/a/.local/share/otp/") is None
+    assert instance_label("/srv/team-b/", "/home/a/.local/share/otp") == "team-b"
+    line = status_line(TrayState.OLLAMA_DOWN, "http://127.0.0.1:11435", "http://o:11434", None)
+    assert line == "⚠ Ollama is not answering at o:11434"
+    assert status_line(TrayState.PROXY_ERROR, "u", "o", "port 11435 is taken") == (
+        "⚠ port 11435 is taken"
+    )
+    assert status_line(TrayState.HEALTHY, "http://127.0.0.1:11435", "o", None) == (
+        "Healthy — http://127.0.0.1:11435"
+    )
