@@ -178,13 +178,13 @@ def log_height(count: int, top_tick: int) -> float:
 class TimelinePoint:
     seconds_ago: float
     requests_per_second: float
-    ttft: float | None  # mean time to Ollama's first byte over the smoothing window
+    ttft: float | None  # mean time to first token over the smoothing window
 
 
 def smoothed_timeline(
     samples: Sequence[tuple[float, int, int, float]], now: float, smooth_seconds: float
 ) -> tuple[TimelinePoint, ...]:
-    """Points from cumulative samples ``(taken, requests, ttfb_count, ttfb_sum)``, each a
+    """Points from cumulative samples ``(taken, requests, ttft_count, ttft_sum)``, each a
     rate over the ``smooth_seconds`` before it (not the half-second tick, whose spikes
     say more about the timer than about the traffic)."""
     points = []

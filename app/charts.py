@@ -156,11 +156,16 @@ class HistogramWidget(QWidget):
         metrics = painter.fontMetrics()
         box_h = metrics.height() + 2
         base = self.palette().color(QPalette.ColorRole.Base)
-        for row, mark in enumerate(self.chart.marks):
+        marks = self.chart.marks
+        for mark in marks:  # every line first, so no line crosses another mark's label
+            x = area.left() + mark.position * slot
+            painter.setPen(
+                QPen(MARK_COLORS.get(mark.name, _text_color(self)), 2, Qt.PenStyle.DashLine)
+            )
+            painter.drawLine(QPointF(x, area.top()), QPointF(x, area.bottom()))
+        for row, mark in enumerate(marks):
             color = MARK_COLORS.get(mark.name, _text_color(self))
             x = area.left() + mark.position * slot
-            painter.setPen(QPen(color, 2, Qt.PenStyle.DashLine))
-            painter.drawLine(QPointF(x, area.top()), QPointF(x, area.bottom()))
             # one boxed label per row, flipped left near the right edge: always readable
             width = metrics.horizontalAdvance(mark.text) + 8
             left = x + 3 if x + 3 + width <= area.right() else x - 3 - width
@@ -205,8 +210,8 @@ class TimelineWidget(QWidget):
         fill = QColor(_accent(self))
         fill.setAlpha(110)
         self._legend(painter, line, fill)
-        left_w = metrics.horizontalAdvance(_tick_text(top_rps)) + 6
-        right_w = metrics.horizontalAdvance(_tick_text(top_ms)) + 6
+        left_w = max(metrics.horizontalAdvance(_tick_text(top_rps * k)) for k in (0.5, 1)) + 6
+        right_w = max(metrics.horizontalAdvance(_tick_text(top_ms * k)) for k in (0.5, 1)) + 6
         area = QRectF(left_w, line + 6 + line / 2, self.width() - left_w - right_w, 0.0)
         area.setBottom(self.height() - line - 6)
         painter.setPen(_faint(self))

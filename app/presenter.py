@@ -398,7 +398,7 @@ class DashboardPresenter:
         self.caching = True  # set by the controller: shown on the dashboard when off
         self.last_tokens_per_second: float | None = None
         self._history: collections.deque[MetricsSnapshot] = collections.deque()
-        # Cumulative (taken, requests, ttfb_count, ttfb_sum): the traffic chart's source.
+        # Cumulative (taken, requests, ttft_count, ttft_sum): the traffic chart's source.
         self._samples: collections.deque[tuple[float, int, int, float]] = collections.deque(
             maxlen=TIMELINE_SAMPLES
         )
@@ -421,7 +421,7 @@ class DashboardPresenter:
         recent = compare(base, snapshot)
         self._history.append(snapshot)
         self._samples.append(
-            (snapshot.taken, snapshot.requests, snapshot.ttfb_count, snapshot.ttfb_sum)
+            (snapshot.taken, snapshot.requests, snapshot.ttft_count, snapshot.ttft_sum)
         )
         return self._view(base, snapshot, tick, recent)
 
@@ -528,7 +528,7 @@ class DashboardPresenter:
         elif status.reachable:
             rows.append(("Status", "reachable"))
         else:
-            rows.append(("Status", f"unreachable: {status.error}"))
+            rows.append(("Status", f"unreachable ({short_reason(status.error)})"))
         rows.append(("Version", (status.version if status and up else None) or "-"))
         rows.append(("Installed models", str(len(status.models)) if status and up else "-"))
         if hw is not None:
@@ -552,6 +552,25 @@ class DashboardPresenter:
             )
             for m in status.loaded
         )
+
+
+def short_reason(error: str | None) -> str:
+    """A few words for why Ollama did not answer (the banner above says the rest): the
+    full OS error would wrap over three lines and push the boxes below down."""
+    text = (error or "").lower()
+    for needle, words in (
+        ("refused", "connection refused"),
+        ("errno 111", "connection refused"),
+        ("timed out", "no answer in time"),
+        ("no answer in time", "no answer in time"),
+        ("name or service not known", "unknown host name"),
+        ("nodename nor servname", "unknown host name"),
+        ("getaddrinfo", "unknown host name"),
+        ("unreachable", "network unreachable"),
+    ):
+        if needle in text:
+            return words
+    return (error or "no answer")[:40]
 
 
 def tool_rows(entries: Sequence[AuditEntry], limit: int = 8) -> list[tuple[str, str]]:

@@ -112,7 +112,7 @@ async def open_reply(
         await _acquire(state, lane, facts)
         try:
             async with _direct(state, kind, raw_body, headers, whole, facts) as reply:
-                if generation:
+                if generation and not whole:  # a whole reply's head comes after its last token
                     state.metrics.first_token(facts.model, reply.ttfb)
                 yield reply
         finally:
@@ -201,7 +201,7 @@ async def open_reply(
     try:
         status, reply_headers, length = await flight.head
         ttfb = time.perf_counter() - started
-        if generation:
+        if generation and streamed:  # a whole reply's head comes after its last token
             state.metrics.first_token(facts.model, ttfb)
         yield Reply(
             status,

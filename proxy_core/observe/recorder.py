@@ -82,6 +82,9 @@ class MetricsSnapshot:
     # The cache hits among ``latency_counts``, per bucket: shown apart from generations,
     # whose seconds would otherwise vanish under thousands of sub-millisecond hits.
     hit_counts: tuple[int, ...] = ()
+    # Time to first token of streamed generations (all models): the traffic chart's line.
+    ttft_count: int = 0
+    ttft_sum: float = 0.0
 
 
 class _CacheCollector(Collector):
@@ -312,6 +315,8 @@ class MetricsRecorder:
         self._sum = 0.0
         self._ttfb_count = 0
         self._ttfb_sum = 0.0
+        self._ttft_count = 0
+        self._ttft_sum = 0.0
         self._completion_tokens = 0
         self._generation_seconds = 0.0
         self._in_flight = 0
@@ -452,6 +457,8 @@ class MetricsRecorder:
         index = bisect.bisect_left(LATENCY_BUCKETS, seconds)
         with self._lock:
             self._model(self.model_label(model)).ttft[index] += 1
+            self._ttft_count += 1
+            self._ttft_sum += seconds
 
     def queued(self, model: str, lane: str, seconds: float) -> None:
         label = self.model_label(model)
@@ -528,4 +535,6 @@ class MetricsRecorder:
                 models={label: stats.freeze() for label, stats in self._models.items()},
                 lanes=self._lane_depth(),
                 hit_counts=tuple(self._hit_counts),
+                ttft_count=self._ttft_count,
+                ttft_sum=self._ttft_sum,
             )

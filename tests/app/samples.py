@@ -86,6 +86,8 @@ def snapshot(taken: float, requests: int, **values: object) -> MetricsSnapshot:
         "cache_misses": requests // 3,
         "ttfb_count": requests // 2,
         "ttfb_sum": requests // 2 * 0.12,
+        "ttft_count": requests // 2,
+        "ttft_sum": requests // 2 * 0.12,
         "completion_tokens": requests * 40,
         "generation_seconds": requests * 0.5,
         "cache_entries": 42,

@@ -124,7 +124,7 @@ def test_reset_forgets_history() -> None:
 
 def test_ollama_down_rows() -> None:
     view = DashboardPresenter("u").update(snapshot(0.0, 1, ollama=DOWN))
-    assert dict(view.ollama)["Status"] == "unreachable: connection refused"
+    assert dict(view.ollama)["Status"] == "unreachable (connection refused)"
     assert view.models == ()
 
 
@@ -273,3 +273,22 @@ def test_instance_label_and_status_line() -> None:
     assert status_line(TrayState.HEALTHY, "http://127.0.0.1:11435", "o", None) == (
         "Healthy — http://127.0.0.1:11435"
     )
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (
+            "Ollama is not reachable at http://127.0.0.1:18434: [Errno 111] Connect call "
+            "failed ('127.0.0.1', 18434)",
+            "connection refused",
+        ),
+        ("no answer in time", "no answer in time"),
+        ("Cannot connect: [Errno -2] Name or service not known", "unknown host name"),
+        ("/api/version answered 500", "/api/version answered 500"),
+    ],
+)
+def test_why_ollama_is_down_in_a_few_words(error: str, words: str) -> None:
+    from app.presenter import short_reason
+
+    assert short_reason(error) == words

@@ -55,10 +55,13 @@ async def test_requests_fill_the_per_model_counts(sim: Sim, tmp_path: Path) -> N
         async with aiohttp.ClientSession() as http:
             async with http.get(service.base_url + "/api/tags") as resp:  # learn the labels
                 await resp.read()
-            for ctx, agent in ((8192, "Continue/1"), (2048, "GitHubCopilotChat/0.3")):
+            for ctx, agent, stream in (
+                (8192, "Continue/1", True),
+                (2048, "GitHubCopilotChat/0.3", False),
+            ):
                 body = {
                     "model": "llama3.2",
-                    "stream": False,
+                    "stream": stream,
                     "options": {"num_ctx": ctx},
                     "messages": [{"role": "user", "content": "x"}],
                 }
@@ -71,6 +74,9 @@ async def test_requests_fill_the_per_model_counts(sim: Sim, tmp_path: Path) -> N
         await service.stop()
     assert snapshot is not None
     counts = snapshot.models["llama3.2:latest"]
-    assert counts.generations == 2 and sum(counts.ttft_counts) == 2
+    assert counts.generations == 2 and sum(counts.duration_counts) == 2
+    # Time to first token only where there is one to see: a whole reply's head comes
+    # after its last token, so the non-streamed request has none.
+    assert sum(counts.ttft_counts) == 1
     assert counts.completion_tokens > 0
     assert counts.contexts == ((2048, "copilot", 1), (8192, "continue", 1))

@@ -172,3 +172,6 @@ def test_hits_and_generations_are_counted_apart() -> None:
     assert sum(snap.hit_counts) == 2 and snap.hit_counts[0] == 2
     durations = snap.models["llama3.2:latest"].duration_counts
     assert sum(durations) == 1 and durations[LATENCY_BUCKETS.index(2.5)] == 1
+    recorder.first_token("llama3.2", 0.25)  # the traffic chart's line: streamed TTFTs
+    later = recorder.snapshot()
+    assert later.ttft_count == 1 and later.ttft_sum == 0.25
