@@ -21,8 +21,14 @@ from typing import Any
 
 import diskcache
 
+from .keys import KEY_VERSION
+
 log = logging.getLogger(__name__)
 CLEAR_MARKER = "cleared"
+# The on-disk format: the key scheme (keys.KEY_VERSION) and the entry layout (encode()).
+# A cache written by another format is cleared at open, never misread (upgrades).
+FORMAT_FILE = "format"
+CACHE_FORMAT = f"keys {KEY_VERSION}, entries 1"
 WRITE_RETRY_SECONDS = 30.0
 
 
@@ -143,9 +149,34 @@ class ResponseStore:
         except (sqlite3.Error, OSError, PickleRefused) as exc:
             self._report(exc)
             self._rebuild()
+        self._check_format()
         if self._marker_identity() is None:
             self._touch_marker()  # a missing marker costs every lookup an exception
         self._marker_seen = self._marker_identity()
+
+    def _check_format(self) -> None:
+        """Clear a cache another version of the app wrote in another format (an upgrade
+        or a downgrade), then record ours. A cache without a format file predates it."""
+        if self._cache is None:
+            return
+        path = self.directory / FORMAT_FILE
+        try:
+            found = path.read_text().strip()
+        except OSError:
+            found = None
+        if found == CACHE_FORMAT:
+            return
+        try:
+            if len(self._cache):
+                removed = self._cache.clear()
+                log.warning(
+                    "cleared %d cached answers written in another format (%s)",
+                    removed,
+                    found or "from before format files",
+                )
+            path.write_text(CACHE_FORMAT + "\n")
+        except (sqlite3.Error, OSError) as exc:
+            self._report(exc)
 
     def _open(self) -> diskcache.Cache:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -294,3 +294,33 @@ async def test_an_answer_cached_right_after_start_survives_the_first_model_listi
         assert (await post(service, "/api/chat", CHAT))[1] == "HIT"
     finally:
         await service.stop()
+
+
+@pytest.mark.parametrize("found", [None, "keys 1, entries 1"])
+def test_a_cache_of_another_format_is_cleared_never_misread(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, found: str | None
+) -> None:
+    """Upgrading: a cache written before format files (None) or in another format is
+    emptied at open; one in today's format is kept."""
+    import time
+
+    from proxy_core.cache.store import CACHE_FORMAT, FORMAT_FILE
+
+    entry = CacheEntry((GOOD_DONE.strip(),), True, time.time(), 0.1)
+    old = diskcache.Cache(str(tmp_path / "c"))  # an older version's cache
+    old.set("k1", entry.encode())
+    old.close()
+    if found is not None:
+        (tmp_path / "c" / FORMAT_FILE).write_text(found)
+    store = ResponseStore(tmp_path / "c", size_limit=1 << 20, ttl=300)
+    with caplog.at_level(logging.WARNING):
+        store.open()
+    assert store.get("k1") is None and store.volume()[0] == 0
+    assert "cleared 1 cached answers written in another format" in caplog.text
+    assert (tmp_path / "c" / FORMAT_FILE).read_text().strip() == CACHE_FORMAT
+    store.put("k2", entry)
+    store.close()
+    again = ResponseStore(tmp_path / "c", size_limit=1 << 20, ttl=300)
+    again.open()  # today's format: kept
+    assert again.get("k2") is not None
+    again.close()
