@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run headless test lint typecheck unit bench bench-litellm soak mutate simulator sysdeps testdeps screenshots clean
+.PHONY: run headless test lint typecheck unit bench bench-litellm soak mutate simulator sysdeps testdeps screenshots clean dist package
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -39,6 +39,22 @@ unit: $(STAMP) testdeps
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 test: lint typecheck unit
+
+# The wheel and sdist users install (dist/); the version comes from proxy_core/__init__.py.
+dist: $(STAMP)
+	rm -rf dist/*.whl dist/*.tar.gz
+	$(BIN)/python -m build --outdir dist .
+
+# The frozen one-folder app for this OS (packaging/ollama-tray-proxy.spec) and, on Linux,
+# a tarball of it; prints the sizes. packaging/README.md covers Windows and macOS.
+package: $(STAMP)
+	rm -rf dist/ollama-tray-proxy build/pyinstaller
+	$(BIN)/pyinstaller --noconfirm --distpath dist --workpath build/pyinstaller \
+		packaging/ollama-tray-proxy.spec
+	tar -C dist -czf dist/ollama-tray-proxy-$$($(BIN)/python -c \
+		'import proxy_core; print(proxy_core.__version__)')-$$(uname -s | tr A-Z a-z)-$$(uname -m).tar.gz \
+		ollama-tray-proxy
+	@du -sh dist/ollama-tray-proxy dist/ollama-tray-proxy-*.tar.gz
 
 # Side-by-side figures for docs/PERFORMANCE.md: wrk against a fast Ollama stand-in and the
 # simulator, the upstream clients, cache, metrics, tray. SECTIONS narrows it (run_all.py).

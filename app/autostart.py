@@ -14,9 +14,10 @@ from __future__ import annotations
 import os
 import plistlib
 import shlex
+import shutil
 import subprocess
 import sys
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 APP_ID = "ollama-tray-proxy"
@@ -29,8 +30,36 @@ def supported(platform: str = sys.platform) -> bool:
     return platform.startswith(("linux", "darwin", "win32"))
 
 
-def launch_command() -> list[str]:
-    return [sys.executable, "-m", "app"]
+INSTALLED_PACKAGE = "ollama_tray_proxy_app"  # app/ as the wheel installs it (pyproject)
+ENTRY_POINT = "ollama-tray-proxy"
+
+
+def launch_command(
+    *,
+    frozen: bool | None = None,
+    package: str | None = None,
+    executable: str = sys.executable,
+    which: Any = shutil.which,
+) -> list[str]:
+    """How to start this app at login, the way it was installed:
+
+    - frozen (PyInstaller): the bundle's own executable;
+    - installed from the wheel: its ``ollama-tray-proxy`` entry point (beside the
+      interpreter in a venv or pipx, else on PATH), or ``-m ollama_tray_proxy_app``;
+    - a checkout: ``python -m app`` from the checkout's interpreter.
+    """
+    if frozen is None:
+        frozen = bool(getattr(sys, "frozen", False))
+    if frozen:
+        return [executable]
+    if (package if package is not None else __package__) == INSTALLED_PACKAGE:
+        folder = Path(executable).parent
+        for name in (ENTRY_POINT, f"{ENTRY_POINT}.exe"):
+            if (folder / name).is_file():
+                return [str(folder / name)]
+        found = which(ENTRY_POINT)
+        return [found] if found else [executable, "-m", INSTALLED_PACKAGE]
+    return [executable, "-m", "app"]
 
 
 def autostart_dir() -> Path:
@@ -63,10 +92,12 @@ def launch_agent(command: list[str]) -> bytes:
 
 
 def windows_command(command: list[str]) -> str:
-    # pythonw.exe beside python.exe starts without a console window.
-    exe = Path(command[0])
-    windowless = exe.with_name("pythonw.exe")
-    return subprocess.list2cmdline([str(windowless), *command[1:]])
+    # pythonw.exe beside python.exe starts without a console window; the frozen app and
+    # the gui-script entry point are windowless already.
+    exe = PureWindowsPath(command[0])
+    if exe.name.lower() == "python.exe":
+        exe = exe.with_name("pythonw.exe")
+    return subprocess.list2cmdline([str(exe), *command[1:]])
 
 
 def set_start_at_login(
@@ -75,12 +106,13 @@ def set_start_at_login(
     *,
     platform: str = sys.platform,
     registry: Any = None,
+    command: list[str] | None = None,
 ) -> Path | None:
     """Create or remove the entry; returns the file written on Linux and macOS.
 
-    ``directory`` and ``registry`` (a QSettings-like object) are for tests.
+    ``directory``, ``registry`` (a QSettings-like object) and ``command`` are for tests.
     """
-    command = launch_command()
+    command = command or launch_command()
     if platform.startswith("win32"):
         if registry is None:
             from PySide6.QtCore import QSettings

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter
 
 from .presenter import TrayState
+from .resource_files import resources_dir
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+RESOURCES = resources_dir()
 BADGE_COLOR = QColor("#7048e8")  # violet: unlike any state colour
 
 

@@ -16,6 +16,7 @@ from proxy_core.settings import SettingsError
 
 from .controller import AppController
 from .icons import app_icon
+from .launch import HEADLESS_FLAG
 from .qt_loop import BatchingQEventLoop
 from .quit_signals import QuitOnSignals
 from .settings_store import APPLICATION, ORGANIZATION, SettingsStore
@@ -36,7 +37,16 @@ def use_offscreen_without_display() -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser(PROG).parse_args(argv)
+    parser = build_parser(PROG)
+    parser.add_argument(
+        HEADLESS_FLAG, action="store_true", help="run the proxy alone, without the tray or Qt"
+    )
+    args = parser.parse_args(argv)
+    if args.headless:  # reached only when main() is called directly (launch.py handles it)
+        from proxy_core.cli import main as headless
+
+        return headless([a for a in (sys.argv[1:] if argv is None else argv) if a != HEADLESS_FLAG])
+    del args.headless
     if use_offscreen_without_display():
         print(
             f"{PROG}: no display found; the proxy runs, but its windows cannot be shown "

@@ -1,6 +1,6 @@
 """Ollama Tray Proxy core: the headless proxy. Never imports Qt."""
 
-__version__ = "0.1.0"  # before the imports: service.py reads it
+__version__ = "0.9.0"  # the one place; before the imports: service.py reads it
 
 from .errors import PortInUse, ProxyError
 from .service import ProxyService

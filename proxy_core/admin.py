@@ -8,6 +8,7 @@ import json
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from . import __version__
 from .errors import BadRequest, UpstreamError
 from .ndjson import dumps
 from .state import STATE
@@ -32,6 +33,7 @@ async def healthz(request: web.Request) -> web.Response:
     body = {
         "status": "ok",
         "proxy": "up",
+        "version": __version__,
         "ollama": ollama,
         "cache": {"enabled": state.cache.enabled},
     }

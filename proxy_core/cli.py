@@ -11,6 +11,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from . import __version__
 from .errors import PortInUse, StartupError
 from .guard import TOKEN_FILE
 from .service import ProxyService
@@ -37,6 +38,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         f"{ENV_PREFIX}OLLAMA_URL, ...) or from {SETTINGS_FILE} in the data dir. "
         "Precedence: command line > environment > settings file > defaults.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     add_settings_arguments(parser)
     return parser
 

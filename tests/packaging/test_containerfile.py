@@ -1,0 +1,70 @@
+"""The Containerfile cannot be built here (no container engine): its promises are read
+from the file, and its health check is run against a proxy set up as the image sets it
+(listening beyond loopback, so the token is required)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .conftest import ROOT, free_port, running
+
+CONTAINERFILE = (ROOT / "packaging" / "Containerfile").read_text()
+
+
+def _final_stage() -> str:
+    return CONTAINERFILE.rsplit("\nFROM ", 1)[1]
+
+
+def test_the_image_is_headless_non_root_with_a_data_volume() -> None:
+    final = _final_stage()
+    install = [line for line in final.splitlines() if "pip install" in line]
+    assert install and not any("[gui]" in line or "PySide6" in line for line in install)
+    (user,) = re.findall(r"^USER (\S+)", final, re.M)
+    assert user not in ("root", "0")
+    assert 'VOLUME ["/data"]' in final and "OLLAMA_PROXY_DATA_DIR=/data" in final
+    assert "OLLAMA_PROXY_HOST=0.0.0.0" in final  # beyond loopback: the token is enforced
+    assert 'ENTRYPOINT ["ollama-tray-proxy-headless"]' in final
+
+
+def _health_command(port: int, data_dir: Path) -> list[str]:
+    (cmd,) = re.findall(r"^\s*CMD (\[.*\])$", _final_stage(), re.M)
+    argv = json.loads(cmd)
+    assert argv[:2] == ["python", "-c"]
+    code = argv[2].replace("127.0.0.1:11435", f"127.0.0.1:{port}").replace("/data", str(data_dir))
+    return [sys.executable, "-c", code]
+
+
+def test_the_health_check_passes_with_the_token_and_fails_without(tmp_path: Path) -> None:
+    port = free_port()
+    data_dir = tmp_path / "data"
+    env = {
+        **os.environ,
+        "OLLAMA_PROXY_HOST": "0.0.0.0",
+        "OLLAMA_PROXY_PORT": str(port),
+        "OLLAMA_PROXY_DATA_DIR": str(data_dir),
+        "OLLAMA_PROXY_OLLAMA_URL": "http://127.0.0.1:9",  # Ollama absent: still healthy
+    }
+    env.pop("OLLAMA_PROXY_ACCESS_TOKEN", None)
+    with running([sys.executable, "-m", "proxy_core"], ROOT, env) as process:
+        token_file = data_dir / "access-token"
+        for _ in range(200):
+            if token_file.exists() or process.poll() is not None:
+                break
+            time.sleep(0.1)
+        check = _health_command(port, data_dir)
+        clean = {k: v for k, v in os.environ.items() if k != "OLLAMA_PROXY_ACCESS_TOKEN"}
+        for _ in range(100):  # the generated token, read from the volume
+            if subprocess.run(check, env=clean, capture_output=True).returncode == 0:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the health check never passed")
+        wrong = {**clean, "OLLAMA_PROXY_ACCESS_TOKEN": "not-the-token-at-all"}
+        assert subprocess.run(check, env=wrong, capture_output=True).returncode != 0
+        assert process.poll() is None
