@@ -18,6 +18,7 @@ sysdeps:
 
 testdeps: sysdeps
 	scripts/system-deps.sh browser
+	scripts/system-deps.sh package
 
 run: $(STAMP) sysdeps
 	$(BIN)/python -m app $(ARGS)
@@ -47,7 +48,8 @@ dist: $(STAMP)
 
 # The frozen one-folder app for this OS (packaging/ollama-tray-proxy.spec) and, on Linux,
 # a tarball of it; prints the sizes. packaging/README.md covers Windows and macOS.
-package: $(STAMP)
+package: $(STAMP) sysdeps
+	scripts/system-deps.sh package
 	rm -rf dist/ollama-tray-proxy build/pyinstaller
 	$(BIN)/pyinstaller --noconfirm --distpath dist --workpath build/pyinstaller \
 		packaging/ollama-tray-proxy.spec
