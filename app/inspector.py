@@ -52,6 +52,13 @@ def matches(record: RequestRecord, client: str, model: str, status: str) -> bool
     return True
 
 
+def is_stream(record: RequestRecord) -> bool:
+    """A streamed reply: only there is Ollama's first byte its first token (a whole reply's
+    first byte comes after its last token, so its TTFT is shown as "-")."""
+    kind = record.response_headers.get("Content-Type", "")
+    return kind.startswith(("application/x-ndjson", "text/event-stream"))
+
+
 def row_text(record: RequestRecord) -> tuple[str, ...]:
     import time
 
@@ -72,7 +79,7 @@ def row_text(record: RequestRecord) -> tuple[str, ...]:
         record.model or "-",
         str(record.status),
         record.cache,
-        ms(record.ttfb),
+        ms(record.ttfb) if is_stream(record) else "-",
         ms(record.duration),
         tokens,
         rate,

@@ -80,3 +80,21 @@ def test_the_inspector_fills_filters_and_redacts(
             await asyncio.sleep(0)
 
     on_qt_loop(scenario())
+
+
+def test_time_to_first_token_only_for_streamed_rows() -> None:
+    import time
+
+    from app.inspector import COLUMNS, row_text
+    from proxy_core.observe.requests_log import RequestRecord
+
+    def record(content_type: str) -> RequestRecord:
+        return RequestRecord(
+            time.time(), "continue", "native", "POST", "/api/chat", "llama3.2", 200, "MISS",
+            1.5, 1.4, 10, 40, 30.0, {}, {"Content-Type": content_type},
+        )  # fmt: skip
+
+    column = COLUMNS.index("TTFT ms")
+    assert row_text(record("application/x-ndjson"))[column] == "1400.0"
+    assert row_text(record("text/event-stream; charset=utf-8"))[column] == "1400.0"
+    assert row_text(record("application/json; charset=utf-8"))[column] == "-"  # whole reply
