@@ -119,7 +119,7 @@ class AppController(QObject):
             tray_available = QSystemTrayIcon.isSystemTrayAvailable()
         self.tray_available = tray_available
 
-        self.presenter = DashboardPresenter(service.settings.ollama_url)
+        self.presenter = DashboardPresenter(service.settings.ollama_base)
         # Windows are built (and their modules imported) when first opened: an idle tray
         # app never pays for a dashboard nobody looked at (docs/PERFORMANCE.md, RSS).
         self._dashboard: DashboardWindow | None = None
@@ -269,13 +269,13 @@ class AppController(QObject):
         self.tray.show_state(
             state,
             tooltip(state, self.service.base_url, figures, caching, self.instance_label),
-            status_line(state, self.service.base_url, settings.ollama_url, self.error),
+            status_line(state, self.service.base_url, settings.ollama_base, self.error),
         )
         tools = self.tray.menu.agent_tools
         tools.setVisible(settings.agent_tools)
         tools.setText(f"Agent tools on — {settings.workspace}")
         now = None if ollama is None else ollama.reachable
-        notice = ollama_notice(self._ollama_up, now, self.service.settings.ollama_url)
+        notice = ollama_notice(self._ollama_up, now, self.service.settings.ollama_base)
         if now is not None:
             self._ollama_up = now
         if notice is not None:
@@ -283,7 +283,7 @@ class AppController(QObject):
         if self._dashboard is not None:
             banner = self._dashboard.ollama_banner
             if now is False:
-                banner.show_down(*ollama_down(self.service.settings.ollama_url, sys.platform))
+                banner.show_down(*ollama_down(self.service.settings.ollama_base, sys.platform))
             elif now:
                 banner.hide()
 
@@ -475,7 +475,7 @@ class AppController(QObject):
         applied = self.service.settings
         self.store.save_changes(before, applied)
         logging.getLogger().setLevel(applied.log_level.upper())
-        self.presenter.ollama_url = applied.ollama_url
+        self.presenter.ollama_url = applied.ollama_base
         self.tray.menu.caching.setChecked(applied.cache_enabled)
         self.update_status()
 

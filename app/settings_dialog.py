@@ -235,7 +235,7 @@ class SettingsDialog(QDialog):
         label.show()
 
     def run_ollama_test(self) -> None:
-        url = ollama_url(self.ollama_url.text())
+        url = (ollama_url(self.ollama_url.text()).split(", ") or [""])[0]  # the primary
         self.ollama_result.setText(f"Asking {url} …")
 
         async def run() -> None:
@@ -257,9 +257,13 @@ LABELS = {
 
 
 def ollama_url(text: str) -> str:
-    """What a person types, as the URL Ollama answers at: ``localhost:11434`` gains
+    """What a person types, as the URL(s) Ollama answers at: ``localhost:11434`` gains
     ``http://``; a trailing ``/api`` (Ollama's API path, which the proxy adds itself) and
-    slashes are dropped."""
+    slashes are dropped. Several hosts, separated by commas or spaces, each the same way."""
+    return ", ".join(_one_url(part) for part in text.replace(",", " ").split())
+
+
+def _one_url(text: str) -> str:
     url = text.strip()
     if url and "://" not in url:
         url = "http://" + url

@@ -6,6 +6,7 @@ import asyncio
 import time
 
 from .errors import UpstreamError
+from .listings import client_for_model, fetch_listing
 from .ndjson import dumps, loads
 from .state import ProxyState
 
@@ -21,7 +22,7 @@ async def model_capabilities(state: ProxyState, model: str) -> frozenset[str]:
         return known[1]
     caps: frozenset[str] = frozenset()
     try:
-        resp = await state.upstream.fetch(
+        resp = await client_for_model(state, model).fetch(
             "POST",
             "/api/show",
             {"Content-Type": "application/json"},
@@ -42,9 +43,11 @@ async def model_capabilities(state: ProxyState, model: str) -> frozenset[str]:
 async def installed_capabilities(state: ProxyState) -> list[tuple[str, frozenset[str]]] | None:
     """Each installed model (``/api/tags``) with its capabilities; None when Ollama
     cannot say (down, or an answer that is not a model list)."""
-    reply = await state.upstream.fetch("GET", "/api/tags")
-    raw = await reply.read()
-    if reply.status != 200:
+    try:
+        status, _, raw = await fetch_listing(state, "/api/tags")
+    except UpstreamError:
+        return None
+    if status != 200:
         return None
     try:
         tags = loads(raw)

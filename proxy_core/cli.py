@@ -57,6 +57,8 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(
                 spec.flag, dest=name, action="store_const", const=value, help=help_text
             )
+        elif spec.repeatable:
+            parser.add_argument(spec.flag, dest=name, action="append", help=help_text)
         elif spec.choices:
             parser.add_argument(spec.flag, dest=name, choices=spec.choices, help=help_text)
         else:
@@ -68,7 +70,11 @@ def settings_from_args(
     args: argparse.Namespace, stored: Mapping[str, Any] | None = None
 ) -> ProxySettings:
     """Flags over environment over ``stored`` (the tray's QSettings) over the file."""
-    cli: dict[str, Any] = {name: value for name, value in vars(args).items() if value is not None}
+    cli: dict[str, Any] = {
+        name: ", ".join(value) if isinstance(value, list) else value
+        for name, value in vars(args).items()
+        if value is not None
+    }
     return resolve(cli, stored=stored)
 
 

@@ -11,6 +11,7 @@ them in its own dialect and reports the final chunk to :func:`observe_final`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -31,10 +32,12 @@ from .cache.flight import Flight
 from .cache.keys import normalize_model
 from .capabilities import model_capabilities
 from .clients import OTHER, recognise
+from .errors import UpstreamTimeout, UpstreamUnavailable
 from .events import ContextTruncated
 from .forwarding import request_headers, response_headers
 from .ndjson import LineSplitter, dumps, loads
 from .profiles import NO_PROFILE, Profile, apply_profile
+from .routing import NoUpstream, conversation_key
 from .state import REQUEST_CACHE, REQUEST_MODEL, STATE, ProxyState
 from .tools.agent import agent_model, agent_reply
 
@@ -97,6 +100,9 @@ async def open_reply(
     profile = NO_PROFILE
     generation = body is not None and isinstance(model, str) and kind in ("chat", "generate")
     facts = _NO_FACTS  # client and context matter to generations only (embeddings: none)
+    route: tuple[str | None, int | None] = (None, None)  # which Ollama host (routing.py)
+    if not state.router.single and isinstance(model, str) and body is not None:
+        route = (model, conversation_key(model, body) if kind == "chat" else None)
     if generation:
         assert body is not None and isinstance(model, str)
         profile = state.profiles.profile_for(model)
@@ -111,7 +117,7 @@ async def open_reply(
         whole = body is not None and not wants_stream(kind, body)
         await _acquire(state, lane, facts)
         try:
-            async with _direct(state, kind, raw_body, headers, whole, facts) as reply:
+            async with _direct(state, kind, raw_body, headers, whole, facts, route) as reply:
                 if generation and not whole:  # a whole reply's head comes after its last token
                     state.metrics.first_token(facts.model, reply.ttfb)
                 yield reply
@@ -158,7 +164,7 @@ async def open_reply(
                 state.lanes.release(lane.model)  # the slot belongs to the flight, not a client
 
     async def upstream(flight: Flight) -> None:
-        async with _direct(state, kind, raw_body, headers, not streamed, _NO_FACTS) as got:
+        async with _direct(state, kind, raw_body, headers, not streamed, _NO_FACTS, route) as got:
             flight.set_head(got.status, got.headers, got.length)
             keep = got.status == 200 and control.store
             limit = cache.max_entry_bytes
@@ -298,6 +304,8 @@ def _lane(
     else:
         background = profile.priority == "background"
     slots = profile.num_parallel or state.settings.default_num_parallel
+    if not state.router.single:  # each host that has the model runs that many
+        slots *= state.router.hosts_with(str(body.get("model")))
     return _Lane(normalize_model(str(body.get("model"))), slots, background)
 
 
@@ -369,15 +377,43 @@ async def _direct(
     headers: dict[str, str],
     whole: bool,
     facts: _Facts,
+    route: tuple[str | None, int | None] = (None, None),
 ) -> AsyncIterator[Reply]:
     """The upstream reply; leaving the block releases (or closes) its connection.
 
     ``whole`` (the client asked for no stream, or an embedding): the lean pool, which
-    reads a small framed reply in one go and relays anything else as it arrives."""
-    started = time.perf_counter()
-    if whole:
-        got = await state.upstream.fetch("POST", PATHS[kind], headers, raw_body)
-        try:
+    reads a small framed reply in one go and relays anything else as it arrives.
+    ``route`` (model, conversation) picks the Ollama host (routing.py); a host that gives
+    no answer at all is tried once more elsewhere, since nothing reached the client yet."""
+    router = state.router
+    backend = router.pick(*route)
+    retried = False
+    async with contextlib.AsyncExitStack() as stack:
+        while True:
+            started = time.perf_counter()
+            router.started(backend)
+            try:
+                if whole:
+                    got = await backend.client.fetch("POST", PATHS[kind], headers, raw_body)
+                    stack.callback(got.release)
+                else:
+                    resp = await stack.enter_async_context(
+                        backend.client.request("POST", PATHS[kind], headers=headers, data=raw_body)
+                    )
+            except (UpstreamUnavailable, UpstreamTimeout) as exc:
+                router.finished(backend, False, str(exc))
+                if retried or router.single:
+                    raise
+                retried = True
+                try:
+                    backend = router.pick(*route, exclude=backend)
+                except NoUpstream:
+                    raise exc from None
+                state.metrics.upstream_error("retried_elsewhere")
+                continue
+            break
+        stack.callback(router.finished, backend, True)
+        if whole:
             yield Reply(
                 got.status,
                 response_headers(got.headers),
@@ -388,15 +424,12 @@ async def _direct(
                 length=got.length,
                 **facts.fields(),
             )
-        finally:
-            got.release()
-        return
-    async with state.upstream.request("POST", PATHS[kind], headers=headers, data=raw_body) as resp:
+            return
         yield Reply(
             resp.status,
             response_headers(resp.headers),
             BYPASS,
-            chunks=state.upstream.iter_body(resp),
+            chunks=backend.client.iter_body(resp),
             ttfb=time.perf_counter() - started,
             length=resp.content_length,
             **facts.fields(),

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import __version__
+from . import __version__, poller
 from .app_factory import create_app
 from .cache import CacheLayer
 from .connections import ConnectionShedder, connection_cap, raise_fd_limit
@@ -26,6 +26,7 @@ from .observe.hardware import HardwareMonitor
 from .observe.monitor import BackgroundMonitor, refresh_ollama
 from .observe.recorder import MetricsRecorder, MetricsSnapshot
 from .profiles import ProfileBook, parse_profiles
+from .routing import Router
 from .settings import ProxySettings
 from .state import ProxyState
 from .tools.engine import Asker
@@ -34,13 +35,29 @@ from .upstream import UpstreamClient
 log = logging.getLogger(__name__)
 
 
-def _upstream(settings: ProxySettings) -> UpstreamClient:
+async def _close_all(router: Router) -> None:
+    await asyncio.gather(*(b.client.close() for b in router.backends), return_exceptions=True)
+
+
+def _upstream(settings: ProxySettings, base: str | None = None) -> UpstreamClient:
     return UpstreamClient(
-        settings.ollama_base,
+        base or settings.ollama_base,
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
         max_connections=settings.max_connections,
         authorization=settings.upstream_authorization,
+    )
+
+
+async def _router(settings: ProxySettings) -> Router:
+    """A client per Ollama host (started), in a router; the first host is the primary."""
+    clients = [_upstream(settings, base) for base in settings.ollama_bases]
+    for client in clients:
+        await client.start()
+    return Router(
+        clients,
+        breaker_failures=settings.breaker_failures,
+        breaker_backoff=settings.breaker_backoff,
     )
 
 
@@ -67,6 +84,7 @@ class ProxyService:
         self._site: web.TCPSite | None = None
         self._retired: set[asyncio.Task[Any]] = set()
         self._monitor: asyncio.Task[None] | None = None
+        self._poller: asyncio.Task[None] | None = None  # several Ollama hosts only
         self._install_token = ""
         self.connections: ConnectionShedder | None = None
         # Events that need a person (events.py); the tray app listens here, headless no one.
@@ -113,13 +131,16 @@ class ProxyService:
         self._install_token = await loop.run_in_executor(
             None, load_or_create_token, settings.data_dir
         )
-        upstream = _upstream(settings)
-        await upstream.start()
+        router = await _router(settings)
         cache = self._cache_override or _cache(settings)
         await cache.open()
         metrics = MetricsRecorder()
         metrics.attach_cache(lambda: cache.stats, cache.store.volume)
-        self.state = ProxyState(settings, upstream, cache, metrics, self._policy(settings))
+        self.state = ProxyState(
+            settings, router.primary.client, cache, metrics, self._policy(settings)
+        )
+        self.state.router = router
+        metrics.attach_router(lambda: self.state.router.rows() if self.state else [])
         self.state.responses = ResponseStore(settings.data_dir / "responses")
         self.state.profiles = _profiles(settings)
         self.state.events = self.events
@@ -154,6 +175,7 @@ class ProxyService:
             raise
         if settings.monitor_interval > 0:
             await self._start_monitor(self.state, settings)
+        self._start_poller(router, settings)
         log.info("proxy listening on %s, forwarding to %s", self.base_url, settings.ollama_base)
 
     async def _start_tools(self, state: ProxyState, settings: ProxySettings) -> None:
@@ -167,7 +189,7 @@ class ProxyService:
             engine = await loop.run_in_executor(None, build_engine, settings, state.metrics)
         except (ValueError, OSError) as exc:
             if self._runner is None:  # at start-up: nothing listens yet, undo and say why
-                await state.upstream.close()
+                await _close_all(state.router)
                 await state.cache.close()
                 self.state = None
             raise StartupError(str(exc)) from None
@@ -216,10 +238,11 @@ class ProxyService:
 
     async def stop(self) -> None:
         """Stop listening; in-flight streams get ``shutdown_grace`` seconds to finish."""
-        monitor, self._monitor = self._monitor, None
-        if monitor is not None:
-            monitor.cancel()
-            await asyncio.gather(monitor, return_exceptions=True)
+        for task in (self._monitor, self._poller):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._monitor = self._poller = None
         runner, self._runner, self._site = self._runner, None, None
         if runner is not None:
             await runner.cleanup()
@@ -228,7 +251,7 @@ class ProxyService:
         state, self.state = self.state, None
         if state is not None:
             await self._stop_tools(state)
-            await state.upstream.close()
+            await _close_all(state.router)
             await state.cache.close()
             if state.responses is not None:
                 await state.responses.close()
@@ -254,12 +277,20 @@ class ProxyService:
             "read_timeout",
             "max_connections",
             "upstream_authorization",
+            "breaker_failures",
+            "breaker_backoff",
+            "upstream_poll_interval",
         )
         if any(getattr(new, f) != getattr(old, f) for f in upstream_fields):
-            fresh = _upstream(new)
-            await fresh.start()
-            retired, state.upstream = state.upstream, fresh
-            self._retire(retired, new.shutdown_grace)
+            fresh = await _router(new)
+            retired = state.router
+            state.router, state.upstream = fresh, fresh.primary.client
+            for backend in retired.backends:
+                self._retire(backend.client, new.shutdown_grace)
+            if self._poller is not None:
+                self._poller.cancel()
+                self._poller = None
+            self._start_poller(fresh, new)
         state.cache.configure(enabled=new.cache_enabled, policy=new.cache_policy, ttl=new.cache_ttl)
         if (new.models, new.num_ctx_defaults) != (old.models, old.num_ctx_defaults):
             state.profiles = _profiles(new)
@@ -305,6 +336,13 @@ class ProxyService:
                 self.state.settings = self.settings
                 self.state.policy = self._policy(self.settings)
             raise
+
+    def _start_poller(self, router: Router, settings: ProxySettings) -> None:
+        """Several hosts: ask each for its models and health on an interval (poller.py)."""
+        if not router.single:
+            self._poller = asyncio.get_running_loop().create_task(
+                poller.run(router, settings.upstream_poll_interval), name="proxy-upstream-poller"
+            )
 
     def _retire(self, client: UpstreamClient, grace: float) -> None:
         """Close a replaced upstream client once requests still using it had time to end."""

@@ -49,6 +49,7 @@ class Spec:
     secret: bool = False  # never logged, never a flag (argv is visible to every user)
     unit: str = ""  # "s" seconds, "bytes"
     default_text: str = ""  # the default as the README says it, when repr() will not do
+    repeatable: bool = False  # the flag may be given again; the values join with ", "
 
 
 def setting(default: Any = dataclasses.MISSING, *, factory: Any = None, **spec: Any) -> Any:
@@ -77,7 +78,11 @@ class ProxySettings:
         help="port to listen on (0 picks a free one)",
     )
     ollama_url: str = setting(
-        "http://127.0.0.1:11434", flag="--ollama-url", help="where Ollama answers"
+        "http://127.0.0.1:11434",
+        flag="--ollama-url",
+        repeatable=True,
+        help="where Ollama answers; several hosts: repeat the flag or separate URLs with "
+        "commas (requests go to a healthy host that has the model; the first is the primary)",
     )
     data_dir: Path = setting(
         factory=default_data_dir,
@@ -130,6 +135,22 @@ class ProxySettings:
         help="seconds to wait for each byte from Ollama (a cold model load can take minutes)",
     )
     max_connections: int = setting(64, minimum=1, help="connections to Ollama at once")
+    upstream_poll_interval: float = setting(
+        2.0,
+        **_SECONDS,
+        help="with several Ollama hosts: seconds between asking each for its models and health",
+    )
+    breaker_failures: int = setting(
+        3,
+        minimum=1,
+        help="with several Ollama hosts: failures in a row that take a host out of rotation",
+    )
+    breaker_backoff: float = setting(
+        10.0,
+        **_SECONDS,
+        help="with several Ollama hosts: seconds a failing host is skipped before one request "
+        "tries it again",
+    )
     shutdown_grace: float = setting(
         5.0, **_SECONDS, help="seconds in-flight streams get to finish when the proxy stops"
     )
@@ -245,8 +266,14 @@ class ProxySettings:
         return dataclasses.replace(self, **changes)
 
     @property
+    def ollama_bases(self) -> tuple[str, ...]:
+        """Every Ollama host, in the order given (the first is the primary)."""
+        return split_urls(self.ollama_url)
+
+    @property
     def ollama_base(self) -> str:
-        return self.ollama_url.rstrip("/")
+        """The primary Ollama host (model management, /api/version, the tray's checks)."""
+        return self.ollama_bases[0]
 
     def to_json(self, *, redact: bool = False) -> dict[str, Any]:
         """The settings as JSON; ``redact`` hides secrets (for logs and displays)."""
@@ -285,24 +312,39 @@ def _check_spec(s: ProxySettings, name: str, spec: Spec) -> None:
         raise SettingsError(f"{name}: {value} is outside {lo:g}-{spec.maximum:g}")
 
 
-def validate(s: ProxySettings) -> None:
-    if not s.host or any(ch.isspace() for ch in s.host):
-        raise SettingsError(f"host: {s.host!r} is not a host name or address")
-    for name, spec in SPECS.items():
-        _check_spec(s, name, spec)
+def split_urls(text: str) -> tuple[str, ...]:
+    """``"http://a:11434, http://b:11434"`` -> both, without trailing slashes."""
+    return tuple(part.rstrip("/") for part in text.replace(",", " ").split() if part.strip())
+
+
+def _check_ollama_url(url: str) -> None:
     try:
-        parts = urlsplit(s.ollama_url)
+        parts = urlsplit(url)
         hostname = parts.hostname
     except ValueError:  # e.g. "http://[::1" (an unclosed IPv6 bracket)
         hostname = None
     if hostname is None or parts.scheme not in ("http", "https"):
         raise SettingsError(
-            f"ollama_url: {s.ollama_url!r} must be an http(s) URL such as http://127.0.0.1:11434"
+            f"ollama_url: {url!r} must be an http(s) URL such as http://127.0.0.1:11434"
         )
     try:
         _ = parts.port
     except ValueError:
-        raise SettingsError(f"ollama_url: {s.ollama_url!r} has an invalid port") from None
+        raise SettingsError(f"ollama_url: {url!r} has an invalid port") from None
+
+
+def validate(s: ProxySettings) -> None:
+    if not s.host or any(ch.isspace() for ch in s.host):
+        raise SettingsError(f"host: {s.host!r} is not a host name or address")
+    for name, spec in SPECS.items():
+        _check_spec(s, name, spec)
+    urls = split_urls(s.ollama_url)
+    if not urls:
+        raise SettingsError("ollama_url: give at least one URL such as http://127.0.0.1:11434")
+    if len(set(urls)) != len(urls):
+        raise SettingsError("ollama_url: the same URL is listed twice")
+    for url in urls:
+        _check_ollama_url(url)
     if s.access_token and (len(s.access_token) < 16 or any(c.isspace() for c in s.access_token)):
         raise SettingsError("access_token: use at least 16 characters and no spaces")
     if any(ch in s.upstream_authorization for ch in "\r\n\x00"):

@@ -14,6 +14,7 @@ from .lanes import Lanes
 from .observe.recorder import MetricsRecorder
 from .observe.requests_log import RequestLog
 from .profiles import ProfileBook
+from .routing import Router
 from .settings import ProxySettings
 from .upstream import UpstreamClient
 
@@ -47,6 +48,11 @@ class ProxyState:
     # Agent mode (tools/): None unless agent_tools is on.
     tools: ToolEngine | None = None
     mcp: McpEndpoint | None = None
+    # Which Ollama host serves a request (routing.py); ``upstream`` is its primary.
+    router: Router = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        self.router = Router([self.upstream])
 
 
 STATE = web.AppKey("proxy_state", ProxyState)

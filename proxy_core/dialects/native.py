@@ -25,8 +25,11 @@ from ..generation import (
     remembered_response,
     wants_stream,
 )
+from ..guard import MANAGEMENT_PATHS
+from ..listings import UNION_PATHS, client_for_model, fetch_listing
 from ..ndjson import dumps, object_or_none
 from ..render import native_body
+from ..routing import NoUpstream
 from ..slow_clients import iter_body, read_body
 from ..state import (
     REQUEST_CACHE,
@@ -167,23 +170,46 @@ async def passthrough(request: web.Request) -> web.StreamResponse:
             if length is not None:
                 headers["Content-Length"] = str(length)
     target = encode_path(path, request.rel_url.raw_query_string)
+    client = state.upstream
+    if not state.router.single:  # several Ollama hosts (routing.py)
+        if request.method == "GET" and path in UNION_PATHS:
+            status, listed_headers, listed = await fetch_listing(state, path)
+            if path == "/api/tags" and status == 200:
+                listed = await _tags_seen(state, listed)
+            return web.Response(
+                body=listed, status=status, headers=response_headers(listed_headers)
+            )
+        client = _host_for(state, path, data)
     if request.method != "HEAD" and not isinstance(data, AsyncIterator):
         # The lean pool (upstream_pool.py): a small framed reply whole, anything else
         # relayed as it arrives. HEAD (no body despite a length) and uploads: aiohttp.
-        got = await state.upstream.fetch(request.method, target, headers, data)
+        got = await client.fetch(request.method, target, headers, data)
         try:
             return await _relay_reply(request, state, path, data, got)
         finally:
             got.release()
-    async with state.upstream.request(request.method, target, headers=headers, data=data) as resp:
+    async with client.request(request.method, target, headers=headers, data=data) as resp:
         out_headers = response_headers(resp.headers)
         length = resp.content_length
         if request.method == "HEAD" or (length is not None and length <= _SMALL_REPLY):
-            body = await state.upstream.read_body(resp)
+            body = await client.read_body(resp)
             return web.Response(body=body, status=resp.status, headers=out_headers)
-        return await stream_chunks(
-            request, state, resp.status, out_headers, state.upstream.iter_body(resp)
-        )
+        return await stream_chunks(request, state, resp.status, out_headers, client.iter_body(resp))
+
+
+def _host_for(state: ProxyState, path: str, data: bytes | AsyncIterator[bytes] | None) -> Any:
+    """Several hosts: a request about a model goes where the model is; model management
+    (pull, create, delete...) and blobs go to the primary, the rest to any usable host."""
+    if path.startswith((*MANAGEMENT_PATHS, "/api/blobs")):
+        return state.upstream
+    body = parse_json_object(data) if isinstance(data, bytes) else None
+    model = (body or {}).get("model") or (body or {}).get("name")
+    if isinstance(model, str):
+        return client_for_model(state, model)
+    try:
+        return state.router.pick().client
+    except NoUpstream:
+        return state.upstream
 
 
 async def _relay_reply(
@@ -194,12 +220,19 @@ async def _relay_reply(
         return await stream_chunks(request, state, got.status, out_headers, got.chunks())
     body = got.body
     if path == "/api/tags" and got.status == 200:
-        _learn_models(state, body)
-        if state.tools is not None:
-            body = await _list_agents(state, body)
+        body = await _tags_seen(state, body)
     if path == "/api/show" and got.status == 200 and data is not None:
         body = honest_show(state, data, body)
     return web.Response(body=body, status=got.status, headers=out_headers)
+
+
+async def _tags_seen(state: ProxyState, body: bytes) -> bytes:
+    """An /api/tags answer on its way out: its models learnt (metric labels), agent
+    models added when the tools are on."""
+    _learn_models(state, body)
+    if state.tools is not None:
+        body = await _list_agents(state, body)
+    return body
 
 
 async def _list_agents(state: ProxyState, body: bytes) -> bytes:

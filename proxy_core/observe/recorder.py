@@ -85,6 +85,8 @@ class MetricsSnapshot:
     # Time to first token of streamed generations (all models): the traffic chart's line.
     ttft_count: int = 0
     ttft_sum: float = 0.0
+    # Per Ollama host: (url, usable, breaker state, in flight, routed) (routing.py)
+    upstreams: tuple[tuple[str, bool, str, int, int], ...] = ()
 
 
 class _CacheCollector(Collector):
@@ -235,6 +237,35 @@ class _LaneCollector:
         )
 
 
+class _RouterCollector(Collector):
+    def __init__(self, rows: Callable[[], list[tuple[str, bool, str, int, int]]]) -> None:
+        self._rows = rows
+
+    def collect(self) -> Iterator[Any]:
+        up = GaugeMetricFamily(
+            "proxy_upstream_up",
+            "The Ollama host takes requests (healthy, breaker not open)",
+            labels=["upstream"],
+        )
+        breaker = GaugeMetricFamily(
+            "proxy_upstream_breaker_open",
+            "Circuit breaker: 0 closed, 1 open (skipped), 0.5 half-open (one trial)",
+            labels=["upstream"],
+        )
+        in_flight = GaugeMetricFamily(
+            "proxy_upstream_in_flight", "Requests at the host now", labels=["upstream"]
+        )
+        routed = CounterMetricFamily(
+            "proxy_upstream_routed", "Requests sent to the host", labels=["upstream"]
+        )
+        for url, usable, state, flying, sent in self._rows():
+            up.add_metric([url], int(usable))
+            breaker.add_metric([url], {"closed": 0.0, "open": 1.0}.get(state, 0.5))
+            in_flight.add_metric([url], flying)
+            routed.add_metric([url], sent)
+        yield from (up, breaker, in_flight, routed)
+
+
 class MetricsRecorder:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -305,6 +336,7 @@ class MetricsRecorder:
         self.known_models: frozenset[str] = frozenset()
         self._models: dict[str, ModelStats] = {}  # by model label (bounded like metrics)
         self._lane_depth: Callable[[], dict[str, tuple[int, int]]] = dict
+        self._router_rows: Callable[[], list[tuple[str, bool, str, int, int]]] = list
         self._lock = threading.Lock()
         self._children: dict[Any, Any] = {}  # (metric id, labels) -> prometheus child (_child)
         self._counts = [0] * (len(LATENCY_BUCKETS) + 1)
@@ -415,6 +447,12 @@ class MetricsRecorder:
             self.upstream_ttfb.observe((route,), index, seconds)
             self._ttfb_count += 1
             self._ttfb_sum += seconds
+
+    def attach_router(self, rows: Callable[[], list[tuple[str, bool, str, int, int]]]) -> None:
+        """Per-host health, breaker, in-flight and routed counts, read at scrape time and by
+        the snapshot (routing.Router.rows)."""
+        self._router_rows = rows
+        self.registry.register(_RouterCollector(rows))
 
     def attach_lanes(
         self, depth: Callable[[], dict[str, tuple[int, int]]], superseded: Callable[[], int]
@@ -537,4 +575,5 @@ class MetricsRecorder:
                 hit_counts=tuple(self._hit_counts),
                 ttft_count=self._ttft_count,
                 ttft_sum=self._ttft_sum,
+                upstreams=tuple(self._router_rows()),
             )

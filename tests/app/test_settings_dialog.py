@@ -88,3 +88,11 @@ async def test_test_connection_says_what_answers(sim: Sim) -> None:
     assert await ask_ollama(sim.url) == f"Ollama {VERSION} answers at {sim.url}."
     gone = await ask_ollama("http://127.0.0.1:9")
     assert gone.startswith("Ollama is not answering at http://127.0.0.1:9")
+
+
+def test_several_ollama_urls_are_each_normalised() -> None:
+    from app.settings_dialog import ollama_url
+
+    assert ollama_url("localhost:11434, http://gpu-box:11434/api/") == (
+        "http://localhost:11434, http://gpu-box:11434"
+    )

@@ -138,3 +138,23 @@ def test_agent_tools_are_off_by_default_and_need_a_workspace(tmp_path: Path) -> 
     env = {"OLLAMA_PROXY_AGENT_TOOLS": "on", "OLLAMA_PROXY_WORKSPACE": str(tmp_path)}
     on = resolve({"data_dir": str(tmp_path)}, env)
     assert on.agent_tools is True and on.workspace == str(tmp_path)
+
+
+def test_several_ollama_hosts_by_repeating_the_flag_or_commas(tmp_path: Path) -> None:
+    from proxy_core.cli import build_parser, settings_from_args
+
+    args = build_parser().parse_args(
+        ["--ollama-url", "http://a:11434/", "--ollama-url", "http://b:11434",
+         "--data-dir", str(tmp_path)]
+    )  # fmt: skip
+    settings = settings_from_args(args)
+    assert settings.ollama_bases == ("http://a:11434", "http://b:11434")
+    assert settings.ollama_base == "http://a:11434"  # the first is the primary
+    env = resolve({"data_dir": tmp_path}, {"OLLAMA_PROXY_OLLAMA_URL": "http://a:1,http://b:2"})
+    assert env.ollama_bases == ("http://a:1", "http://b:2")
+    single = resolve({"data_dir": tmp_path}, {})
+    assert single.ollama_bases == ("http://127.0.0.1:11434",)  # one URL works as before
+    with pytest.raises(SettingsError, match="listed twice"):
+        ProxySettings(ollama_url="http://a:1, http://a:1")
+    with pytest.raises(SettingsError, match="'ftp://b' must be an http"):
+        ProxySettings(ollama_url="http://a:1, ftp://b")

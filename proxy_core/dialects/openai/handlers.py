@@ -21,6 +21,7 @@ from ...generation import (
     remember_answer,
     remembered_response,
 )
+from ...listings import fetch_listing
 from ...ndjson import dumps, loads
 from ...slow_clients import read_body
 from ...state import (
@@ -221,10 +222,9 @@ def _upstream_object(base_url: str, path: str, raw: bytes) -> dict[str, Any]:
 
 async def _tags(request: web.Request) -> list[dict[str, Any]]:
     state = request.app[STATE]
-    resp = await state.upstream.fetch("GET", "/api/tags")
-    raw = await resp.read()
-    if resp.status != 200:
-        raise OpenAIError(resp.status, from_native_error(resp.status, raw))
+    status, _, raw = await fetch_listing(state, "/api/tags")
+    if status != 200:
+        raise OpenAIError(status, from_native_error(status, raw))
     models = _upstream_object(state.upstream.base_url, "/api/tags", raw).get("models")
     if not isinstance(models, list):
         raise UpstreamMalformed(
