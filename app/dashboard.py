@@ -247,6 +247,11 @@ class DashboardWindow(QWidget):
         this_app = QGroupBox("This app")
         QVBoxLayout(this_app).addWidget(self.this_app)
         right.addWidget(this_app)
+        self.upstreams = _Form()
+        self.upstreams_box = QGroupBox("Ollama hosts")
+        QVBoxLayout(self.upstreams_box).addWidget(self.upstreams)
+        self.upstreams_box.hide()  # shown with several hosts (ollama_url lists them)
+        right.addWidget(self.upstreams_box)
         self.clients_box = QGroupBox("Clients (last minute)")
         QVBoxLayout(self.clients_box).addWidget(self.clients)
         right.addWidget(self.clients_box)
@@ -372,3 +377,5 @@ class DashboardWindow(QWidget):
         for index, row in enumerate(self._hardware_rows):
             row.show(view.hardware[index] if index < len(view.hardware) else None)
         self.memory.set_rows(view.memory)
+        self.upstreams_box.setVisible(bool(view.upstreams))
+        self.upstreams.set_rows(view.upstreams)

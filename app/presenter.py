@@ -223,6 +223,7 @@ class DashboardView:
     models: tuple[tuple[str, str], ...]
     this_app: tuple[tuple[str, str], ...] = ()  # the proxy's own CPU and memory
     memory: tuple[tuple[str, str], ...] = ()  # RAM and VRAM against the models (memory_view)
+    upstreams: tuple[tuple[str, str], ...] = ()  # several Ollama hosts: one row each
 
 
 def _scale(requirement: Requirement, value: float | None) -> float:
@@ -515,6 +516,7 @@ class DashboardPresenter:
             models=self._models(snap.ollama),
             this_app=() if hw is None else _this_app(hw, snap.in_flight),
             memory=memory_rows(snap.ollama, hw),
+            upstreams=tuple(upstream_rows(snap.upstreams)),
         )
 
     def _ollama_rows(
@@ -552,6 +554,28 @@ class DashboardPresenter:
             )
             for m in status.loaded
         )
+
+
+def upstream_rows(
+    upstreams: Sequence[tuple[str, bool, str, int, int]],
+) -> list[tuple[str, str]]:
+    """One row per Ollama host when there are several: usable or not, its breaker, the
+    requests there now and its share of all routed so far."""
+    if len(upstreams) < 2:
+        return []
+    total = sum(row[4] for row in upstreams) or 1
+    rows = []
+    for url, usable, breaker, in_flight, routed in upstreams:
+        state = "up" if usable else "down"
+        if breaker != "closed":
+            state += f", breaker {breaker}"
+        rows.append(
+            (
+                url.split("://", 1)[-1],
+                f"{state} · {in_flight} in flight · {routed / total:.0%} of requests",
+            )
+        )
+    return rows
 
 
 def short_reason(error: str | None) -> str:

@@ -292,3 +292,20 @@ def test_why_ollama_is_down_in_a_few_words(error: str, words: str) -> None:
     from app.presenter import short_reason
 
     assert short_reason(error) == words
+
+
+def test_several_ollama_hosts_get_a_row_each() -> None:
+    from app.presenter import upstream_rows
+
+    assert upstream_rows([("http://a:11434", True, "closed", 0, 9)]) == []  # one host: none
+    rows = dict(
+        upstream_rows(
+            [("http://a:11434", True, "closed", 2, 30), ("http://gpu:11434", False, "open", 0, 10)]
+        )
+    )
+    assert rows["a:11434"] == "up · 2 in flight · 75% of requests"
+    assert rows["gpu:11434"] == "down, breaker open · 0 in flight · 25% of requests"
+    view = DashboardPresenter("u").update(
+        snapshot(0.0, 1, upstreams=(("http://a:1", True, "closed", 0, 1),) * 2)
+    )
+    assert len(view.upstreams) == 2
