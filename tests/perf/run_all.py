@@ -18,6 +18,7 @@ from . import (
     bench_litellm,
     bench_metrics,
     bench_profiles,
+    bench_routing,
     bench_tools,
     bench_tray,
     bench_upstream,
@@ -35,6 +36,7 @@ SECTIONS: dict[str, Callable[[], Awaitable[list[tuple[str, str]]]]] = {
     "tray": bench_tray.run,
     "profiles": bench_profiles.run,
     "tools": bench_tools.run,
+    "routing": bench_routing.run,
 }
 
 

@@ -1,0 +1,117 @@
+"""Several Ollama hosts: throughput of two slow hosts behind one proxy against one host
+directly, and what a routing decision costs. ``python -m tests.perf.run_all routing``
+
+Slow hosts: the simulator with 4 parallel slots (OLLAMA_NUM_PARALLEL) and 10 tokens at
+20 ms each, so one host answers about 20 requests/s whatever the load; the proxy is not
+the bottleneck, the hosts are. Concurrency 64, as the issue asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import aiohttp
+from aiohttp.test_utils import TestServer
+
+from proxy_core import ProxyService, ProxySettings
+from proxy_core.routing import Router, conversation_key
+from proxy_core.upstream import UpstreamClient
+from tests.fakes.ollama_sim import SIM_CONFIG, create_sim_app
+
+CONCURRENCY = 64
+SECONDS = 6.0
+ROUNDS = 200_000
+
+
+async def slow_sim() -> TestServer:
+    server = TestServer(create_sim_app())
+    await server.start_server()
+    config = server.app[SIM_CONFIG]
+    config.parallel, config.token_delay, config.reply_words = 4, 0.02, 10
+    return server
+
+
+async def load(base: str) -> float:
+    """Completed chats per second at CONCURRENCY for SECONDS (each a different question,
+    so nothing is cached or coalesced)."""
+    done = 0
+    deadline = time.monotonic() + SECONDS
+    counter = iter(range(10**9))
+
+    async def worker(http: aiohttp.ClientSession) -> None:
+        nonlocal done
+        while time.monotonic() < deadline:
+            body = {
+                "model": "llama3.2",
+                "stream": False,
+                "messages": [{"role": "user", "content": f"q{next(counter)}"}],
+            }
+            async with http.post(base + "/api/chat", json=body) as resp:
+                await resp.read()
+                if resp.status == 200:
+                    done += 1
+
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        started = time.monotonic()
+        await asyncio.gather(*(worker(http) for _ in range(CONCURRENCY)))
+        return done / (time.monotonic() - started)
+
+
+async def through_proxy(hosts: list[TestServer]) -> float:
+    with TemporaryDirectory() as data:
+        settings = ProxySettings(
+            port=0,
+            ollama_url=", ".join(str(h.make_url("")).rstrip("/") for h in hosts),
+            data_dir=Path(data),
+            monitor_interval=0,
+            log_level="warning",
+        )
+        proxy = ProxyService(settings)
+        await proxy.start()
+        try:
+            await asyncio.sleep(0.3)  # the first poll of each host
+            return await load(proxy.base_url)
+        finally:
+            await proxy.stop()
+
+
+def decision_cost() -> float:
+    """Microseconds per routing decision: two hosts, the model on both, a conversation."""
+    clients = [
+        UpstreamClient(f"http://h{i}:11434", connect_timeout=1, read_timeout=1, max_connections=1)
+        for i in range(2)
+    ]
+    router = Router(clients)
+    for backend in router.backends:
+        router.polled(backend, True, ["llama3.2:latest", "qwen2.5-coder:1.5b"], ["llama3.2:latest"])
+    body = {
+        "messages": [{"role": "system", "content": "x" * 500}, {"role": "user", "content": "y"}]
+    }
+    started = time.perf_counter()
+    for n in range(ROUNDS):
+        backend = router.pick("llama3.2", conversation_key("llama3.2", body) + n % 64)
+        router.started(backend)
+        router.finished(backend, True)
+    return (time.perf_counter() - started) / ROUNDS * 1e6
+
+
+async def run() -> list[tuple[str, str]]:
+    a, b = await slow_sim(), await slow_sim()
+    try:
+        direct = await load(str(a.make_url("")).rstrip("/"))
+        one = await through_proxy([a])
+        two = await through_proxy([a, b])
+    finally:
+        await a.close()
+        await b.close()
+    cost = decision_cost()
+    return [
+        ("one slow host, direct (req/s)", f"{direct:.1f}"),
+        ("one slow host through the proxy (req/s)", f"{one:.1f} ({one / direct:.2f}x direct)"),
+        ("two slow hosts through the proxy (req/s)", f"{two:.1f} ({two / direct:.2f}x one host)"),
+        ("routing decision with stickiness, two hosts (us)", f"{cost:.2f}"),
+    ]
