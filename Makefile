@@ -19,6 +19,7 @@ sysdeps:
 testdeps: sysdeps
 	scripts/system-deps.sh browser
 	scripts/system-deps.sh package
+	scripts/system-deps.sh redis
 
 run: $(STAMP) sysdeps
 	$(BIN)/python -m app $(ARGS)

@@ -30,6 +30,7 @@ from .cache import (
 from .cache.answers import Answer
 from .cache.flight import Flight
 from .cache.keys import normalize_model
+from .cache.redis_store import LOCK_SECONDS
 from .capabilities import model_capabilities
 from .clients import OTHER, recognise
 from .errors import UpstreamTimeout, UpstreamUnavailable
@@ -131,6 +132,9 @@ async def open_reply(
     streamed = wants_stream(kind, body)
     if control.lookup:
         entry = cache.lookup(key, control.max_age)
+        if entry is None and cache.shared is not None:
+            flight_key = f"{key}:{int(streamed)}:{int(control.store)}"
+            entry = await _shared_answer(state, key, control.max_age, flight_key)
         # A stream is never made up from a single stored object: Ollama never streams one
         # done line carrying the whole text, and clients that read content from the
         # done:false lines would show nothing. Such a request goes upstream and its stream
@@ -160,6 +164,7 @@ async def open_reply(
         try:
             await upstream(flight)
         finally:
+            cache.unclaim(key)  # no answer stored: other proxies waiting may ask Ollama
             if lane is not None:
                 state.lanes.release(lane.model)  # the slot belongs to the flight, not a client
 
@@ -220,6 +225,21 @@ async def open_reply(
         )
     finally:
         flight.unsubscribe()
+
+
+async def _shared_answer(
+    state: ProxyState, key: str, max_age: float | None, flight_key: str
+) -> CacheEntry | None:
+    """The shared store's answer; when another proxy is generating it right now (it holds
+    the key's short lock), that answer once stored, instead of asking Ollama twice. A
+    flight in this proxy is joined as usual (no lock needed)."""
+    cache = state.cache
+    assert cache.shared is not None
+    entry = await cache.fetch(key, max_age)
+    if entry is not None or cache.flights.live(flight_key) or await cache.claim(key):
+        return entry
+    wait = min(state.settings.read_timeout, LOCK_SECONDS)
+    return await cache.shared.wait_for(key, max_age, wait)
 
 
 def remembered_response(request: web.Request, raw: bytes) -> web.Response | None:

@@ -72,6 +72,7 @@ def _cache(settings: ProxySettings) -> CacheLayer:
         policy=settings.cache_policy,
         ttl=settings.cache_ttl,
         size_limit=settings.cache_size_limit,
+        shared_url=settings.cache_url,
     )
 
 
@@ -135,7 +136,10 @@ class ProxyService:
         cache = self._cache_override or _cache(settings)
         await cache.open()
         metrics = MetricsRecorder()
-        metrics.attach_cache(lambda: cache.stats, cache.store.volume)
+        metrics.attach_cache(
+            lambda: self.state.cache.stats if self.state else cache.stats,
+            lambda: self.state.cache.volume_now() if self.state else (0, 0),
+        )
         self.state = ProxyState(
             settings, router.primary.client, cache, metrics, self._policy(settings)
         )
@@ -291,6 +295,11 @@ class ProxyService:
                 self._poller.cancel()
                 self._poller = None
             self._start_poller(fresh, new)
+        if new.cache_url != old.cache_url:  # the disk or a shared Redis: a new store
+            fresh_cache = _cache(new)
+            await fresh_cache.open()
+            retired_cache, state.cache = state.cache, fresh_cache
+            await retired_cache.close()
         state.cache.configure(enabled=new.cache_enabled, policy=new.cache_policy, ttl=new.cache_ttl)
         if (new.models, new.num_ctx_defaults) != (old.models, old.num_ctx_defaults):
             state.profiles = _profiles(new)

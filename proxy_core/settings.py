@@ -97,6 +97,14 @@ class ProxySettings:
         default_text="on",
         help="caching on or off (the flag switches it off; the tray switches it at run time)",
     )
+    cache_url: str = setting(
+        "",
+        flag="--cache-url",
+        default_text="(the data dir)",
+        help="where answers are cached: empty for the data dir (diskcache), or redis://host:6379/0 "
+        "for a Redis shared by several proxies (a password belongs in the environment, "
+        "not on the command line)",
+    )
     cache_ttl: float = setting(
         300.0, flag="--cache-ttl", **_SECONDS, help="seconds a cached answer stays valid"
     )
@@ -347,6 +355,10 @@ def validate(s: ProxySettings) -> None:
         _check_ollama_url(url)
     if s.access_token and (len(s.access_token) < 16 or any(c.isspace() for c in s.access_token)):
         raise SettingsError("access_token: use at least 16 characters and no spaces")
+    if s.cache_url and urlsplit(s.cache_url).scheme not in ("redis", "rediss", "unix"):
+        raise SettingsError(
+            f"cache_url: {s.cache_url!r} must be empty (the data dir) or a redis:// URL"
+        )
     if any(ch in s.upstream_authorization for ch in "\r\n\x00"):
         raise SettingsError("upstream_authorization: must be one header line")
     if s.agent_tools and not s.workspace.strip():

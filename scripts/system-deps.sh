@@ -2,6 +2,7 @@
 # System packages (Debian/Ubuntu names) the app and its tests need.
 #   system-deps.sh qt       Qt's xcb/offscreen libraries (make run, make test)
 #   system-deps.sh browser  Chromium for the browser security tests (make test)
+#   system-deps.sh redis    redis-server for the shared-cache tests (make test)
 #   system-deps.sh package  binutils: PyInstaller reads libraries with objdump (make test, package)
 #   system-deps.sh screens  Xvfb, a window manager, a tray and tools (make screenshots)
 #   system-deps.sh bench    wrk, the load generator (make bench)
@@ -15,9 +16,10 @@ case "${1:-qt}" in
         libxkbcommon0 libegl1 libgl1 libfontconfig1 libdbus-1-3) ;;
   browser) packages=(chromium) ;;
   package) packages=(binutils) ;;
+  redis) packages=(redis-server) ;;
   screens) packages=(xvfb openbox trayer xdotool imagemagick) ;;
   bench) packages=(wrk) ;;
-  *) echo "usage: $0 qt|browser|package|screens|bench" >&2; exit 2 ;;
+  *) echo "usage: $0 qt|browser|package|redis|screens|bench" >&2; exit 2 ;;
 esac
 missing=()
 for p in "${packages[@]}"; do

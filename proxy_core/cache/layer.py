@@ -19,6 +19,7 @@ from typing import Any
 from .answers import Answer, AnswerIndex
 from .flight import FlightBoard
 from .keys import RouteKind, cache_key, normalize_model
+from .redis_store import RedisAnswerStore
 from .store import CacheEntry, CacheStats, ResponseStore
 
 HOT_ENTRY_BYTES = 32 << 20  # recently used answers kept decoded in memory
@@ -37,10 +38,17 @@ class CacheLayer:
         ttl: float,
         size_limit: int,
         clock: Callable[[], float] = time.time,
+        shared_url: str = "",
     ) -> None:
         self.enabled = enabled
         self.policy = policy
         self.store = ResponseStore(directory, size_limit=size_limit, ttl=ttl, clock=clock)
+        # cache_url = redis://…: answers live in Redis, shared by every proxy using it; the
+        # disk store then stays closed (redis_store.py). Memory layers work the same.
+        self.shared: RedisAnswerStore | None = (
+            RedisAnswerStore(shared_url, ttl=ttl, clock=clock) if shared_url else None
+        )
+        self._claimed: set[str] = set()  # keys this proxy holds the Redis lock of
         self.flights = FlightBoard(self.max_entry_bytes)
         self._pending: set[asyncio.Future[Any]] = set()
         self._keys: dict[tuple[str, bytes], str] = {}
@@ -57,14 +65,20 @@ class CacheLayer:
 
     @property
     def stats(self) -> CacheStats:
-        return self.store.stats
+        return self.shared.stats if self.shared is not None else self.store.stats
 
     async def open(self) -> None:
+        if self.shared is not None:
+            await self.shared.open()
+            return
         await asyncio.get_running_loop().run_in_executor(None, self.store.open)
 
     async def close(self) -> None:
         await self.flights.close()
         await self.drain()
+        if self.shared is not None:
+            await self.shared.close()
+            return
         await asyncio.get_running_loop().run_in_executor(None, self.store.close)
 
     def configure(self, *, enabled: bool, policy: str, ttl: float) -> None:
@@ -73,6 +87,8 @@ class CacheLayer:
         self.enabled = enabled
         self.policy = policy
         self.store.ttl = ttl
+        if self.shared is not None:
+            self.shared.ttl = ttl
 
     def learn_digests(self, models: Any) -> None:
         """Model digests from an /api/tags list; a changed one makes new keys for it."""
@@ -137,8 +153,10 @@ class CacheLayer:
         self.drop_memory()  # evicted on disk must not live on in memory
 
     def lookup(self, key: str, max_age: float | None) -> CacheEntry | None:
-        if self.store.cleared_elsewhere():
-            self.drop_memory()  # another process sharing the data dir cleared the cache
+        """Memory, then the disk store (a shared store is asked by ``fetch``)."""
+        cleared = (self.shared or self.store).cleared_elsewhere()
+        if cleared:
+            self.drop_memory()  # another process (or proxy) cleared the cache
         hot = self._hot.get(key)
         if hot is not None:
             if self.store.is_fresh(hot, max_age):
@@ -147,12 +165,50 @@ class CacheLayer:
             if not self.store.is_fresh(hot, None):
                 self._hot_bytes -= self._hot.pop(key).size
             return None
+        if self.shared is not None:
+            return None
         # A miss in memory reads one sqlite row on the loop: tens of microseconds
         # (tests/perf/bench_cache.py), cheaper than a hop to an executor and back.
         entry = self.store.get(key, max_age)
         if entry is not None:
             self._remember(key, entry)
         return entry
+
+    async def fetch(self, key: str, max_age: float | None) -> CacheEntry | None:
+        """``lookup``, then the shared store when there is one."""
+        entry = self.lookup(key, max_age)
+        if entry is None and self.shared is not None:
+            entry = await self.shared.get(key, max_age)
+            if entry is not None:
+                self._remember(key, entry)
+        return entry
+
+    async def claim(self, key: str) -> bool:
+        """Several proxies, one answer: True when this proxy should ask Ollama (it holds
+        the key's lock, or there is no shared store); False: another proxy is on it."""
+        if self.shared is None:
+            return True
+        claimed = await self.shared.claim(key)
+        if claimed:
+            self._claimed.add(key)
+        return claimed
+
+    def unclaim(self, key: str) -> None:
+        """The flight ended without storing an answer: let the others try themselves."""
+        if self.shared is not None and key in self._claimed:
+            self._claimed.discard(key)
+            self._track(asyncio.ensure_future(self.shared.release(key)))
+
+    async def _put_shared(self, key: str, entry: CacheEntry) -> None:
+        assert self.shared is not None
+        await self.shared.put(key, entry)
+        if key in self._claimed:  # the answer is there before the lock goes
+            self._claimed.discard(key)
+            await self.shared.release(key)
+
+    def _track(self, future: asyncio.Future[Any]) -> None:
+        self._pending.add(future)
+        future.add_done_callback(self._pending.discard)
 
     def answer_for(self, route: str, raw: bytes) -> Answer | None:
         """The rendered answer to these exact request bytes, while its entry is the one
@@ -168,11 +224,13 @@ class CacheLayer:
         return answer
 
     def write(self, key: str, entry: CacheEntry) -> None:
-        """Writes commit to sqlite (a disk sync), so they run in the executor."""
+        """Writes commit to sqlite (a disk sync), so they run in the executor; to Redis
+        they are a task."""
         self._remember(key, entry)
-        future = asyncio.get_running_loop().run_in_executor(None, self.store.put, key, entry)
-        self._pending.add(future)
-        future.add_done_callback(self._pending.discard)
+        if self.shared is not None:
+            self._track(asyncio.ensure_future(self._put_shared(key, entry)))
+            return
+        self._track(asyncio.get_running_loop().run_in_executor(None, self.store.put, key, entry))
 
     async def drain(self) -> None:
         """Wait for queued writes (tests, shutdown)."""
@@ -182,10 +240,18 @@ class CacheLayer:
     async def clear(self) -> int:
         await self.drain()
         self.drop_memory()
+        if self.shared is not None:
+            return await self.shared.clear()
         return await asyncio.get_running_loop().run_in_executor(None, self.store.clear)
 
     async def volume(self) -> tuple[int, int]:
+        if self.shared is not None:
+            return await self.shared.volume()
         return await asyncio.get_running_loop().run_in_executor(None, self.store.volume)
+
+    def volume_now(self) -> tuple[int, int]:
+        """Blocking (a sqlite read) for the disk store; the last count for Redis."""
+        return self.shared.volume_seen if self.shared is not None else self.store.volume()
 
     def new_entry(self, lines: list[bytes], streamed: bool, seconds: float) -> CacheEntry:
         return CacheEntry(tuple(lines), streamed, self.store.clock(), seconds)

@@ -1,0 +1,233 @@
+"""The shared cache in Redis (``cache_url``): Debian's redis-server on a free loopback
+port, two proxies answering each other's questions, one generation for both, a clear
+for every proxy, and Redis going away and coming back without a failed request."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from proxy_core import ProxyService
+from proxy_core.cache import redis_store
+from tests.conftest import Sim, make_settings
+
+CHAT = {
+    "model": "llama3.2",
+    "stream": False,
+    "options": {"temperature": 0},
+    "messages": [{"role": "user", "content": "shared question"}],
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedisServer:
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.directory = directory
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        assert binary is not None
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        for _ in range(100):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise AssertionError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    if shutil.which("redis-server") is None:
+        if os.environ.get("OTP_REQUIRE_REDIS"):
+            raise AssertionError("redis-server is required here (scripts/system-deps.sh redis)")
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def two_proxies(
+    tmp_path: Path, sim: Sim, redis_server: RedisServer
+) -> AsyncIterator[tuple[ProxyService, ProxyService]]:
+    proxies = []
+    for name in ("one", "two"):
+        settings = make_settings(tmp_path / name, sim.url, cache_url=redis_server.url)
+        proxy = ProxyService(settings)
+        await proxy.start()
+        proxies.append(proxy)
+    try:
+        yield proxies[0], proxies[1]
+    finally:
+        for proxy in proxies:
+            await proxy.stop()
+
+
+async def chat(base: str, body: dict[str, object] = CHAT) -> tuple[int, str, str]:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(base + "/api/chat", json=body) as resp:
+            data = await resp.json()
+            return resp.status, resp.headers.get("X-Cache", ""), data["message"]["content"]
+
+
+async def settle(*proxies: ProxyService) -> None:
+    for proxy in proxies:
+        assert proxy.state is not None
+        await proxy.state.cache.drain()
+
+
+def test_a_hit_is_shared_by_two_proxy_processes(tmp_path: Path, redis_server: RedisServer) -> None:
+    sim_port = free_port()
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.ollama_sim", "--port", str(sim_port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    ports = [free_port(), free_port()]
+    proxies = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "proxy_core",
+                "--port",
+                str(port),
+                "--ollama-url",
+                f"http://127.0.0.1:{sim_port}",
+                "--cache-url",
+                redis_server.url,
+                "--data-dir",
+                str(tmp_path / f"p{port}"),
+                "--log-level",
+                "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for port in ports
+    ]
+    try:
+
+        async def scenario() -> None:
+            async with aiohttp.ClientSession() as http:
+                for port in ports:
+                    for _ in range(100):
+                        try:
+                            async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                                if resp.status == 200:
+                                    break
+                        except aiohttp.ClientError:
+                            pass
+                        await asyncio.sleep(0.1)
+            first = await chat(f"http://127.0.0.1:{ports[0]}")
+            await asyncio.sleep(0.3)  # the write is a task after the reply
+            second = await chat(f"http://127.0.0.1:{ports[1]}")
+            assert first[0] == second[0] == 200
+            assert (first[1], second[1]) == ("MISS", "HIT") and first[2] == second[2]
+
+        asyncio.run(scenario())
+    finally:
+        for process in [*proxies, sim]:
+            process.terminate()
+            process.wait(10)
+
+
+async def test_one_generation_for_two_proxies_asking_at_once(
+    two_proxies: tuple[ProxyService, ProxyService], sim: Sim
+) -> None:
+    one, two = two_proxies
+    sim.config.token_delay, sim.config.reply_words = 0.05, 8  # about 0.4 s to answer
+    results = await asyncio.gather(chat(one.base_url), chat(two.base_url))
+    assert [r[0] for r in results] == [200, 200] and results[0][2] == results[1][2]
+    assert sorted(r[1] for r in results) == ["HIT", "MISS"]  # the second waited for it
+    assert len(sim.recorder.by_path("/api/chat")) == 1
+
+
+async def test_a_clear_on_one_proxy_clears_every_proxy(
+    two_proxies: tuple[ProxyService, ProxyService], sim: Sim
+) -> None:
+    one, two = two_proxies
+    await chat(one.base_url)
+    await settle(one)
+    assert (await chat(two.base_url))[1] == "HIT"  # now in two's memory layer as well
+    async with aiohttp.ClientSession() as http:
+        async with http.delete(one.base_url + "/_proxy/cache") as resp:
+            assert resp.status == 200 and (await resp.json())["cleared"] == 1
+    for _ in range(50):  # the announcement reaches two
+        await asyncio.sleep(0.02)
+        status, cache, _ = await chat(two.base_url)
+        if cache == "MISS":
+            break
+    assert cache == "MISS"
+
+
+async def test_redis_down_is_bypassed_with_one_warning_and_recovers(
+    tmp_path: Path,
+    sim: Sim,
+    redis_server: RedisServer,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(redis_store, "RETRY_SECONDS", 0.2)
+    proxy = ProxyService(make_settings(tmp_path, sim.url, cache_url=redis_server.url))
+    await proxy.start()
+    assert proxy.state is not None
+    try:
+        redis_server.stop()
+        for n in range(4):  # every request still answered, from Ollama
+            body = {**CHAT, "messages": [{"role": "user", "content": f"q{n}"}]}
+            status, _, content = await chat(proxy.base_url, body)
+            assert status == 200 and content
+        await settle(proxy)
+        warnings = [r for r in caplog.records if "shared cache" in r.getMessage()]
+        assert len(warnings) == 1 and "failed" in warnings[0].getMessage()
+        redis_server.start()  # back on the same port
+        await asyncio.sleep(0.3)
+        body = {**CHAT, "messages": [{"role": "user", "content": "after"}]}
+        proxy.state.cache.drop_memory()
+        for _ in range(20):
+            await chat(proxy.base_url, body)
+            await settle(proxy)
+            proxy.state.cache.drop_memory()  # from Redis, not this proxy's memory
+            if (await chat(proxy.base_url, body))[1] == "HIT":
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("caching did not resume")
+        assert any("answers again" in r.getMessage() for r in caplog.records)
+    finally:
+        await proxy.stop()
