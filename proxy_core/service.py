@@ -18,7 +18,7 @@ from . import __version__, poller
 from .app_factory import create_app
 from .cache import CacheLayer
 from .connections import ConnectionShedder, connection_cap, raise_fd_limit
-from .dialects.response_store import ResponseStore
+from .dialects.response_store import ResponseStore, SharedResponseStore
 from .errors import PortInUse, StartupError
 from .events import EventHub, Listener
 from .guard import Policy, load_or_create_token, token_required
@@ -145,7 +145,12 @@ class ProxyService:
         )
         self.state.router = router
         metrics.attach_router(lambda: self.state.router.rows() if self.state else [])
-        self.state.responses = ResponseStore(settings.data_dir / "responses")
+        # Stateless proxies: with a shared Redis, conversations live there too.
+        self.state.responses = (
+            SharedResponseStore(cache.shared)
+            if cache.shared is not None
+            else ResponseStore(settings.data_dir / "responses")
+        )
         self.state.profiles = _profiles(settings)
         self.state.events = self.events
         self.state.requests.resize(settings.inspector_size)
@@ -300,6 +305,13 @@ class ProxyService:
             await fresh_cache.open()
             retired_cache, state.cache = state.cache, fresh_cache
             await retired_cache.close()
+            if state.responses is not None:
+                await state.responses.close()
+            state.responses = (
+                SharedResponseStore(fresh_cache.shared)
+                if fresh_cache.shared is not None
+                else ResponseStore(new.data_dir / "responses")
+            )
         state.cache.configure(enabled=new.cache_enabled, policy=new.cache_policy, ttl=new.cache_ttl)
         if (new.models, new.num_ctx_defaults) != (old.models, old.num_ctx_defaults):
             state.profiles = _profiles(new)

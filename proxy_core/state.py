@@ -19,7 +19,7 @@ from .settings import ProxySettings
 from .upstream import UpstreamClient
 
 if TYPE_CHECKING:  # guard.py and the dialects import this module
-    from .dialects.response_store import ResponseStore
+    from .dialects.response_store import ConversationStore
     from .guard import Policy
     from .tools.engine import ToolEngine
     from .tools.mcp_endpoint import McpEndpoint
@@ -36,7 +36,7 @@ class ProxyState:
     metrics: MetricsRecorder
     policy: Policy  # who may call (guard.py); rebuilt when settings change
     # Conversations for OpenAI Responses' previous_response_id (dialects/response_store.py)
-    responses: ResponseStore | None = None
+    responses: ConversationStore | None = None
     # model -> (monotonic time, capabilities from /api/show): dialects/translated.py
     capabilities: dict[str, tuple[float, frozenset[str]]] = dataclasses.field(default_factory=dict)
     # The serving policy per model (profiles.py), rebuilt when settings change.

@@ -208,6 +208,26 @@ class RedisAnswerStore:
         cleared, self._cleared = self._cleared, False
         return cleared
 
+    async def get_raw(self, name: str) -> bytes | None:
+        """Any value of this store by its full name (the Responses conversations)."""
+        if not self.available:
+            return None
+        try:
+            value = await self._redis.get(name)
+        except Exception as exc:
+            self._failed(exc)
+            return None
+        self._answered()
+        return bytes(value) if value is not None else None
+
+    async def set_raw(self, name: str, value: bytes, ttl: float) -> None:
+        if not self.available:
+            return
+        try:
+            await self._redis.set(name, value, ex=max(1, math.ceil(ttl)))
+        except Exception as exc:
+            self._failed(exc)
+
     # coalescing across proxies ---------------------------------------------------------------
     async def claim(self, key: str) -> bool:
         """True: this proxy generates the answer (or Redis is down: everyone does)."""

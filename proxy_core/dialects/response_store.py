@@ -10,16 +10,60 @@ import collections
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import diskcache
 
+from ..cache.redis_store import RedisAnswerStore
 from ..cache.store import BytesOnlyDisk
 
 log = logging.getLogger(__name__)
 TTL_SECONDS = 7 * 24 * 3600  # a week: long enough to come back to a session
 SIZE_LIMIT = 256 << 20
 RECENT = 256  # conversations also kept in memory: a follow-up may arrive before the write
+
+
+class ConversationStore(Protocol):
+    """Where Responses conversations live: the data dir, or Redis shared by proxies."""
+
+    async def get(self, response_id: str) -> list[dict[str, Any]] | None: ...
+
+    def put(self, response_id: str, messages: list[dict[str, Any]]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class SharedResponseStore:
+    """The conversations in the shared Redis (``cache_url``): a follow-up may reach any
+    proxy behind the load balancer. Redis down: a missing conversation (the client gets
+    Responses' "not found" error), never a crash."""
+
+    def __init__(self, shared: RedisAnswerStore) -> None:
+        self._shared = shared
+        self._pending: set[asyncio.Future[Any]] = set()
+
+    def _key(self, response_id: str) -> str:
+        return f"{self._shared.prefix}:response:{response_id}"
+
+    async def get(self, response_id: str) -> list[dict[str, Any]] | None:
+        raw = await self._shared.get_raw(self._key(response_id))
+        try:
+            messages = json.loads(raw) if raw is not None else None
+        except ValueError:
+            return None
+        return messages if isinstance(messages, list) else None
+
+    def put(self, response_id: str, messages: list[dict[str, Any]]) -> None:
+        data = json.dumps(messages, separators=(",", ":")).encode()
+        future = asyncio.ensure_future(
+            self._shared.set_raw(self._key(response_id), data, TTL_SECONDS)
+        )
+        self._pending.add(future)
+        future.add_done_callback(self._pending.discard)
+
+    async def close(self) -> None:
+        if self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
 
 
 class ResponseStore:

@@ -231,3 +231,24 @@ async def test_redis_down_is_bypassed_with_one_warning_and_recovers(
         assert any("answers again" in r.getMessage() for r in caplog.records)
     finally:
         await proxy.stop()
+
+
+async def test_a_conversation_continues_on_another_proxy(
+    two_proxies: tuple[ProxyService, ProxyService], sim: Sim
+) -> None:
+    """Stateless proxies: a Responses follow-up may reach any proxy behind the balancer."""
+    import openai
+
+    one, two = two_proxies
+    first_client = openai.AsyncOpenAI(base_url=one.base_url + "/v1", api_key="x")
+    other_client = openai.AsyncOpenAI(base_url=two.base_url + "/v1", api_key="x")
+    first = await first_client.responses.create(model="llama3.2", input="my name is Ada")
+    await settle(one)
+    assert one.state is not None
+    await one.state.responses.close()  # type: ignore[union-attr]  # the write has landed
+    await other_client.responses.create(
+        model="llama3.2", input="what is my name?", previous_response_id=first.id
+    )
+    messages = sim.recorder.by_path("/api/chat")[-1].json()["messages"]
+    assert messages[0] == {"role": "user", "content": "my name is Ada"}
+    assert messages[-1] == {"role": "user", "content": "what is my name?"}
