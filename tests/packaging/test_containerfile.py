@@ -68,3 +68,26 @@ def test_the_health_check_passes_with_the_token_and_fails_without(tmp_path: Path
         wrong = {**clean, "OLLAMA_PROXY_ACCESS_TOKEN": "not-the-token-at-all"}
         assert subprocess.run(check, env=wrong, capture_output=True).returncode != 0
         assert process.poll() is None
+
+
+def test_the_kubernetes_example_is_stateless_replicas_and_a_redis() -> None:
+    import yaml  # PyYAML, installed with the MCP SDK's dependencies
+
+    documents = list(yaml.safe_load_all((ROOT / "packaging" / "kubernetes.yaml").read_text()))
+    kinds = [(d["kind"], d["metadata"]["name"]) for d in documents]
+    assert ("Deployment", "ollama-proxy") in kinds and ("Service", "ollama-proxy") in kinds
+    assert ("Deployment", "ollama-proxy-redis") in kinds
+    proxy = next(d for d in documents if d["metadata"]["name"] == "ollama-proxy")
+    assert proxy["spec"]["replicas"] >= 2
+    (container,) = proxy["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["OLLAMA_PROXY_CACHE_URL"].startswith("redis://ollama-proxy-redis:")
+    assert len(env["OLLAMA_PROXY_OLLAMA_URL"].split(",")) == 2
+    from proxy_core.settings import ProxySettings
+
+    ProxySettings(
+        ollama_url=env["OLLAMA_PROXY_OLLAMA_URL"], cache_url=env["OLLAMA_PROXY_CACHE_URL"]
+    )
+    assert "OLLAMA_PROXY_ACCESS_TOKEN" in env  # beyond loopback: the token, from a Secret
+    probe = container["readinessProbe"]["exec"]["command"]
+    assert "Authorization" in probe[-1] and "/healthz" in probe[-1]

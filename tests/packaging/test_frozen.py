@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,15 +76,35 @@ def test_the_frozen_app_serves(frozen: Path, simulator: str, tmp_path: Path, mod
         str(frozen),
         "--port", str(port), "--ollama-url", simulator, "--data-dir", str(tmp_path / "data"),
     ]  # fmt: skip
-    if mode == "headless":
+    extra: dict[str, str] = {}
+    if mode == "headless":  # with the agent tools on: the MCP SDK is in the bundle too
         command.append("--headless")
+        (tmp_path / "workspace").mkdir()
+        extra = {
+            "OLLAMA_PROXY_AGENT_TOOLS": "true",
+            "OLLAMA_PROXY_WORKSPACE": str(tmp_path / "workspace"),
+        }
     env = outside_checkout_env(
-        QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config")
+        QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"), **extra
     )
     with running(command, tmp_path, env) as process:
         health = wait_for(f"http://127.0.0.1:{port}/healthz", process)
         assert health["ollama"]["reachable"] is True
         assert chat_through(f"http://127.0.0.1:{port}")
+        if mode == "headless":
+            token = (tmp_path / "data" / "access-token").read_text().strip()
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/mcp",
+                data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).encode(),
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "Content-Type": "application/json",
+                    "Accept": "application/json, text/event-stream",
+                },
+            )
+            with urllib.request.urlopen(request, timeout=10) as resp:
+                tools = json.loads(resp.read())["result"]["tools"]
+            assert {t["name"] for t in tools} >= {"read_file", "list_files"}
         process.terminate()
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
