@@ -115,3 +115,92 @@ async def run() -> list[tuple[str, str]]:
         ("two slow hosts through the proxy (req/s)", f"{two:.1f} ({two / direct:.2f}x one host)"),
         ("routing decision with stickiness, two hosts (us)", f"{cost:.2f}"),
     ]
+
+
+async def cache_hits(cache_url: str, data: Path, sim_url: str) -> tuple[float, float]:
+    """(hits/s, p50 ms) with the in-memory layer off: every hit reads the store."""
+    from proxy_core.cache import layer
+
+    saved = layer.HOT_ENTRY_BYTES
+    layer.HOT_ENTRY_BYTES = 0  # no memory layer: measure the store itself
+    settings = ProxySettings(
+        port=0,
+        ollama_url=sim_url,
+        data_dir=data,
+        monitor_interval=0,
+        log_level="warning",
+        cache_url=cache_url,
+    )
+    proxy = ProxyService(settings)
+    await proxy.start()
+    body = {
+        "model": "llama3.2",
+        "stream": False,
+        "options": {"temperature": 0},
+        "messages": [{"role": "user", "content": "cached"}],
+    }
+    latencies: list[float] = []
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(proxy.base_url + "/api/chat", json=body) as resp:
+                await resp.read()
+            assert proxy.state is not None
+            await proxy.state.cache.drain()
+            proxy.state.cache.drop_memory()
+            deadline = time.monotonic() + 3.0
+            # Cache-Control keeps requests off the fast path, which answers from memory
+            headers = {"Cache-Control": "max-age=600"}
+
+            async def worker() -> None:
+                while time.monotonic() < deadline:
+                    started = time.perf_counter()
+                    async with http.post(
+                        proxy.base_url + "/api/chat", json=body, headers=headers
+                    ) as resp:
+                        await resp.read()
+                        assert resp.headers.get("X-Cache") == "HIT"
+                    latencies.append(time.perf_counter() - started)
+
+            began = time.monotonic()
+            await asyncio.gather(*(worker() for _ in range(16)))
+            elapsed = time.monotonic() - began
+    finally:
+        await proxy.stop()
+        layer.HOT_ENTRY_BYTES = saved
+    latencies.sort()
+    return len(latencies) / elapsed, latencies[len(latencies) // 2] * 1000
+
+
+async def run_cache() -> list[tuple[str, str]]:
+    import shutil
+    import subprocess
+
+    from tests.perf.harness import free_port
+
+    redis = shutil.which("redis-server")
+    if redis is None:
+        return [("redis-server", "not installed: skipped")]
+    port = free_port()
+    server = subprocess.Popen(
+        [redis, "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    sim = TestServer(create_sim_app())
+    await sim.start_server()
+    try:
+        await asyncio.sleep(0.5)
+        sim_url = str(sim.make_url("")).rstrip("/")
+        with TemporaryDirectory() as one, TemporaryDirectory() as two:
+            disk = await cache_hits("", Path(one), sim_url)
+            shared = await cache_hits(f"redis://127.0.0.1:{port}/0", Path(two), sim_url)
+    finally:
+        await sim.close()
+        server.terminate()
+        server.wait()
+    return [
+        ("disk cache hits, memory layer off (hits/s, p50)", f"{disk[0]:.0f}, {disk[1]:.2f} ms"),
+        (
+            "Redis cache hits, memory layer off (hits/s, p50)",
+            f"{shared[0]:.0f}, {shared[1]:.2f} ms",
+        ),
+    ]

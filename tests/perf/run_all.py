@@ -37,6 +37,7 @@ SECTIONS: dict[str, Callable[[], Awaitable[list[tuple[str, str]]]]] = {
     "profiles": bench_profiles.run,
     "tools": bench_tools.run,
     "routing": bench_routing.run,
+    "shared-cache": bench_routing.run_cache,
 }
 
 
