@@ -413,7 +413,7 @@ async def _direct(
             started = time.perf_counter()
             router.started(backend)
             try:
-                if whole:
+                if whole or backend.client.translating:  # translated replies: fetch() only
                     got = await backend.client.fetch("POST", PATHS[kind], headers, raw_body)
                     stack.callback(got.release)
                 else:
@@ -433,7 +433,7 @@ async def _direct(
                 continue
             break
         stack.callback(router.finished, backend, True)
-        if whole:
+        if whole or backend.client.translating:
             yield Reply(
                 got.status,
                 response_headers(got.headers),

@@ -37,7 +37,7 @@ async def fetch_listing(state: ProxyState, path: str) -> tuple[int, Mapping[str,
     models: list[Any] = []
     seen: set[str] = set()
     answered = False
-    for result in results:
+    for backend, result in zip(backends, results, strict=True):
         if isinstance(result, BaseException):
             continue
         status, _, raw = result
@@ -51,7 +51,15 @@ async def fetch_listing(state: ProxyState, path: str) -> tuple[int, Mapping[str,
         answered = True
         for model in listed:
             name = str(model.get("model") or model.get("name")) if isinstance(model, dict) else ""
-            if name and name not in seen:
+            if not name:
+                continue
+            prefix = backend.client.prefix
+            if name in seen and prefix:
+                # Another engine serves this name (other weights, maybe): listed by the
+                # upstream's name, which routes to it (routing.Router.pick).
+                name = prefix + name
+                model = {**model, "name": name, "model": name}
+            if name not in seen:
                 seen.add(name)
                 models.append(model)
     if not answered:

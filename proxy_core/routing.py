@@ -97,6 +97,9 @@ class Router:
                 + "; ".join(f"{b.url}: {b.error or 'circuit open'}" for b in self.backends)
             )
         if model is not None:
+            for backend in usable:  # "lmstudio/qwen": addressed to that upstream by name
+                if backend.client.prefix and model.startswith(backend.client.prefix):
+                    return self._chosen(backend, now)
             wanted = normalize_model(model)
             having = [b for b in usable if wanted in b.models]
             # nobody polled has it: let a host that was not polled yet (or all) answer

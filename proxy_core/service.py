@@ -25,6 +25,7 @@ from .guard import Policy, load_or_create_token, token_required
 from .observe.hardware import HardwareMonitor
 from .observe.monitor import BackgroundMonitor, refresh_ollama
 from .observe.recorder import MetricsRecorder, MetricsSnapshot
+from .openai_upstream import OpenAICompatClient
 from .profiles import ProfileBook, parse_profiles
 from .routing import Router
 from .settings import ProxySettings
@@ -52,6 +53,17 @@ def _upstream(settings: ProxySettings, base: str | None = None) -> UpstreamClien
 async def _router(settings: ProxySettings) -> Router:
     """A client per Ollama host (started), in a router; the first host is the primary."""
     clients = [_upstream(settings, base) for base in settings.ollama_bases]
+    clients += [
+        OpenAICompatClient(
+            url,
+            api_key=settings.openai_api_key,
+            prefix=f"{name}/",
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            max_connections=settings.max_connections,
+        )
+        for name, url in settings.openai_servers
+    ]
     for client in clients:
         await client.start()
     return Router(
@@ -289,6 +301,8 @@ class ProxyService:
             "breaker_failures",
             "breaker_backoff",
             "upstream_poll_interval",
+            "openai_upstreams",
+            "openai_api_key",
         )
         if any(getattr(new, f) != getattr(old, f) for f in upstream_fields):
             fresh = await _router(new)

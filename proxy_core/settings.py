@@ -84,6 +84,21 @@ class ProxySettings:
         help="where Ollama answers; several hosts: repeat the flag or separate URLs with "
         "commas (requests go to a healthy host that has the model; the first is the primary)",
     )
+    openai_upstreams: str = setting(
+        "",
+        flag="--openai-upstream",
+        repeatable=True,
+        default_text="(none)",
+        help="OpenAI-compatible servers to route to beside Ollama (llama.cpp's llama-server, "
+        "LM Studio, vLLM): URL or name=URL, repeat the flag or separate with commas; their "
+        "models are served in every dialect, the native API included",
+    )
+    openai_api_key: str = setting(
+        "",
+        secret=True,
+        help="the API key sent to the OpenAI-compatible servers (environment or settings "
+        "file only)",
+    )
     data_dir: Path = setting(
         factory=default_data_dir,
         flag="--data-dir",
@@ -279,6 +294,11 @@ class ProxySettings:
         return split_urls(self.ollama_url)
 
     @property
+    def openai_servers(self) -> tuple[tuple[str, str], ...]:
+        """(name, URL) per OpenAI-compatible server; the name defaults to host:port."""
+        return tuple(_named(item) for item in split_urls(self.openai_upstreams))
+
+    @property
     def ollama_base(self) -> str:
         """The primary Ollama host (model management, /api/version, the tray's checks)."""
         return self.ollama_bases[0]
@@ -325,7 +345,15 @@ def split_urls(text: str) -> tuple[str, ...]:
     return tuple(part.rstrip("/") for part in text.replace(",", " ").split() if part.strip())
 
 
-def _check_ollama_url(url: str) -> None:
+def _named(item: str) -> tuple[str, str]:
+    name, sep, url = item.partition("=")
+    if not sep:
+        url = item
+        name = urlsplit(item).netloc
+    return name, url
+
+
+def _check_ollama_url(url: str, setting_name: str = "ollama_url") -> None:
     try:
         parts = urlsplit(url)
         hostname = parts.hostname
@@ -333,12 +361,12 @@ def _check_ollama_url(url: str) -> None:
         hostname = None
     if hostname is None or parts.scheme not in ("http", "https"):
         raise SettingsError(
-            f"ollama_url: {url!r} must be an http(s) URL such as http://127.0.0.1:11434"
+            f"{setting_name}: {url!r} must be an http(s) URL such as http://127.0.0.1:11434"
         )
     try:
         _ = parts.port
     except ValueError:
-        raise SettingsError(f"ollama_url: {url!r} has an invalid port") from None
+        raise SettingsError(f"{setting_name}: {url!r} has an invalid port") from None
 
 
 def validate(s: ProxySettings) -> None:
@@ -353,6 +381,8 @@ def validate(s: ProxySettings) -> None:
         raise SettingsError("ollama_url: the same URL is listed twice")
     for url in urls:
         _check_ollama_url(url)
+    for _, url in s.openai_servers:
+        _check_ollama_url(url, "openai_upstreams")
     if s.access_token and (len(s.access_token) < 16 or any(c.isspace() for c in s.access_token)):
         raise SettingsError("access_token: use at least 16 characters and no spaces")
     if s.cache_url and urlsplit(s.cache_url).scheme not in ("redis", "rediss", "unix"):

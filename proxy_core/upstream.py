@@ -29,6 +29,11 @@ _STALE_CONNECTION = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
 
 class UpstreamClient:
+    # An OpenAI-compatible server behind a native facade (openai_upstream.py) says so:
+    # everything goes through fetch(), which translates.
+    translating = False
+    prefix = ""  # how its models are told apart when another upstream has the same name
+
     def __init__(
         self,
         base_url: str,

@@ -1,0 +1,497 @@
+"""An OpenAI-compatible server as an upstream (``openai_upstreams``: llama.cpp's
+``llama-server``, LM Studio, vLLM), speaking Ollama's native API to the rest of the proxy.
+
+Everything in the proxy works in native form (generation.py, the cache, every dialect),
+so this client translates at the edge: a native request becomes the server's OpenAI
+request, its answer becomes the native reply Ollama would have sent (NDJSON lines for a
+stream, one object otherwise). Chat (with tools, images, JSON format), generate
+(fill-in-the-middle through llama-server's ``/infill`` where the server has it, else the
+completions ``suffix``), embed, and the listings (``/v1/models`` as ``/api/tags``,
+``/api/show`` with what the server reports). Anything else is a clear 404.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from multidict import CIMultiDict
+
+from .errors import ProxyError
+from .ndjson import dumps, loads
+from .upstream import UpstreamClient, map_error
+from .upstream_pool import PoolReply
+
+JSON = "application/json; charset=utf-8"
+NDJSON = "application/x-ndjson"
+OPTIONS = {  # native options -> OpenAI request fields
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "seed": "seed",
+    "stop": "stop",
+    "num_predict": "max_tokens",
+    "presence_penalty": "presence_penalty",
+    "frequency_penalty": "frequency_penalty",
+}
+FINISH = {"stop": "stop", "length": "length", "tool_calls": "stop", "content_filter": "stop"}
+
+
+class TranslatedReply(PoolReply):
+    """A native reply made from the server's answer: ``body`` whole, or ``source``
+    yielding NDJSON lines as the server streams (``release`` closes its response)."""
+
+    __slots__ = ("_source", "_close")
+
+    def __init__(
+        self,
+        status: int,
+        content_type: str,
+        body: bytes | None,
+        source: AsyncIterator[bytes] | None = None,
+        close: Any = None,
+    ) -> None:
+        super().__init__(status, CIMultiDict({"Content-Type": content_type}), body, None)
+        self._source = source
+        self._close = close
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        if self.body is not None:
+            yield self.body
+            return
+        assert self._source is not None
+        async for chunk in self._source:
+            yield chunk
+
+    def release(self) -> None:
+        if self._close is not None:
+            self._close()
+            self._close = None
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _error(status: int, message: str) -> TranslatedReply:
+    return TranslatedReply(status, JSON, dumps({"error": message}))
+
+
+def _options(body: Mapping[str, Any], out: dict[str, Any]) -> None:
+    options = body.get("options")
+    if isinstance(options, dict):
+        for native, openai in OPTIONS.items():
+            if native in options:
+                out[openai] = options[native]
+
+
+def chat_request(body: Mapping[str, Any], model: str) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "model": model,
+        "messages": [_message(m) for m in body.get("messages") or [] if isinstance(m, dict)],
+        "stream": body.get("stream", True) is not False,
+    }
+    if out["stream"]:
+        out["stream_options"] = {"include_usage": True}
+    _options(body, out)
+    if body.get("tools"):
+        out["tools"] = body["tools"]  # native tools are OpenAI-shaped already
+    fmt = body.get("format")
+    if fmt == "json":
+        out["response_format"] = {"type": "json_object"}
+    elif isinstance(fmt, dict):
+        out["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "output", "schema": fmt},
+        }
+    return out
+
+
+def _message(message: Mapping[str, Any]) -> dict[str, Any]:
+    role = message.get("role", "user")
+    out: dict[str, Any] = {"role": role, "content": message.get("content") or ""}
+    images = message.get("images")
+    if images:
+        parts: list[dict[str, Any]] = [{"type": "text", "text": out["content"]}]
+        for image in images:
+            url = image if str(image).startswith("data:") else f"data:image/png;base64,{image}"
+            parts.append({"type": "image_url", "image_url": {"url": url}})
+        out["content"] = parts
+    calls = message.get("tool_calls")
+    if calls:
+        out["tool_calls"] = [
+            {
+                "id": call.get("id") or f"call_{n}",
+                "type": "function",
+                "function": {
+                    "name": call.get("function", {}).get("name", ""),
+                    "arguments": json.dumps(call.get("function", {}).get("arguments") or {}),
+                },
+            }
+            for n, call in enumerate(calls)
+            if isinstance(call, dict)
+        ]
+    if role == "tool":
+        out["tool_call_id"] = message.get("tool_call_id") or "call_0"
+    return out
+
+
+def _native_calls(calls: Any) -> list[dict[str, Any]]:
+    out = []
+    for call in calls or []:
+        function = call.get("function") or {}
+        try:
+            arguments = json.loads(function.get("arguments") or "{}")
+        except ValueError:
+            arguments = {}
+        out.append({"function": {"name": function.get("name", ""), "arguments": arguments}})
+    return out
+
+
+def _counts(usage: Any, seconds: float) -> dict[str, Any]:
+    usage = usage if isinstance(usage, dict) else {}
+    nanos = int(seconds * 1e9)
+    return {
+        "total_duration": nanos,
+        "prompt_eval_count": usage.get("prompt_tokens", 0),
+        "eval_count": usage.get("completion_tokens", 0),
+        "eval_duration": nanos,
+    }
+
+
+def chat_answer(answer: Mapping[str, Any], model: str, seconds: float) -> dict[str, Any]:
+    choice = (answer.get("choices") or [{}])[0]
+    message = choice.get("message") or {}
+    native: dict[str, Any] = {"role": "assistant", "content": message.get("content") or ""}
+    if message.get("reasoning_content"):
+        native["thinking"] = message["reasoning_content"]
+    if message.get("tool_calls"):
+        native["tool_calls"] = _native_calls(message["tool_calls"])
+    return {
+        "model": model,
+        "created_at": _now(),
+        "message": native,
+        "done": True,
+        "done_reason": FINISH.get(choice.get("finish_reason") or "stop", "stop"),
+        **_counts(answer.get("usage"), seconds),
+    }
+
+
+class OpenAICompatClient(UpstreamClient):
+    """``base_url`` is the server's root (``/v1`` is added); ``prefix`` (``name/``) is how
+    its models are listed when another upstream serves the same name."""
+
+    translating = True
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str = "",
+        prefix: str = "",
+        connect_timeout: float,
+        read_timeout: float,
+        max_connections: int,
+    ) -> None:
+        root = base_url.rstrip("/").removesuffix("/v1")
+        super().__init__(
+            root,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_connections=max_connections,
+            authorization=f"Bearer {api_key}" if api_key else "",
+        )
+        self.prefix = prefix
+        self.has_infill: bool | None = None  # llama-server's /infill; learnt on first use
+
+    def _model(self, body: Mapping[str, Any]) -> str:
+        model = str(body.get("model") or "")
+        return model.removeprefix(self.prefix) if self.prefix else model
+
+    # the HTTP side ----------------------------------------------------------------------------
+    async def _post(self, path: str, payload: Mapping[str, Any]) -> tuple[int, Any]:
+        try:
+            async with self.session.post(self.base_url + path, json=payload) as resp:
+                raw = await resp.read()
+                return resp.status, _parse(raw)
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise map_error(exc, self.base_url) from exc
+
+    async def _get(self, path: str) -> tuple[int, Any]:
+        try:
+            async with self.session.get(self.base_url + path) as resp:
+                return resp.status, _parse(await resp.read())
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise map_error(exc, self.base_url) from exc
+
+    # UpstreamClient's interface, in native form ---------------------------------------------
+    async def fetch(
+        self,
+        method: str,
+        path_qs: str,
+        headers: Mapping[str, str] | None = None,
+        data: bytes | None = None,
+    ) -> PoolReply:
+        path = path_qs.split("?", 1)[0]
+        body = _parse(data) if data else {}
+        if not isinstance(body, dict):
+            return _error(400, "the request body must be a JSON object")
+        started = time.perf_counter()
+        if method == "GET" and path == "/api/version":
+            return TranslatedReply(200, JSON, dumps({"version": "openai-compatible"}))
+        if method == "GET" and path == "/api/tags":
+            return await self._tags()
+        if method == "GET" and path == "/api/ps":
+            return TranslatedReply(200, JSON, dumps({"models": []}))
+        if method == "POST" and path == "/api/show":
+            return await self._show(body)
+        if method == "POST" and path == "/api/chat":
+            return await self._chat(body, started)
+        if method == "POST" and path == "/api/generate":
+            return await self._generate(body, started)
+        if method == "POST" and path in ("/api/embed", "/api/embeddings"):
+            return await self._embed(body, legacy=path == "/api/embeddings")
+        return _error(404, f"{path} is not available from an OpenAI-compatible server")
+
+    @asynccontextmanager
+    async def request(
+        self,
+        method: str,
+        path_qs: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        data: bytes | AsyncIterator[bytes] | None = None,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """Uploads and HEAD (blobs): Ollama's own, with no OpenAI counterpart."""
+        if self.translating:
+            raise ProxyError(f"{path_qs} is not available from an OpenAI-compatible server")
+        async with super().request(method, path_qs, headers=headers, data=data) as resp:
+            yield resp
+
+    # routes -------------------------------------------------------------------------------
+    async def _tags(self) -> TranslatedReply:
+        status, listed = await self._get("/v1/models")
+        if status != 200 or not isinstance(listed, dict):
+            return _error(status if status >= 400 else 502, _message_of(listed, status))
+        models = []
+        for entry in listed.get("data") or []:
+            if not isinstance(entry, dict) or not entry.get("id"):
+                continue
+            created = entry.get("created")
+            when = (
+                datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                if isinstance(created, int | float)
+                else _now()
+            )
+            models.append(
+                {
+                    "name": entry["id"],
+                    "model": entry["id"],
+                    "modified_at": when,
+                    "size": 0,
+                    "digest": "",
+                    "details": {"format": "", "family": "", "parameter_size": ""},
+                }
+            )
+        return TranslatedReply(200, JSON, dumps({"models": models}))
+
+    async def _show(self, body: Mapping[str, Any]) -> TranslatedReply:
+        model = self._model(body) or self._model({"model": body.get("name")})
+        status, listed = await self._get("/v1/models")
+        ids = {m.get("id") for m in (listed or {}).get("data") or [] if isinstance(m, dict)}
+        if status != 200 or model not in ids:
+            return _error(404, f"model '{model}' not found")
+        capabilities = ["completion"]
+        if self.has_infill is not False:
+            capabilities.append("insert")
+        return TranslatedReply(
+            200,
+            JSON,
+            dumps(
+                {
+                    "modelfile": "",
+                    "parameters": "",
+                    "template": "",
+                    "details": {"format": "", "family": "", "parameter_size": ""},
+                    "model_info": {},
+                    "capabilities": capabilities,
+                }
+            ),
+        )
+
+    async def _chat(self, body: Mapping[str, Any], started: float) -> TranslatedReply:
+        model = str(body.get("model") or "")
+        request = chat_request(body, self._model(body))
+        if not request["stream"]:
+            status, answer = await self._post("/v1/chat/completions", request)
+            if status != 200 or not isinstance(answer, dict):
+                return _error(status if status >= 400 else 502, _message_of(answer, status))
+            native = chat_answer(answer, model, time.perf_counter() - started)
+            return TranslatedReply(200, JSON, dumps(native))
+        try:
+            resp = await self.session.post(self.base_url + "/v1/chat/completions", json=request)
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise map_error(exc, self.base_url) from exc
+        if resp.status != 200:
+            raw = await resp.read()
+            resp.release()
+            return _error(resp.status, _message_of(_parse(raw), resp.status))
+        return TranslatedReply(
+            200, NDJSON, None, self._chat_lines(resp, model, started), resp.close
+        )
+
+    async def _chat_lines(
+        self, resp: aiohttp.ClientResponse, model: str, started: float
+    ) -> AsyncIterator[bytes]:
+        """The server's SSE as Ollama's NDJSON: a line per content delta, tool calls
+        gathered (native sends them whole), then the done line with the counts."""
+        calls: dict[int, dict[str, Any]] = {}
+        finish = "stop"
+        usage: Any = None
+        try:
+            async for raw in resp.content:
+                line = raw.strip()
+                if not line.startswith(b"data:"):
+                    continue
+                data = line[5:].strip()
+                if data == b"[DONE]":
+                    break
+                chunk = _parse(data)
+                if not isinstance(chunk, dict):
+                    continue
+                usage = chunk.get("usage") or usage
+                for choice in chunk.get("choices") or []:
+                    delta = choice.get("delta") or {}
+                    finish = choice.get("finish_reason") or finish
+                    for call in delta.get("tool_calls") or []:
+                        slot = calls.setdefault(call.get("index", 0), {"name": "", "arguments": ""})
+                        function = call.get("function") or {}
+                        slot["name"] += function.get("name") or ""
+                        slot["arguments"] += function.get("arguments") or ""
+                    text = delta.get("content") or ""
+                    thinking = delta.get("reasoning_content") or ""
+                    if text or thinking:
+                        piece: dict[str, Any] = {"role": "assistant", "content": text}
+                        if thinking:
+                            piece["thinking"] = thinking
+                        yield _line(model, {"message": piece, "done": False})
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise map_error(exc, self.base_url) from exc
+        message: dict[str, Any] = {"role": "assistant", "content": ""}
+        if calls:
+            message["tool_calls"] = _native_calls([{"function": calls[i]} for i in sorted(calls)])
+            yield _line(model, {"message": message, "done": False})
+            message = {"role": "assistant", "content": ""}
+        final = {
+            "model": model,
+            "created_at": _now(),
+            "message": message,
+            "done": True,
+            "done_reason": FINISH.get(finish, "stop"),
+            **_counts(usage, time.perf_counter() - started),
+        }
+        yield dumps(final) + b"\n"
+
+    async def _generate(self, body: Mapping[str, Any], started: float) -> TranslatedReply:
+        model = str(body.get("model") or "")
+        prompt = str(body.get("prompt") or "")
+        suffix = body.get("suffix")
+        options = body.get("options") if isinstance(body.get("options"), dict) else {}
+        assert isinstance(options, dict)
+        text: str | None = None
+        counts: dict[str, Any] = {}
+        if suffix and self.has_infill is not False:
+            payload = {"input_prefix": prompt, "input_suffix": suffix, "stream": False}
+            if "num_predict" in options:
+                payload["n_predict"] = options["num_predict"]
+            if "temperature" in options:
+                payload["temperature"] = options["temperature"]
+            status, answer = await self._post("/infill", payload)
+            if status == 404:
+                self.has_infill = False  # not llama-server: the completions suffix below
+            elif status != 200 or not isinstance(answer, dict):
+                return _error(status if status >= 400 else 502, _message_of(answer, status))
+            else:
+                self.has_infill = True
+                text = str(answer.get("content") or "")
+                counts = _counts(
+                    {
+                        "prompt_tokens": answer.get("tokens_evaluated", 0),
+                        "completion_tokens": answer.get("tokens_predicted", 0),
+                    },
+                    time.perf_counter() - started,
+                )
+        if text is None:
+            request: dict[str, Any] = {"model": self._model(body), "prompt": prompt}
+            if suffix:
+                request["suffix"] = suffix
+            _options(body, request)
+            status, answer = await self._post("/v1/completions", request)
+            if status != 200 or not isinstance(answer, dict):
+                return _error(status if status >= 400 else 502, _message_of(answer, status))
+            choice = (answer.get("choices") or [{}])[0]
+            text = str(choice.get("text") or "")
+            counts = _counts(answer.get("usage"), time.perf_counter() - started)
+        done = {
+            "model": model,
+            "created_at": _now(),
+            "response": "",
+            "done": True,
+            "done_reason": "stop",
+            **counts,
+        }
+        if body.get("stream", True) is False:
+            return TranslatedReply(200, JSON, dumps({**done, "response": text}))
+        # The whole text as one streamed line, then the done line (Ollama's stream shape).
+        first = {"model": model, "created_at": _now(), "response": text, "done": False}
+        return TranslatedReply(200, NDJSON, dumps(first) + b"\n" + dumps(done) + b"\n")
+
+    async def _embed(self, body: Mapping[str, Any], legacy: bool) -> TranslatedReply:
+        model = str(body.get("model") or "")
+        given = body.get("prompt") if legacy else body.get("input")
+        status, answer = await self._post(
+            "/v1/embeddings", {"model": self._model(body), "input": given}
+        )
+        if status != 200 or not isinstance(answer, dict):
+            return _error(status if status >= 400 else 502, _message_of(answer, status))
+        vectors = [d.get("embedding") for d in answer.get("data") or [] if isinstance(d, dict)]
+        if legacy:
+            return TranslatedReply(200, JSON, dumps({"embedding": vectors[0] if vectors else []}))
+        usage = answer.get("usage") if isinstance(answer.get("usage"), dict) else {}
+        return TranslatedReply(
+            200,
+            JSON,
+            dumps(
+                {
+                    "model": model,
+                    "embeddings": vectors,
+                    "prompt_eval_count": (usage or {}).get("prompt_tokens", 0),
+                }
+            ),
+        )
+
+
+def _line(model: str, fields: Mapping[str, Any]) -> bytes:
+    return dumps({"model": model, "created_at": _now(), **fields}) + b"\n"
+
+
+def _parse(raw: bytes) -> Any:
+    try:
+        return loads(raw)
+    except ValueError:
+        return None
+
+
+def _message_of(answer: Any, status: int) -> str:
+    """The server's error message (OpenAI's ``{"error": {"message"}}`` or a string)."""
+    if isinstance(answer, dict):
+        error = answer.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        if isinstance(error, str):
+            return error
+    return f"the OpenAI-compatible server answered {status}"

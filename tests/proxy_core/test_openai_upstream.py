@@ -1,0 +1,197 @@
+"""An OpenAI-compatible server beside Ollama (``openai_upstreams``), driven by the official
+clients: its models in the native listing, native chat (whole, stream, tool calls),
+generate with a suffix (llama-server's /infill, else the completions suffix), embed and
+show, the OpenAI dialect reaching it, errors in the caller's dialect, and a model name
+two upstreams share told apart by the upstream's name."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import ollama
+import openai
+import pytest
+from aiohttp.test_utils import TestServer
+
+from proxy_core import ProxyService
+from tests.conftest import Sim, make_settings
+from tests.fakes.openai_server import FAKE, FakeState, create_app
+
+CODER = "qwen2.5-coder-7b-instruct"
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[TestServer]:
+    server = TestServer(create_app(FakeState(api_key="sk-local")))
+    await server.start_server()
+    try:
+        yield server
+    finally:
+        await server.close()
+
+
+def state_of(server: TestServer) -> FakeState:
+    return server.app[FAKE]
+
+
+@pytest.fixture
+async def proxy(tmp_path: Path, sim: Sim, fake: TestServer) -> AsyncIterator[ProxyService]:
+    url = str(fake.make_url("/v1")).rstrip("/")
+    settings = make_settings(
+        tmp_path,
+        sim.url,
+        openai_upstreams=f"llamacpp={url}",
+        openai_api_key="sk-local",
+        upstream_poll_interval=0.05,
+    )
+    service = ProxyService(settings)
+    await service.start()
+    assert service.state is not None
+    import asyncio
+
+    for _ in range(100):
+        if all(b.polled for b in service.state.router.backends):
+            break
+        await asyncio.sleep(0.02)
+    try:
+        yield service
+    finally:
+        await service.stop()
+
+
+async def test_its_models_are_listed_and_chat_reaches_it(
+    proxy: ProxyService, fake: TestServer
+) -> None:
+    client = ollama.AsyncClient(host=proxy.base_url)
+    names = {m.model for m in (await client.list()).models}
+    assert {CODER, "nomic-embed-text-v1.5", "llama3.2:latest"} <= names
+    reply = await client.chat(
+        model=CODER,
+        messages=[{"role": "user", "content": "hello"}],
+        options={"temperature": 0.2, "num_predict": 64},
+    )
+    assert reply.message.content == "echo: hello"
+    assert reply.eval_count == 2 and reply.done_reason == "stop"
+    (sent,) = state_of(fake).bodies("/v1/chat/completions")
+    assert sent["temperature"] == 0.2 and sent["max_tokens"] == 64 and not sent["stream"]
+
+
+async def test_a_native_stream_from_its_server_sent_events(
+    proxy: ProxyService, fake: TestServer
+) -> None:
+    client = ollama.AsyncClient(host=proxy.base_url)
+    parts = [
+        part
+        async for part in await client.chat(
+            model=CODER, messages=[{"role": "user", "content": "one two"}], stream=True
+        )
+    ]
+    assert "".join(p.message.content or "" for p in parts).strip() == "echo: one two"
+    assert parts[-1].done and parts[-1].prompt_eval_count == 2
+    assert len(parts) >= 3  # streamed as it came, then the done line
+
+
+async def test_tool_calls_come_back_native(proxy: ProxyService, fake: TestServer) -> None:
+    state_of(fake).tool_call = {"name": "get_weather", "arguments": {"city": "Paris"}}
+    client = ollama.AsyncClient(host=proxy.base_url)
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "weather",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    ]
+    parts = [
+        part
+        async for part in await client.chat(
+            model=CODER, messages=[{"role": "user", "content": "w?"}], tools=tools, stream=True
+        )
+    ]
+    calls = [c for p in parts for c in (p.message.tool_calls or [])]
+    assert [(c.function.name, dict(c.function.arguments)) for c in calls] == [
+        ("get_weather", {"city": "Paris"})
+    ]
+    assert state_of(fake).bodies("/v1/chat/completions")[-1]["tools"] == tools
+
+
+async def test_fill_in_the_middle_through_infill_or_the_completions_suffix(
+    proxy: ProxyService, fake: TestServer
+) -> None:
+    client = ollama.AsyncClient(host=proxy.base_url)
+    reply = await client.generate(model=CODER, prompt="def f(", suffix="):\n    pass")
+    assert reply.response == "<infill between 'def f(' and '):\\n    pass'>"
+    assert state_of(fake).bodies("/infill")[0]["input_suffix"] == "):\n    pass"
+    shown = await client.show(CODER)
+    assert "insert" in (shown.capabilities or [])
+    # A server without /infill (LM Studio, vLLM): the OpenAI completions suffix.
+    state_of(fake).infill = False
+    proxy.state.router.backends[1].client.has_infill = None  # type: ignore[union-attr, attr-defined]
+    reply = await client.generate(model=CODER, prompt="a", suffix="b", stream=False)
+    assert reply.response == "<completion between 'a' and 'b'>"
+    assert state_of(fake).bodies("/v1/completions")[-1]["suffix"] == "b"
+
+
+async def test_embeddings_reach_it(proxy: ProxyService) -> None:
+    client = ollama.AsyncClient(host=proxy.base_url)
+    reply = await client.embed(model="nomic-embed-text-v1.5", input=["ab", "abcd"])
+    assert [v[0] for v in reply.embeddings] == [2.0, 4.0]
+
+
+async def test_the_openai_dialect_reaches_it_through_the_native_form(
+    proxy: ProxyService,
+) -> None:
+    client = openai.AsyncOpenAI(base_url=proxy.base_url + "/v1", api_key="unused")
+    reply = await client.chat.completions.create(
+        model=CODER, messages=[{"role": "user", "content": "via openai"}]
+    )
+    assert reply.choices[0].message.content == "echo: via openai"
+    listed = {m.id async for m in client.models.list()}
+    assert CODER in listed
+
+
+async def test_its_errors_arrive_in_the_callers_dialect(
+    proxy: ProxyService, fake: TestServer
+) -> None:
+    state_of(fake).fail = (400, "the prompt exceeds the context size")
+    client = ollama.AsyncClient(host=proxy.base_url)
+    with pytest.raises(ollama.ResponseError, match="exceeds the context size") as native:
+        await client.chat(model=CODER, messages=[{"role": "user", "content": "x"}])
+    assert native.value.status_code == 400
+    state_of(fake).fail = (400, "the prompt exceeds the context size")
+    other = openai.AsyncOpenAI(base_url=proxy.base_url + "/v1", api_key="unused")
+    with pytest.raises(openai.BadRequestError, match="exceeds the context size"):
+        await other.chat.completions.create(
+            model=CODER, messages=[{"role": "user", "content": "x"}]
+        )
+
+
+async def test_a_name_two_upstreams_serve_is_told_apart(
+    tmp_path: Path, sim: Sim, fake: TestServer
+) -> None:
+    state_of(fake).models = (*state_of(fake).models, "llama3.2:latest")  # Ollama has it too
+    url = str(fake.make_url("")).rstrip("/")
+    settings = make_settings(
+        tmp_path, sim.url, openai_upstreams=f"llamacpp={url}", openai_api_key="sk-local"
+    )
+    service = ProxyService(settings)
+    await service.start()
+    try:
+        import asyncio
+
+        await asyncio.sleep(0.3)
+        client = ollama.AsyncClient(host=service.base_url)
+        names = [m.model for m in (await client.list()).models]
+        assert names.count("llama3.2:latest") == 1 and "llamacpp/llama3.2:latest" in names
+        reply = await client.chat(
+            model="llamacpp/llama3.2:latest", messages=[{"role": "user", "content": "hi"}]
+        )
+        assert reply.message.content == "echo: hi"  # the fake answered, not the simulator
+        assert state_of(fake).bodies("/v1/chat/completions")[-1]["model"] == "llama3.2:latest"
+        await client.chat(model="llama3.2", messages=[{"role": "user", "content": "hi"}])
+        assert len(sim.recorder.by_path("/api/chat")) == 1  # the plain name: Ollama's
+    finally:
+        await service.stop()
