@@ -21,6 +21,7 @@ async def poll_once(router: Router, backend: Backend) -> None:
         status.models,
         (m.name for m in status.loaded),
         status.error,
+        status.digests,
     )
     if was != status.reachable:
         log.warning(

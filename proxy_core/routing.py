@@ -35,6 +35,7 @@ class Backend:
     healthy: bool = True  # until a poll or a request says otherwise
     models: frozenset[str] = frozenset()  # normalized names; empty: not polled yet
     loaded: frozenset[str] = frozenset()
+    digests: Mapping[str, str] = dataclasses.field(default_factory=dict)  # name -> weights
     in_flight: int = 0
     routed: int = 0  # requests sent here, lifetime (the dashboard's share)
     failures: int = 0  # in a row
@@ -102,6 +103,12 @@ class Router:
                     return self._chosen(backend, now)
             wanted = normalize_model(model)
             having = [b for b in usable if wanted in b.models]
+            # One name, one set of weights: a host whose copy differs from the first
+            # host's (another quantisation under the same tag) is not used for it, so a
+            # cached answer is never served for weights that did not make it.
+            weights = self._weights(wanted)
+            if weights:
+                having = [b for b in having if b.digests.get(wanted, weights) == weights]
             # nobody polled has it: let a host that was not polled yet (or all) answer
             candidates = having or [b for b in usable if not b.polled] or usable
             if conversation is not None:
@@ -117,6 +124,13 @@ class Router:
                     self._sticky.popitem(last=False)
             return self._chosen(chosen, now)
         return self._chosen(min(usable, key=_load), now)
+
+    def _weights(self, wanted: str) -> str:
+        for backend in self.backends:  # the first host (in the order given) that has it
+            digest = backend.digests.get(wanted)
+            if digest:
+                return digest
+        return ""
 
     def hosts_with(self, model: str) -> int:
         """How many usable hosts have ``model`` (at least 1: the lanes' slot multiplier)."""
@@ -157,12 +171,14 @@ class Router:
         models: Iterable[str] = (),
         loaded: Iterable[str] = (),
         error: str | None = None,
+        digests: Iterable[tuple[str, str]] = (),
     ) -> None:
         backend.polled = True
         backend.healthy = reachable
         if reachable:
             backend.models = frozenset(normalize_model(m) for m in models)
             backend.loaded = frozenset(normalize_model(m) for m in loaded)
+            backend.digests = {normalize_model(m): d for m, d in digests if d}
             backend.error = None
             if backend.open_until and backend.breaker(self.clock()) != OPEN:
                 backend.failures, backend.open_until = 0, 0.0  # recovered while skipped

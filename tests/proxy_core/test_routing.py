@@ -127,3 +127,17 @@ def test_rows_for_metrics() -> None:
     rows = r.rows()
     assert rows[0] == ("http://host0:11434", True, CLOSED, 1, 1)
     assert rows[1][3:] == (0, 0)
+
+
+def test_a_host_with_other_weights_under_the_same_name_is_not_used_for_it() -> None:
+    """The cache keys an answer by the model's digest: one name must mean one set of
+    weights, so a host with another copy (another quantisation) is left out for it."""
+    r = router(3)
+    a, b, c = r.backends
+    r.polled(a, True, ["llama3.2:latest"], [], digests=[("llama3.2:latest", "sha-q4")])
+    r.polled(b, True, ["llama3.2:latest"], [], digests=[("llama3.2:latest", "sha-q8")])
+    r.polled(c, True, ["llama3.2:latest"], [], digests=[("llama3.2:latest", "sha-q4")])
+    r.started(a)
+    r.started(a)
+    chosen = {r.pick("llama3.2") for _ in range(4)}
+    assert b not in chosen and chosen == {c}  # a busier, b other weights: c
