@@ -56,6 +56,12 @@ class SettingsDialog(QDialog):
         url_row.addWidget(self.ollama_url, 1)
         url_row.addWidget(self.test_ollama)
         self._test_task: asyncio.Task[None] | None = None
+        self.openai_upstreams = QLineEdit(current.openai_upstreams)
+        self.openai_upstreams.setPlaceholderText(
+            "none; e.g. llamacpp=http://127.0.0.1:8080, http://127.0.0.1:1234 (LM Studio)"
+        )
+        self.cache_url = QLineEdit(current.cache_url)
+        self.cache_url.setPlaceholderText("empty: the data folder; redis://host:6379/0 to share")
         self.host = QLineEdit(current.host)
         self.port = QSpinBox()
         port = SPECS["port"]  # the range the settings accept, from their one description
@@ -143,12 +149,14 @@ class SettingsDialog(QDialog):
 
         row("ollama_url", "Ollama URL", url_row)
         form.addRow("", self.ollama_result)
+        row("openai_upstreams", "OpenAI-compatible servers", self.openai_upstreams)
         row("host", "Listen host", self.host)
         row("port", "Listen port", self.port)
         form.addRow("Caching", self.cache_enabled)
         form.addRow("Cache policy", self.cache_policy)
         row("cache_ttl", "Cache TTL", self.cache_ttl)
         row("cache_size_limit", "Cache size limit", self.cache_size)
+        row("cache_url", "Shared cache", self.cache_url)
         row("data_dir", "Data folder", data_row)
         form.addRow("Access", self.require_token)
         form.addRow("Access token", token_row)
@@ -192,6 +200,8 @@ class SettingsDialog(QDialog):
     def values(self) -> dict[str, Any]:
         return {
             "ollama_url": ollama_url(self.ollama_url.text()),
+            "openai_upstreams": self.openai_upstreams.text().strip(),
+            "cache_url": self.cache_url.text().strip(),
             "host": self.host.text().strip(),
             "port": self.port.value(),
             "cache_enabled": self.cache_enabled.isChecked(),
@@ -246,6 +256,8 @@ class SettingsDialog(QDialog):
 
 LABELS = {
     "ollama_url": "The Ollama URL",
+    "openai_upstreams": "An OpenAI-compatible server's URL",
+    "cache_url": "The shared cache URL",
     "host": "The listen host",
     "port": "The listen port",
     "cache_ttl": "Cache TTL",

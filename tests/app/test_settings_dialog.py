@@ -96,3 +96,19 @@ def test_several_ollama_urls_are_each_normalised() -> None:
     assert ollama_url("localhost:11434, http://gpu-box:11434/api/") == (
         "http://localhost:11434, http://gpu-box:11434"
     )
+
+
+def test_openai_servers_and_the_shared_cache_are_settings_too(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    d = dialog(qtbot, tmp_path)
+    d.show()
+    d.cache_url.setText("memcached://x")
+    d.accept()
+    assert d.field_errors["cache_url"].text().startswith("The shared cache URL 'memcached://x'")
+    d.cache_url.setText("redis://127.0.0.1:6379/0")
+    d.openai_upstreams.setText("llamacpp=http://127.0.0.1:8080")
+    d.accept()
+    assert d.accepted_settings is not None
+    assert d.accepted_settings.openai_servers == (("llamacpp", "http://127.0.0.1:8080"),)
+    assert d.accepted_settings.cache_url == "redis://127.0.0.1:6379/0"
