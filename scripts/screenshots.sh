@@ -21,8 +21,11 @@ openbox & pids+=($!)
 trayer --edge top --align right --widthtype request --height 26 --transparent false \
   --tint 0x202020 & pids+=($!)
 $PY -m tests.fakes.ollama_sim --port 18434 --token-delay 0.02 --reply-words 40 & pids+=($!)
+# A second Ollama host: the dashboard shows both (routing between them)
+$PY -m tests.fakes.ollama_sim --port 18440 --token-delay 0.02 --reply-words 40 & pids+=($!)
 sleep 1
-$PY -m app --port 18435 --ollama-url http://127.0.0.1:18434 & pids+=($!)
+$PY -m app --port 18435 --ollama-url http://127.0.0.1:18434 --ollama-url http://127.0.0.1:18440 \
+  & pids+=($!)
 app_pid=$!
 sleep 3
 $PY -m scripts.traffic http://127.0.0.1:18435 120 & pids+=($!)
