@@ -98,9 +98,7 @@ def test_several_ollama_urls_are_each_normalised() -> None:
     )
 
 
-def test_openai_servers_and_the_shared_cache_are_settings_too(
-    qtbot: QtBot, tmp_path: Path
-) -> None:
+def test_openai_servers_and_the_shared_cache_are_settings_too(qtbot: QtBot, tmp_path: Path) -> None:
     d = dialog(qtbot, tmp_path)
     d.show()
     d.cache_url.setText("memcached://x")
