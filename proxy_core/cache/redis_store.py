@@ -31,6 +31,7 @@ TIMEOUT = 0.5  # a slow Redis is a down Redis: a cache must never slow a request
 LOCK_SECONDS = 60.0  # how long one proxy may hold a key while generating its answer
 WAIT_STEP = 0.05  # how often a waiting proxy looks for the answer
 SCAN_BATCH = 500
+VOLUME_SECONDS = 30.0  # how often the entry count is refreshed (a SCAN of the keys)
 
 
 class RedisAnswerStore:
@@ -54,6 +55,7 @@ class RedisAnswerStore:
         self._cleared = False  # another proxy cleared: drop the memory layers once
         self._listener: asyncio.Task[None] | None = None
         self.volume_seen: tuple[int, int] = (0, 0)
+        self._volume_due = 0.0
 
     # keys ------------------------------------------------------------------------------------
     def _answer(self, key: str) -> str:
@@ -188,20 +190,22 @@ class RedisAnswerStore:
             yield batch
 
     async def volume(self) -> tuple[int, int]:
-        """(answers, bytes) of this store, counted with SCAN (the monitor's tick, not a
-        request); the last count when Redis does not answer."""
-        if not self.available:
+        """(answers, bytes Redis uses): counted with SCAN at most every VOLUME_SECONDS
+        (the monitor asks every second; a big shared cache must not pay a full scan for
+        each), the last count otherwise or when Redis does not answer."""
+        now = time.monotonic()
+        if not self.available or now < self._volume_due:
             return self.volume_seen
-        count = size = 0
+        self._volume_due = now + VOLUME_SECONDS
+        count = 0
         try:
             async for batch in self._batches(f"{self.prefix}:answer:*"):
                 count += len(batch)
-                for name in batch:
-                    size += int(await self._redis.memory_usage(name) or 0)
+            memory = await self._redis.info("memory")
         except Exception as exc:
             self._failed(exc)
             return self.volume_seen
-        self.volume_seen = (count, size)
+        self.volume_seen = (count, int(memory.get("used_memory", 0)))
         return self.volume_seen
 
     def cleared_elsewhere(self) -> bool:

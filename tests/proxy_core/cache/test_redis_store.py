@@ -252,3 +252,28 @@ async def test_a_conversation_continues_on_another_proxy(
     messages = sim.recorder.by_path("/api/chat")[-1].json()["messages"]
     assert messages[0] == {"role": "user", "content": "my name is Ada"}
     assert messages[-1] == {"role": "user", "content": "what is my name?"}
+
+
+async def test_the_volume_is_counted_rarely(
+    two_proxies: tuple[ProxyService, ProxyService], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The monitor asks every second; a shared cache is scanned at most every 30 s."""
+    one, _ = two_proxies
+    assert one.state is not None and one.state.cache.shared is not None
+    shared = one.state.cache.shared
+    await chat(one.base_url)
+    await settle(one)
+    entries, used = await shared.volume()
+    assert entries == 1 and used > 0
+    scans = 0
+    original = shared._batches
+
+    def counting(pattern: str):  # type: ignore[no-untyped-def]
+        nonlocal scans
+        scans += 1
+        return original(pattern)
+
+    monkeypatch.setattr(shared, "_batches", counting)
+    for _ in range(5):
+        assert (await shared.volume())[0] == 1
+    assert scans == 0
