@@ -30,7 +30,7 @@ async def fetch_listing(state: ProxyState, path: str) -> tuple[int, Mapping[str,
     if router.single:
         return await _get(state.upstream, path)
     now = router.clock()
-    backends = [b for b in router.backends if router._usable(b, now)] or router.backends
+    backends = [b for b in router.backends if router.usable(b, now)] or router.backends
     results = await asyncio.gather(
         *(_get(b.client, path) for b in backends), return_exceptions=True
     )

@@ -78,7 +78,7 @@ class Router:
         self._sticky: collections.OrderedDict[int, Backend] = collections.OrderedDict()
 
     # choosing ------------------------------------------------------------------------------
-    def _usable(self, backend: Backend, now: float) -> bool:
+    def usable(self, backend: Backend, now: float) -> bool:
         if not backend.healthy:
             return False  # the poller found it down; requests resume when a poll succeeds
         state = backend.breaker(now)
@@ -91,7 +91,7 @@ class Router:
         if self.single:
             return self.primary
         now = self.clock()
-        usable = [b for b in self.backends if b is not exclude and self._usable(b, now)]
+        usable = [b for b in self.backends if b is not exclude and self.usable(b, now)]
         if not usable:
             raise NoUpstream(
                 "no Ollama host is available: "
@@ -136,7 +136,7 @@ class Router:
         """How many usable hosts have ``model`` (at least 1: the lanes' slot multiplier)."""
         wanted = normalize_model(model)
         now = self.clock()
-        return max(1, sum(1 for b in self.backends if wanted in b.models and self._usable(b, now)))
+        return max(1, sum(1 for b in self.backends if wanted in b.models and self.usable(b, now)))
 
     def _chosen(self, backend: Backend, now: float) -> Backend:
         if backend.breaker(now) == HALF_OPEN:
