@@ -56,8 +56,9 @@ async def cache_stats(request: web.Request) -> web.Response:
         {
             "enabled": cache.enabled,
             "policy": cache.policy,
-            "ttl": cache.store.ttl,
-            "size_limit": cache.store.size_limit,
+            "ttl": cache.backend.ttl,
+            "size_limit": cache.backend.size_limit,
+            "shared": cache.backend.shared,
             "entries": entries,
             "bytes": size,
             "hits": stats.hits,

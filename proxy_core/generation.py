@@ -132,7 +132,7 @@ async def open_reply(
     streamed = wants_stream(kind, body)
     if control.lookup:
         entry = cache.lookup(key, control.max_age)
-        if entry is None and cache.shared is not None:
+        if entry is None and cache.backend.shared:
             flight_key = f"{key}:{int(streamed)}:{int(control.store)}"
             entry = await _shared_answer(state, key, control.max_age, flight_key)
         # A stream is never made up from a single stored object: Ollama never streams one
@@ -234,12 +234,11 @@ async def _shared_answer(
     the key's short lock), that answer once stored, instead of asking Ollama twice. A
     flight in this proxy is joined as usual (no lock needed)."""
     cache = state.cache
-    assert cache.shared is not None
     entry = await cache.fetch(key, max_age)
     if entry is not None or cache.flights.live(flight_key) or await cache.claim(key):
         return entry
     wait = min(state.settings.read_timeout, LOCK_SECONDS)
-    return await cache.shared.wait_for(key, max_age, wait)
+    return await cache.backend.wait_for(key, max_age, wait)
 
 
 def remembered_response(request: web.Request, raw: bytes) -> web.Response | None:

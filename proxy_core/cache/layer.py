@@ -20,7 +20,8 @@ from .answers import Answer, AnswerIndex
 from .flight import FlightBoard
 from .keys import RouteKind, cache_key, normalize_model
 from .redis_store import RedisAnswerStore
-from .store import CacheEntry, CacheStats, ResponseStore
+from .store import CacheEntry, CacheStats
+from .stores import open_store
 
 HOT_ENTRY_BYTES = 32 << 20  # recently used answers kept decoded in memory
 KEY_INDEX_BYTES = 8 << 20  # request bodies remembered for the bytes -> key index
@@ -42,12 +43,13 @@ class CacheLayer:
     ) -> None:
         self.enabled = enabled
         self.policy = policy
-        self.store = ResponseStore(directory, size_limit=size_limit, ttl=ttl, clock=clock)
-        # cache_url = redis://…: answers live in Redis, shared by every proxy using it; the
-        # disk store then stays closed (redis_store.py). Memory layers work the same.
-        self.shared: RedisAnswerStore | None = (
-            RedisAnswerStore(shared_url, ttl=ttl, clock=clock) if shared_url else None
+        # The answers' store (stores.py): the disk, or with cache_url = redis://… Redis,
+        # shared by every proxy using it (the disk store then stays closed). ``store`` is
+        # the disk store either way (its maintenance and tests); ``shared`` the Redis one.
+        self.backend, self.store = open_store(
+            directory, url=shared_url, ttl=ttl, size_limit=size_limit, clock=clock
         )
+        self.shared = self.backend if isinstance(self.backend, RedisAnswerStore) else None
         self._claimed: set[str] = set()  # keys this proxy holds the Redis lock of
         self.flights = FlightBoard(self.max_entry_bytes)
         self._pending: set[asyncio.Future[Any]] = set()
@@ -65,30 +67,22 @@ class CacheLayer:
 
     @property
     def stats(self) -> CacheStats:
-        return self.shared.stats if self.shared is not None else self.store.stats
+        return self.backend.stats
 
     async def open(self) -> None:
-        if self.shared is not None:
-            await self.shared.open()
-            return
-        await asyncio.get_running_loop().run_in_executor(None, self.store.open)
+        await self.backend.open()
 
     async def close(self) -> None:
         await self.flights.close()
         await self.drain()
-        if self.shared is not None:
-            await self.shared.close()
-            return
-        await asyncio.get_running_loop().run_in_executor(None, self.store.close)
+        await self.backend.close()
 
     def configure(self, *, enabled: bool, policy: str, ttl: float) -> None:
         if (enabled, policy) != (self.enabled, self.policy):
             self.answers.clear()  # what is cacheable changed
         self.enabled = enabled
         self.policy = policy
-        self.store.ttl = ttl
-        if self.shared is not None:
-            self.shared.ttl = ttl
+        self.backend.ttl = ttl
 
     def learn_digests(self, models: Any) -> None:
         """Model digests from an /api/tags list; a changed one makes new keys for it."""
@@ -148,28 +142,26 @@ class CacheLayer:
 
     async def resize(self, size_limit: int) -> None:
         """A new size limit; culling down to it writes sqlite, so it runs in the executor."""
-        await asyncio.get_running_loop().run_in_executor(None, self.store.resize, size_limit)
+        await self.backend.resize(size_limit)
         self.flights.replay_limit = self.max_entry_bytes
         self.drop_memory()  # evicted on disk must not live on in memory
 
     def lookup(self, key: str, max_age: float | None) -> CacheEntry | None:
-        """Memory, then the disk store (a shared store is asked by ``fetch``)."""
-        cleared = (self.shared or self.store).cleared_elsewhere()
-        if cleared:
+        """Memory, then the store when it can answer on the loop (the disk; a shared store
+        is asked by ``fetch``)."""
+        if self.backend.cleared_elsewhere():
             self.drop_memory()  # another process (or proxy) cleared the cache
         hot = self._hot.get(key)
         if hot is not None:
-            if self.store.is_fresh(hot, max_age):
+            if self.backend.is_fresh(hot, max_age):
                 self._hot.move_to_end(key)
                 return hot
-            if not self.store.is_fresh(hot, None):
+            if not self.backend.is_fresh(hot, None):
                 self._hot_bytes -= self._hot.pop(key).size
-            return None
-        if self.shared is not None:
             return None
         # A miss in memory reads one sqlite row on the loop: tens of microseconds
         # (tests/perf/bench_cache.py), cheaper than a hop to an executor and back.
-        entry = self.store.get(key, max_age)
+        entry = self.backend.get_now(key, max_age)
         if entry is not None:
             self._remember(key, entry)
         return entry
@@ -177,8 +169,8 @@ class CacheLayer:
     async def fetch(self, key: str, max_age: float | None) -> CacheEntry | None:
         """``lookup``, then the shared store when there is one."""
         entry = self.lookup(key, max_age)
-        if entry is None and self.shared is not None:
-            entry = await self.shared.get(key, max_age)
+        if entry is None and self.backend.shared:
+            entry = await self.backend.get(key, max_age)
             if entry is not None:
                 self._remember(key, entry)
         return entry
@@ -186,25 +178,24 @@ class CacheLayer:
     async def claim(self, key: str) -> bool:
         """Several proxies, one answer: True when this proxy should ask Ollama (it holds
         the key's lock, or there is no shared store); False: another proxy is on it."""
-        if self.shared is None:
+        if not self.backend.shared:
             return True
-        claimed = await self.shared.claim(key)
+        claimed = await self.backend.claim(key)
         if claimed:
             self._claimed.add(key)
         return claimed
 
     def unclaim(self, key: str) -> None:
         """The flight ended without storing an answer: let the others try themselves."""
-        if self.shared is not None and key in self._claimed:
+        if key in self._claimed:
             self._claimed.discard(key)
-            self._track(asyncio.ensure_future(self.shared.release(key)))
+            self._track(asyncio.ensure_future(self.backend.release(key)))
 
-    async def _put_shared(self, key: str, entry: CacheEntry) -> None:
-        assert self.shared is not None
-        await self.shared.put(key, entry)
+    async def _put(self, key: str, entry: CacheEntry) -> None:
+        await self.backend.put(key, entry)
         if key in self._claimed:  # the answer is there before the lock goes
             self._claimed.discard(key)
-            await self.shared.release(key)
+            await self.backend.release(key)
 
     def _track(self, future: asyncio.Future[Any]) -> None:
         self._pending.add(future)
@@ -224,13 +215,10 @@ class CacheLayer:
         return answer
 
     def write(self, key: str, entry: CacheEntry) -> None:
-        """Writes commit to sqlite (a disk sync), so they run in the executor; to Redis
-        they are a task."""
+        """Off the request: a disk write commits to sqlite (the store's executor), a Redis
+        write is a round trip."""
         self._remember(key, entry)
-        if self.shared is not None:
-            self._track(asyncio.ensure_future(self._put_shared(key, entry)))
-            return
-        self._track(asyncio.get_running_loop().run_in_executor(None, self.store.put, key, entry))
+        self._track(asyncio.ensure_future(self._put(key, entry)))
 
     async def drain(self) -> None:
         """Wait for queued writes (tests, shutdown)."""
@@ -240,18 +228,14 @@ class CacheLayer:
     async def clear(self) -> int:
         await self.drain()
         self.drop_memory()
-        if self.shared is not None:
-            return await self.shared.clear()
-        return await asyncio.get_running_loop().run_in_executor(None, self.store.clear)
+        return await self.backend.clear()
 
     async def volume(self) -> tuple[int, int]:
-        if self.shared is not None:
-            return await self.shared.volume()
-        return await asyncio.get_running_loop().run_in_executor(None, self.store.volume)
+        return await self.backend.volume()
 
     def volume_now(self) -> tuple[int, int]:
         """Blocking (a sqlite read) for the disk store; the last count for Redis."""
-        return self.shared.volume_seen if self.shared is not None else self.store.volume()
+        return self.backend.volume_now()
 
     def new_entry(self, lines: list[bytes], streamed: bool, seconds: float) -> CacheEntry:
         return CacheEntry(tuple(lines), streamed, self.store.clock(), seconds)

@@ -35,6 +35,8 @@ VOLUME_SECONDS = 30.0  # how often the entry count is refreshed (a SCAN of the k
 
 
 class RedisAnswerStore:
+    shared = True  # an AnswerStore (stores.py) whose answers every proxy sees
+
     def __init__(
         self,
         url: str,
@@ -136,6 +138,15 @@ class RedisAnswerStore:
     def is_fresh(self, entry: CacheEntry, max_age: float | None) -> bool:
         limit = self.ttl if max_age is None else min(self.ttl, max_age)
         return self.clock() - entry.created <= limit
+
+    def get_now(self, key: str, max_age: float | None) -> CacheEntry | None:
+        return None  # every read is a round trip: always the async get()
+
+    async def resize(self, size_limit: int) -> None:
+        return None  # Redis's maxmemory policy bounds it
+
+    def volume_now(self) -> tuple[int, int]:
+        return self.volume_seen
 
     async def get(self, key: str, max_age: float | None = None) -> CacheEntry | None:
         if not self.available:
