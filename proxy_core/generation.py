@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from .cache import (
@@ -41,6 +42,8 @@ from .profiles import NO_PROFILE, Profile, apply_profile
 from .routing import NoUpstream, conversation_key
 from .state import REQUEST_CACHE, REQUEST_MODEL, STATE, ProxyState
 from .tools.agent import agent_model, agent_reply
+from .upstream import UpstreamClient
+from .upstream_pool import PoolReply
 
 BACKGROUND_HEADER = "X-Proxy-Priority"  # "background" or "interactive", from the client
 TRUNCATED_HEADER = "X-Context-Truncated"  # "<prompt tokens>/<num_ctx>" on whole replies
@@ -402,8 +405,63 @@ async def _direct(
 
     ``whole`` (the client asked for no stream, or an embedding): the lean pool, which
     reads a small framed reply in one go and relays anything else as it arrives.
-    ``route`` (model, conversation) picks the Ollama host (routing.py); a host that gives
-    no answer at all is tried once more elsewhere, since nothing reached the client yet."""
+    ``route`` (model, conversation) picks the host when there are several (_routed)."""
+    if not state.router.single:
+        async with _routed(state, kind, raw_body, headers, whole, facts, route) as reply:
+            yield reply
+        return
+    client = state.upstream  # one host: no routing, no bookkeeping (the common case)
+    started = time.perf_counter()
+    if whole:
+        got = await client.fetch("POST", PATHS[kind], headers, raw_body)
+        try:
+            yield _fetched(got, started, facts)
+        finally:
+            got.release()
+        return
+    async with client.request("POST", PATHS[kind], headers=headers, data=raw_body) as resp:
+        yield _streamed(client, resp, started, facts)
+
+
+def _fetched(got: PoolReply, started: float, facts: _Facts) -> Reply:
+    return Reply(
+        got.status,
+        response_headers(got.headers),
+        BYPASS,
+        chunks=got.chunks(),
+        body=got.body,
+        ttfb=time.perf_counter() - started,
+        length=got.length,
+        **facts.fields(),
+    )
+
+
+def _streamed(
+    client: UpstreamClient, resp: aiohttp.ClientResponse, started: float, facts: _Facts
+) -> Reply:
+    return Reply(
+        resp.status,
+        response_headers(resp.headers),
+        BYPASS,
+        chunks=client.iter_body(resp),
+        ttfb=time.perf_counter() - started,
+        length=resp.content_length,
+        **facts.fields(),
+    )
+
+
+@asynccontextmanager
+async def _routed(
+    state: ProxyState,
+    kind: RouteKind,
+    raw_body: bytes,
+    headers: dict[str, str],
+    whole: bool,
+    facts: _Facts,
+    route: tuple[str | None, int | None],
+) -> AsyncIterator[Reply]:
+    """Several hosts (routing.py): the one the router picks; a host that gives no answer
+    at all is tried once more elsewhere, since nothing reached the client yet."""
     router = state.router
     backend = router.pick(*route)
     retried = False
@@ -411,17 +469,18 @@ async def _direct(
         while True:
             started = time.perf_counter()
             router.started(backend)
+            client = backend.client
             try:
-                if whole or backend.client.translating:  # translated replies: fetch() only
-                    got = await backend.client.fetch("POST", PATHS[kind], headers, raw_body)
+                if whole or client.translating:  # translated replies: fetch() only
+                    got = await client.fetch("POST", PATHS[kind], headers, raw_body)
                     stack.callback(got.release)
                 else:
                     resp = await stack.enter_async_context(
-                        backend.client.request("POST", PATHS[kind], headers=headers, data=raw_body)
+                        client.request("POST", PATHS[kind], headers=headers, data=raw_body)
                     )
             except (UpstreamUnavailable, UpstreamTimeout) as exc:
                 router.finished(backend, False, str(exc))
-                if retried or router.single:
+                if retried:
                     raise
                 retried = True
                 try:
@@ -432,24 +491,7 @@ async def _direct(
                 continue
             break
         stack.callback(router.finished, backend, True)
-        if whole or backend.client.translating:
-            yield Reply(
-                got.status,
-                response_headers(got.headers),
-                BYPASS,
-                chunks=got.chunks(),
-                body=got.body,
-                ttfb=time.perf_counter() - started,
-                length=got.length,
-                **facts.fields(),
-            )
-            return
-        yield Reply(
-            resp.status,
-            response_headers(resp.headers),
-            BYPASS,
-            chunks=backend.client.iter_body(resp),
-            ttfb=time.perf_counter() - started,
-            length=resp.content_length,
-            **facts.fields(),
-        )
+        if whole or client.translating:
+            yield _fetched(got, started, facts)
+        else:
+            yield _streamed(client, resp, started, facts)
