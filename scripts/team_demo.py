@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,18 +22,14 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.fakes.redis_server import RedisServer, free_port, installed
+
 QUESTION = {
     "model": "llama3.2",
     "stream": False,
     "options": {"temperature": 0},
     "messages": [{"role": "user", "content": "what does a team proxy do?"}],
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(url: str, seconds: float = 20.0) -> None:
@@ -46,16 +40,6 @@ def wait_for(url: str, seconds: float = 20.0) -> None:
                 return
         time.sleep(0.1)
     raise SystemExit(f"{url} did not answer")
-
-
-def wait_for_port(port: int, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise SystemExit(f"nothing listens on port {port}")
 
 
 def chat(base: str) -> tuple[str, str]:
@@ -70,86 +54,41 @@ def chat(base: str) -> tuple[str, str]:
 
 @contextlib.contextmanager
 def team(work: Path) -> Iterator[dict[str, list[str] | str]]:
-    redis = shutil.which("redis-server")
-    if redis is None:
+    if not installed():
         raise SystemExit("redis-server is not installed (apt-get install redis-server)")
+    redis = RedisServer(work)
     started: list[subprocess.Popen[bytes]] = []
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    try:
-        redis_port = free_port()
+
+    def spawn(*argv: str) -> None:
         started.append(
             subprocess.Popen(
-                [
-                    redis,
-                    "--port",
-                    str(redis_port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(work),
-                ],
-                **quiet,
-            )  # fmt: skip
-        )
-        wait_for_port(redis_port)
-        hosts = []
-        for _ in range(2):
-            port = free_port()
-            started.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "tests.fakes.ollama_sim",
-                        "--port",
-                        str(port),
-                        "--token-delay",
-                        "0.02",
-                        "--reply-words",
-                        "12",
-                    ],
-                    **quiet,
-                )  # fmt: skip
+                [sys.executable, "-m", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
-            hosts.append(f"http://127.0.0.1:{port}")
+        )
+
+    try:
+        redis.start()
+        hosts = [f"http://127.0.0.1:{free_port()}" for _ in range(2)]
+        for host in hosts:
+            port = host.rsplit(":", 1)[1]
+            spawn("tests.fakes.ollama_sim", "--port", port, "--token-delay", "0.02",
+                  "--reply-words", "12")  # fmt: skip
         for host in hosts:
             wait_for(host + "/api/version")
-        proxies = []
-        for n in range(2):
-            port = free_port()
-            started.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "proxy_core",
-                        "--port",
-                        str(port),
-                        "--ollama-url",
-                        ", ".join(hosts),
-                        "--cache-url",
-                        f"redis://127.0.0.1:{redis_port}/0",
-                        "--data-dir",
-                        str(work / f"proxy{n}"),
-                        "--log-level",
-                        "warning",
-                    ],
-                    **quiet,
-                )  # fmt: skip
-            )
-            proxies.append(f"http://127.0.0.1:{port}")
+        proxies = [f"http://127.0.0.1:{free_port()}" for _ in range(2)]
+        for n, proxy in enumerate(proxies):
+            spawn("proxy_core", "--port", proxy.rsplit(":", 1)[1],
+                  "--ollama-url", ", ".join(hosts), "--cache-url", redis.url,
+                  "--data-dir", str(work / f"proxy{n}"), "--log-level", "warning")  # fmt: skip
         for proxy in proxies:
             wait_for(proxy + "/healthz")
-        yield {"redis": f"redis://127.0.0.1:{redis_port}/0", "hosts": hosts, "proxies": proxies}
+        yield {"redis": redis.url, "hosts": hosts, "proxies": proxies}
     finally:
         for process in reversed(started):
             process.terminate()
         for process in started:
             process.wait(10)
+        redis.stop()
 
 
 def smoke(setup: dict[str, list[str] | str]) -> None:

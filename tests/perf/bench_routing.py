@@ -172,31 +172,22 @@ async def cache_hits(cache_url: str, data: Path, sim_url: str) -> tuple[float, f
 
 
 async def run_cache() -> list[tuple[str, str]]:
-    import shutil
-    import subprocess
+    from tests.fakes.redis_server import RedisServer, installed
 
-    from tests.perf.harness import free_port
-
-    redis = shutil.which("redis-server")
-    if redis is None:
+    if not installed():
         return [("redis-server", "not installed: skipped")]
-    port = free_port()
-    server = subprocess.Popen(
-        [redis, "--port", str(port), "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
     sim = TestServer(create_sim_app())
     await sim.start_server()
-    try:
-        await asyncio.sleep(0.5)
-        sim_url = str(sim.make_url("")).rstrip("/")
-        with TemporaryDirectory() as one, TemporaryDirectory() as two:
+    with TemporaryDirectory() as one, TemporaryDirectory() as two, TemporaryDirectory() as db:
+        server = RedisServer(Path(db))
+        server.start()
+        try:
+            sim_url = str(sim.make_url("")).rstrip("/")
             disk = await cache_hits("", Path(one), sim_url)
-            shared = await cache_hits(f"redis://127.0.0.1:{port}/0", Path(two), sim_url)
-    finally:
-        await sim.close()
-        server.terminate()
-        server.wait()
+            shared = await cache_hits(server.url, Path(two), sim_url)
+        finally:
+            await sim.close()
+            server.stop()
     return [
         ("disk cache hits, memory layer off (hits/s, p50)", f"{disk[0]:.0f}, {disk[1]:.2f} ms"),
         (
