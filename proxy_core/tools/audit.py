@@ -13,6 +13,7 @@ import asyncio
 import collections
 import dataclasses
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -21,6 +22,9 @@ from typing import Literal
 Outcome = Literal["executed", "refused", "denied", "error"]
 AUDIT_FILE = "audit.jsonl"
 KEPT_IN_MEMORY = 200
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,21 +50,39 @@ class AuditLog:
     def __init__(self, data_dir: Path) -> None:
         self.path = data_dir / AUDIT_FILE
         self.recent: collections.deque[AuditEntry] = collections.deque(maxlen=KEPT_IN_MEMORY)
-        self._pending: set[asyncio.Future[None]] = set()
+        # One write at a time, in the order of the calls: the executor has several threads,
+        # and an audit log whose lines can swap places under load says the wrong thing.
+        self._queue: list[bytes] = []
+        self._writer: asyncio.Future[None] | None = None
 
     def record(self, entry: AuditEntry) -> None:
         self.recent.append(entry)
-        future = asyncio.get_running_loop().run_in_executor(None, self._append, entry.line())
-        self._pending.add(future)
-        future.add_done_callback(self._pending.discard)
+        self._queue.append(entry.line())
+        if self._writer is None:
+            self._write_queued()
 
-    def _append(self, line: bytes) -> None:
+    def _write_queued(self) -> None:
+        lines, self._queue = self._queue, []
+        self._writer = asyncio.get_running_loop().run_in_executor(None, self._append, lines)
+        self._writer.add_done_callback(self._written)
+
+    def _written(self, done: asyncio.Future[None]) -> None:
+        self._writer = None
+        if not done.cancelled() and done.exception() is not None:
+            log.warning("the audit log %s cannot be written: %s", self.path, done.exception())
+        if self._queue:  # recorded while the last write ran: next, in order
+            self._write_queued()
+
+    def _append(self, lines: list[bytes]) -> None:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
-            os.write(fd, line)
+            os.write(fd, b"".join(lines))
         finally:
             os.close(fd)
 
     async def drain(self) -> None:
-        if self._pending:
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
+        """Wait until every recorded line is written (tests, shutdown)."""
+        while self._writer is not None or self._queue:
+            if self._writer is not None:
+                await asyncio.wait({self._writer})
+            await asyncio.sleep(0)  # the done callback starts the next write
