@@ -50,10 +50,11 @@ shot_menu_item() {  # $1: how many Down presses from the top of the tray menu, $
   sleep 1
 }
 shot_menu_item 0 tray-menu.png
-shot_menu_item 5 connect.png   # Down 5 = Connect an IDE…
-shot_menu_item 8 settings.png  # Down 8 = Settings… (a dialog: Escape closes it)
-shot_menu_item 6 models.png    # Down 6 = Models… (windows that stay open: last)
-shot_menu_item 7 requests.png  # Down 7 = Requests… (the inspector)
+# Down presses count from the status line (enabled: it opens the dashboard).
+shot_menu_item 6 connect.png   # Down 6 = Connect an IDE…
+shot_menu_item 9 settings.png  # Down 9 = Settings… (a dialog: Escape closes it)
+shot_menu_item 7 models.png    # Down 7 = Models… (windows that stay open: last)
+shot_menu_item 8 requests.png  # Down 8 = Requests… (the inspector)
 
 # A second instance with another data folder: a badged icon beside the first one.
 $PY -m app --port 18436 --ollama-url http://127.0.0.1:18434 --data-dir "$work/team-b" &
