@@ -208,7 +208,11 @@ async def open_reply(
     if flight is not None:
         flight.subscribe()  # the same answer is on its way: no slot of its own
     else:
-        await _acquire(state, lane, facts)
+        try:
+            await _acquire(state, lane, facts)
+        except BaseException:  # the client left while queued: other proxies must not wait
+            cache.unclaim(key)
+            raise
         flight, leader = cache.flights.join_or_start(flight_key, run)
         if not leader and lane is not None:
             state.lanes.release(lane.model)  # another request started it while we waited

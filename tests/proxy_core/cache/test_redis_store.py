@@ -237,3 +237,34 @@ async def test_the_volume_is_counted_rarely(
     for _ in range(5):
         assert (await shared.volume())[0] == 1
     assert scans == 0
+
+
+async def test_a_client_leaving_while_queued_releases_its_claim(
+    tmp_path: Path, sim: Sim, redis_server: RedisServer
+) -> None:
+    """Otherwise every other proxy asking the same question would wait for the lock to
+    expire (a minute) for an answer nobody is generating."""
+    settings = make_settings(tmp_path, sim.url, cache_url=redis_server.url, default_num_parallel=1)
+    proxy = ProxyService(settings)
+    await proxy.start()
+    assert proxy.state is not None and proxy.state.cache.shared is not None
+    shared = proxy.state.cache.shared
+    sim.config.token_delay, sim.config.reply_words = 0.05, 10  # half a second each
+    try:
+        busy = asyncio.ensure_future(chat(proxy.base_url))  # holds the model's one slot
+        await asyncio.sleep(0.1)
+        queued_body = {**CHAT, "messages": [{"role": "user", "content": "queued"}]}
+        queued = asyncio.ensure_future(chat(proxy.base_url, queued_body))
+        await asyncio.sleep(0.1)  # claimed its key, waiting for the slot
+        queued.cancel()
+        await asyncio.gather(queued, return_exceptions=True)
+        await busy
+        await settle(proxy)
+        for _ in range(50):
+            locks = [k async for k in shared._redis.scan_iter(match=f"{shared.prefix}:lock:*")]
+            if not locks:
+                break
+            await asyncio.sleep(0.02)
+        assert locks == []
+    finally:
+        await proxy.stop()
