@@ -245,11 +245,11 @@ class SettingsDialog(QDialog):
         label.show()
 
     def run_ollama_test(self) -> None:
-        url = (ollama_url(self.ollama_url.text()).split(", ") or [""])[0]  # the primary
-        self.ollama_result.setText(f"Asking {url} …")
+        urls = [url for url in ollama_url(self.ollama_url.text()).split(", ") if url]
+        self.ollama_result.setText(f"Asking {', '.join(urls)} …")
 
         async def run() -> None:
-            self.ollama_result.setText(await ask_ollama(url))
+            self.ollama_result.setText(await ask_all(urls))
 
         self._test_task = asyncio.ensure_future(run())
 
@@ -283,6 +283,12 @@ def _one_url(text: str) -> str:
     if url.endswith("/api"):
         url = url[: -len("/api")]
     return url
+
+
+async def ask_all(urls: list[str]) -> str:
+    """Every listed host at once, a line each (several hosts: each is asked)."""
+    answers = await asyncio.gather(*(ask_ollama(url) for url in urls))
+    return "\n".join(answers) or "No URL to ask."
 
 
 async def ask_ollama(url: str) -> str:

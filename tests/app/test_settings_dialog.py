@@ -7,7 +7,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
-from app.settings_dialog import SettingsDialog, ask_ollama, ollama_url
+from app.settings_dialog import SettingsDialog, ask_all, ask_ollama, ollama_url
 from proxy_core.settings import ProxySettings
 from tests.conftest import Sim
 from tests.fakes.ollama_sim import VERSION
@@ -110,3 +110,9 @@ def test_openai_servers_and_the_shared_cache_are_settings_too(qtbot: QtBot, tmp_
     assert d.accepted_settings is not None
     assert d.accepted_settings.openai_servers == (("llamacpp", "http://127.0.0.1:8080"),)
     assert d.accepted_settings.cache_url == "redis://127.0.0.1:6379/0"
+
+
+async def test_test_connection_asks_every_host(sim: Sim) -> None:
+    lines = (await ask_all([sim.url, "http://127.0.0.1:9"])).splitlines()
+    assert lines[0] == f"Ollama {VERSION} answers at {sim.url}."
+    assert lines[1].startswith("Ollama is not answering at http://127.0.0.1:9")
