@@ -353,16 +353,7 @@ class OpenAICompatClient(UpstreamClient):
         finish = "stop"
         usage: Any = None
         try:
-            async for raw in resp.content:
-                line = raw.strip()
-                if not line.startswith(b"data:"):
-                    continue
-                data = line[5:].strip()
-                if data == b"[DONE]":
-                    break
-                chunk = _parse(data)
-                if not isinstance(chunk, dict):
-                    continue
+            async for chunk in _events(resp):
                 usage = chunk.get("usage") or usage
                 for choice in chunk.get("choices") or []:
                     delta = choice.get("delta") or {}
@@ -425,11 +416,14 @@ class OpenAICompatClient(UpstreamClient):
                     },
                     time.perf_counter() - started,
                 )
+        streamed = body.get("stream", True) is not False
         if text is None:
             request: dict[str, Any] = {"model": self._model(body), "prompt": prompt}
             if suffix:
                 request["suffix"] = suffix
             _options(body, request)
+            if streamed:  # token by token, as the server streams them
+                return await self._streamed_completion(request, model, started)
             status, answer = await self._post("/v1/completions", request)
             if status != 200 or not isinstance(answer, dict):
                 return _error(status if status >= 400 else 502, _message_of(answer, status))
@@ -444,11 +438,48 @@ class OpenAICompatClient(UpstreamClient):
             "done_reason": "stop",
             **counts,
         }
-        if body.get("stream", True) is False:
+        if not streamed:
             return TranslatedReply(200, JSON, dumps({**done, "response": text}))
-        # The whole text as one streamed line, then the done line (Ollama's stream shape).
+        # /infill answered whole: one streamed line, then the done line (Ollama's shape).
         first = {"model": model, "created_at": _now(), "response": text, "done": False}
         return TranslatedReply(200, NDJSON, dumps(first) + b"\n" + dumps(done) + b"\n")
+
+    async def _streamed_completion(
+        self, request: dict[str, Any], model: str, started: float
+    ) -> TranslatedReply:
+        request = {**request, "stream": True, "stream_options": {"include_usage": True}}
+        try:
+            resp = await self.session.post(self.base_url + "/v1/completions", json=request)
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise map_error(exc, self.base_url) from exc
+        if resp.status != 200:
+            raw = await resp.read()
+            resp.release()
+            return _error(resp.status, _message_of(_parse(raw), resp.status))
+        return TranslatedReply(
+            200, NDJSON, None, self._completion_lines(resp, model, started), resp.close
+        )
+
+    async def _completion_lines(
+        self, resp: aiohttp.ClientResponse, model: str, started: float
+    ) -> AsyncIterator[bytes]:
+        """The completions SSE as native /api/generate lines, then the done line."""
+        usage: Any = None
+        finish = "stop"
+        try:
+            async for chunk in _events(resp):
+                usage = chunk.get("usage") or usage
+                for choice in chunk.get("choices") or []:
+                    finish = choice.get("finish_reason") or finish
+                    if choice.get("text"):
+                        yield _line(model, {"response": choice["text"], "done": False})
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise map_error(exc, self.base_url) from exc
+        counts = _counts(usage, time.perf_counter() - started)
+        yield _line(
+            model,
+            {"response": "", "done": True, "done_reason": FINISH.get(finish, "stop"), **counts},
+        )
 
     async def _embed(self, body: Mapping[str, Any], legacy: bool) -> TranslatedReply:
         model = str(body.get("model") or "")
@@ -473,6 +504,20 @@ class OpenAICompatClient(UpstreamClient):
                 }
             ),
         )
+
+
+async def _events(resp: aiohttp.ClientResponse) -> AsyncIterator[dict[str, Any]]:
+    """The JSON objects of a server-sent-events reply, until ``data: [DONE]``."""
+    async for raw in resp.content:
+        line = raw.strip()
+        if not line.startswith(b"data:"):
+            continue
+        data = line[5:].strip()
+        if data == b"[DONE]":
+            return
+        chunk = _parse(data)
+        if isinstance(chunk, dict):
+            yield chunk
 
 
 def _line(model: str, fields: Mapping[str, Any]) -> bytes:

@@ -128,13 +128,28 @@ async def chat(request: web.Request) -> web.StreamResponse:
     return resp
 
 
-async def completions(request: web.Request) -> web.Response:
+async def completions(request: web.Request) -> web.StreamResponse:
     state: FakeState = request.app[FAKE]
     body = request[BODY]
     refused = _unknown(state, body.get("model", ""))
     if refused is not None:
         return refused
     text = f"<completion between {body['prompt']!r} and {body.get('suffix', '')!r}>"
+    if body.get("stream"):
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        base = {"id": "cmpl-1", "object": "text_completion", "model": body["model"]}
+        for word in text.split(" "):
+            choice = {"index": 0, "text": word + " ", "finish_reason": None}
+            await resp.write(
+                b"data: " + json.dumps({**base, "choices": [choice]}).encode() + b"\n\n"
+            )
+        end = {**base, "choices": [{"index": 0, "text": "", "finish_reason": "stop"}]}
+        await resp.write(b"data: " + json.dumps(end).encode() + b"\n\n")
+        usage = {**base, "choices": [], "usage": _usage(body["prompt"], text)}
+        await resp.write(b"data: " + json.dumps(usage).encode() + b"\n\ndata: [DONE]\n\n")
+        await resp.write_eof()
+        return resp
     return web.json_response(
         {
             "id": "cmpl-1",

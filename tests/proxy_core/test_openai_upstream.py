@@ -195,3 +195,11 @@ async def test_a_name_two_upstreams_serve_is_told_apart(
         assert len(sim.recorder.by_path("/api/chat")) == 1  # the plain name: Ollama's
     finally:
         await service.stop()
+
+
+async def test_generate_streams_token_by_token(proxy: ProxyService, fake: TestServer) -> None:
+    client = ollama.AsyncClient(host=proxy.base_url)
+    parts = [part async for part in await client.generate(model=CODER, prompt="x", stream=True)]
+    assert len(parts) >= 4 and parts[-1].done and parts[-1].eval_count
+    assert "".join(p.response for p in parts).strip() == "<completion between 'x' and ''>"
+    assert state_of(fake).bodies("/v1/completions")[-1]["stream"] is True
