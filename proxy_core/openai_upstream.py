@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import aiohttp
 from multidict import CIMultiDict
@@ -79,6 +78,12 @@ def _now() -> str:
 
 def _error(status: int, message: str) -> TranslatedReply:
     return TranslatedReply(status, JSON, dumps({"error": message}))
+
+
+def _refused(status: int, answer: Any) -> TranslatedReply:
+    """The server's error as Ollama's; an answer that is not what was asked for (a 2xx
+    that is no JSON object) is a 502."""
+    return _error(status if status >= 400 else 502, _message_of(answer, status))
 
 
 def _options(body: Mapping[str, Any], out: dict[str, Any]) -> None:
@@ -228,6 +233,26 @@ class OpenAICompatClient(UpstreamClient):
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise map_error(exc, self.base_url) from exc
 
+    async def _stream(
+        self,
+        path: str,
+        request: Mapping[str, Any],
+        lines: Callable[[aiohttp.ClientResponse, str, float], AsyncIterator[bytes]],
+        model: str,
+        started: float,
+    ) -> TranslatedReply:
+        """A server-sent-events reply as native NDJSON made by ``lines``; closing the
+        reply closes the server's response (the server stops generating)."""
+        try:
+            resp = await self.session.post(self.base_url + path, json=request)
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise map_error(exc, self.base_url) from exc
+        if resp.status != 200:
+            raw = await resp.read()
+            resp.release()
+            return _error(resp.status, _message_of(_parse(raw), resp.status))
+        return TranslatedReply(200, NDJSON, None, lines(resp, model, started), resp.close)
+
     # UpstreamClient's interface, in native form ---------------------------------------------
     async def fetch(
         self,
@@ -257,26 +282,23 @@ class OpenAICompatClient(UpstreamClient):
             return await self._embed(body, legacy=path == "/api/embeddings")
         return _error(404, f"{path} is not available from an OpenAI-compatible server")
 
-    @asynccontextmanager
-    async def request(
+    def request(
         self,
         method: str,
         path_qs: str,
         *,
         headers: Mapping[str, str] | None = None,
         data: bytes | AsyncIterator[bytes] | None = None,
-    ) -> AsyncIterator[aiohttp.ClientResponse]:
-        """Uploads and HEAD (blobs): Ollama's own, with no OpenAI counterpart."""
-        if self.translating:
-            raise ProxyError(f"{path_qs} is not available from an OpenAI-compatible server")
-        async with super().request(method, path_qs, headers=headers, data=data) as resp:
-            yield resp
+    ) -> NoReturn:
+        """Uploads and HEAD (blobs) are Ollama's own, with no OpenAI counterpart (the rest
+        goes through fetch(): ``translating``)."""
+        raise ProxyError(f"{path_qs} is not available from an OpenAI-compatible server")
 
     # routes -------------------------------------------------------------------------------
     async def _tags(self) -> TranslatedReply:
         status, listed = await self._get("/v1/models")
         if status != 200 or not isinstance(listed, dict):
-            return _error(status if status >= 400 else 502, _message_of(listed, status))
+            return _refused(status, listed)
         models = []
         for entry in listed.get("data") or []:
             if not isinstance(entry, dict) or not entry.get("id"):
@@ -329,20 +351,10 @@ class OpenAICompatClient(UpstreamClient):
         if not request["stream"]:
             status, answer = await self._post("/v1/chat/completions", request)
             if status != 200 or not isinstance(answer, dict):
-                return _error(status if status >= 400 else 502, _message_of(answer, status))
+                return _refused(status, answer)
             native = chat_answer(answer, model, time.perf_counter() - started)
             return TranslatedReply(200, JSON, dumps(native))
-        try:
-            resp = await self.session.post(self.base_url + "/v1/chat/completions", json=request)
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise map_error(exc, self.base_url) from exc
-        if resp.status != 200:
-            raw = await resp.read()
-            resp.release()
-            return _error(resp.status, _message_of(_parse(raw), resp.status))
-        return TranslatedReply(
-            200, NDJSON, None, self._chat_lines(resp, model, started), resp.close
-        )
+        return await self._stream("/v1/chat/completions", request, self._chat_lines, model, started)
 
     async def _chat_lines(
         self, resp: aiohttp.ClientResponse, model: str, started: float
@@ -405,7 +417,7 @@ class OpenAICompatClient(UpstreamClient):
             if status == 404:
                 self.has_infill = False  # not llama-server: the completions suffix below
             elif status != 200 or not isinstance(answer, dict):
-                return _error(status if status >= 400 else 502, _message_of(answer, status))
+                return _refused(status, answer)
             else:
                 self.has_infill = True
                 text = str(answer.get("content") or "")
@@ -426,7 +438,7 @@ class OpenAICompatClient(UpstreamClient):
                 return await self._streamed_completion(request, model, started)
             status, answer = await self._post("/v1/completions", request)
             if status != 200 or not isinstance(answer, dict):
-                return _error(status if status >= 400 else 502, _message_of(answer, status))
+                return _refused(status, answer)
             choice = (answer.get("choices") or [{}])[0]
             text = str(choice.get("text") or "")
             counts = _counts(answer.get("usage"), time.perf_counter() - started)
@@ -448,16 +460,8 @@ class OpenAICompatClient(UpstreamClient):
         self, request: dict[str, Any], model: str, started: float
     ) -> TranslatedReply:
         request = {**request, "stream": True, "stream_options": {"include_usage": True}}
-        try:
-            resp = await self.session.post(self.base_url + "/v1/completions", json=request)
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise map_error(exc, self.base_url) from exc
-        if resp.status != 200:
-            raw = await resp.read()
-            resp.release()
-            return _error(resp.status, _message_of(_parse(raw), resp.status))
-        return TranslatedReply(
-            200, NDJSON, None, self._completion_lines(resp, model, started), resp.close
+        return await self._stream(
+            "/v1/completions", request, self._completion_lines, model, started
         )
 
     async def _completion_lines(
@@ -488,7 +492,7 @@ class OpenAICompatClient(UpstreamClient):
             "/v1/embeddings", {"model": self._model(body), "input": given}
         )
         if status != 200 or not isinstance(answer, dict):
-            return _error(status if status >= 400 else 502, _message_of(answer, status))
+            return _refused(status, answer)
         vectors = [d.get("embedding") for d in answer.get("data") or [] if isinstance(d, dict)]
         if legacy:
             return TranslatedReply(200, JSON, dumps({"embedding": vectors[0] if vectors else []}))
