@@ -132,6 +132,15 @@ class Router:
                 return digest
         return ""
 
+    def ollama_host(self) -> Backend:
+        """For what only Ollama answers (no model to route by): the primary while it is
+        usable, else the first usable Ollama host, else the primary (its error says why)."""
+        now = self.clock()
+        for backend in self.backends:
+            if not backend.client.translating and self.usable(backend, now):
+                return backend
+        return self.primary
+
     def hosts_with(self, model: str) -> int:
         """How many usable hosts have ``model`` (at least 1: the lanes' slot multiplier)."""
         wanted = normalize_model(model)

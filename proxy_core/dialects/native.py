@@ -29,7 +29,6 @@ from ..guard import MANAGEMENT_PATHS
 from ..listings import UNION_PATHS, client_for_model, fetch_listing
 from ..ndjson import dumps, object_or_none
 from ..render import native_body
-from ..routing import NoUpstream
 from ..slow_clients import iter_body, read_body
 from ..state import (
     REQUEST_CACHE,
@@ -198,18 +197,16 @@ async def passthrough(request: web.Request) -> web.StreamResponse:
 
 
 def _host_for(state: ProxyState, path: str, data: bytes | AsyncIterator[bytes] | None) -> Any:
-    """Several hosts: a request about a model goes where the model is; model management
-    (pull, create, delete...) and blobs go to the primary, the rest to any usable host."""
+    """Several hosts: a request about a model goes where the model is; the rest (model
+    management, blobs, ``HEAD /``, /api/version) is Ollama's own and goes to an Ollama
+    host, never to an OpenAI-compatible server (routing.Router.ollama_host)."""
     if path.startswith((*MANAGEMENT_PATHS, "/api/blobs")):
         return state.upstream
     body = parse_json_object(data) if isinstance(data, bytes) else None
     model = (body or {}).get("model") or (body or {}).get("name")
     if isinstance(model, str):
         return client_for_model(state, model)
-    try:
-        return state.router.pick().client
-    except NoUpstream:
-        return state.upstream
+    return state.router.ollama_host().client
 
 
 async def _relay_reply(

@@ -203,3 +203,19 @@ async def test_generate_streams_token_by_token(proxy: ProxyService, fake: TestSe
     assert len(parts) >= 4 and parts[-1].done and parts[-1].eval_count
     assert "".join(p.response for p in parts).strip() == "<completion between 'x' and ''>"
     assert state_of(fake).bodies("/v1/completions")[-1]["stream"] is True
+
+
+async def test_routes_without_a_model_stay_with_an_ollama_host(proxy: ProxyService) -> None:
+    """`HEAD /` ("Ollama is running", clients' health check) and /api/version are Ollama's:
+    never sent to the OpenAI-compatible server, however busy the Ollama host is."""
+    import aiohttp
+
+    assert proxy.state is not None
+    ollama_host = proxy.state.router.backends[0]
+    for _ in range(3):
+        proxy.state.router.started(ollama_host)  # busier than the OpenAI server
+    async with aiohttp.ClientSession() as http:
+        async with http.head(proxy.base_url + "/") as resp:
+            assert resp.status == 200
+        async with http.get(proxy.base_url + "/api/version") as resp:
+            assert resp.status == 200 and (await resp.json())["version"] != "openai-compatible"
