@@ -3,14 +3,19 @@
 A small non-modal window (never ``exec()``: the proxy keeps serving on the shared loop)
 shows who asks (MCP or an agent model, and the recognised client), the tool, and exactly
 what it will do: the path and diff summary of a write, the argv and folder of a command.
-Allow once, Deny, or Always allow in this workspace. Closing it denies; so does not
-answering within the engine's time limit (the engine cancels the wait, which closes it).
-Several prompts may be open at once, one per action.
+Allow once, Deny, or Always allow in this workspace: for a command, the button names what
+it approves (that program, or that exact command for programs that run code). Closing it
+denies; so does not answering within the engine's time limit (the engine cancels the
+wait, which closes it). Several prompts may be open at once, one per action.
+
+Everything a model controls is shown as plain text, never rich text: a command holding
+``<!-- -->`` or ``<span style=display:none>`` would otherwise hide the part that runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QLabel, QPushButton, QVBoxLayout, QWidget
@@ -23,6 +28,15 @@ from .icons import app_icon
 ORIGINS = {"mcp": "A coding agent (over MCP)", "agent": "An agent model"}
 
 
+def always_label(action: Action) -> str:
+    """What the "always" button approves, said on the button itself."""
+    if not action.argv:
+        return "Always allow in this workspace"
+    if action.scope:
+        return f"Always allow {action.scope} in this workspace"
+    return "Always allow this exact command in this workspace"
+
+
 class ToolPrompt(QWidget):
     def __init__(self, tool: str, action: Action, origin: str, client: str) -> None:
         super().__init__(None, Qt.WindowType.Window | Qt.WindowType.WindowStaysOnTopHint)
@@ -33,15 +47,17 @@ class ToolPrompt(QWidget):
         who = ORIGINS.get(origin, origin)
         if client and client != "other":
             who += f" ({client})"
-        self.headline = QLabel(f"{who} wants to use <b>{tool}</b>:")
+        self.headline = QLabel(f"{html.escape(who)} wants to use <b>{html.escape(tool)}</b>:")
+        self.headline.setTextFormat(Qt.TextFormat.RichText)
         self.detail = QLabel(action.summary)
+        self.detail.setTextFormat(Qt.TextFormat.PlainText)  # exactly what runs, always
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.detail.setWordWrap(True)
         self.detail.setStyleSheet("font-family: monospace")
         buttons = QDialogButtonBox()
         self.allow_once = QPushButton("Allow once")
         self.deny = QPushButton("Deny")
-        self.always = QPushButton("Always allow in this workspace")
+        self.always = QPushButton(always_label(action))
         buttons.addButton(self.allow_once, QDialogButtonBox.ButtonRole.AcceptRole)
         buttons.addButton(self.always, QDialogButtonBox.ButtonRole.ApplyRole)
         buttons.addButton(self.deny, QDialogButtonBox.ButtonRole.RejectRole)

@@ -9,6 +9,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import __version__
+from .credentials import redact_url
 from .errors import BadRequest, UpstreamError
 from .ndjson import dumps
 from .state import STATE
@@ -18,7 +19,7 @@ HEALTH_TIMEOUT = 2.0
 
 async def healthz(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    ollama: dict[str, object] = {"url": state.upstream.base_url, "reachable": False}
+    ollama: dict[str, object] = {"url": redact_url(state.upstream.base_url), "reachable": False}
     try:
         async with asyncio.timeout(HEALTH_TIMEOUT):
             resp = await state.upstream.fetch("GET", "/api/version")

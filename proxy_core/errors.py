@@ -6,6 +6,7 @@ ProxyError
 │   ├── UpstreamTimeout      no byte within the read timeout   -> 504
 │   └── UpstreamMalformed    a reply that is not the JSON expected -> 502
 ├── BadRequest               the client's request cannot be served -> 400
+├── Unauthorized             the access token is missing or wrong -> 401
 ├── ReplyError               Ollama's own error status, told in the caller's dialect
 ├── ClientTooSlow            the body did not arrive within body_timeout -> 408
 ├── PortInUse                the listen port is taken (start-up)
@@ -43,6 +44,13 @@ class BadRequest(ProxyError):
     def __init__(self, message: str, param: str | None = None) -> None:
         super().__init__(message)
         self.param = param
+
+
+class Unauthorized(ProxyError):
+    """A route that needs the access token (the agent tools, always) got none or a wrong
+    one; told in the caller's dialect."""
+
+    status = 401
 
 
 class ReplyError(ProxyError):

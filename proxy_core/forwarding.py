@@ -6,6 +6,8 @@ import posixpath
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote, unquote
 
+from .credentials import drop_credential_params, is_credential_header
+
 # RFC 9110 §7.6.1 connection-specific headers, plus those aiohttp sets itself.
 HOP_BY_HOP = frozenset(
     {
@@ -21,16 +23,14 @@ HOP_BY_HOP = frozenset(
     }
 )
 # Never forwarded upstream: Host and length are re-derived; aiohttp has already inflated a
-# compressed body, so its Content-Encoding no longer applies; Authorization carries the
-# proxy's own token, which is the proxy's, never Ollama's (upstream credentials are the
-# separate upstream_authorization setting, added by the upstream client).
+# compressed body, so its Content-Encoding no longer applies. Credentials (the proxy's
+# own token, a client's cloud keys: credentials.py) are never Ollama's; upstream
+# credentials are the separate upstream_authorization setting, added by the upstream client.
 _REQUEST_DROP = HOP_BY_HOP | {
     "host",
     "expect",  # answered by the proxy itself; the body is already read when it forwards
     "content-length",
     "content-encoding",
-    "authorization",
-    "x-api-key",  # the Anthropic SDKs' form of the same credential
 }
 _RESPONSE_DROP = HOP_BY_HOP | {"content-length", "date", "server"}
 
@@ -43,20 +43,24 @@ def _connection_tokens(headers: Mapping[str, str]) -> set[str]:
 
 
 def _filter(
-    headers: Iterable[tuple[str, str]], drop: frozenset[str], extra: set[str]
+    headers: Iterable[tuple[str, str]],
+    drop: frozenset[str],
+    extra: set[str],
+    credentials: bool = False,
 ) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, value in headers:
         lower = name.lower()
-        if lower in drop or lower in extra:
+        if lower in drop or lower in extra or (credentials and is_credential_header(lower)):
             continue
         out[name] = value
     return out
 
 
 def request_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Headers to send upstream: end-to-end ones only (Host and length are re-derived)."""
-    return _filter(headers.items(), _REQUEST_DROP, _connection_tokens(headers))
+    """Headers to send upstream: end-to-end ones only (Host and length are re-derived),
+    never a credential."""
+    return _filter(headers.items(), _REQUEST_DROP, _connection_tokens(headers), True)
 
 
 def response_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -82,6 +86,8 @@ def upstream_path(raw_path: str) -> str | None:
 
 
 def encode_path(path: str, query_string: str) -> str:
-    """Re-encode a normalized path (and the client's raw query) for the upstream URL."""
+    """Re-encode a normalized path (and the client's raw query, less any credential
+    parameter such as ``?key=``) for the upstream URL."""
     encoded = quote(path, safe="/:@!$&'()*+,;=-._~")
-    return f"{encoded}?{query_string}" if query_string else encoded
+    query = drop_credential_params(query_string)
+    return f"{encoded}?{query}" if query else encoded

@@ -34,7 +34,7 @@ from .cache.keys import normalize_model
 from .cache.redis_store import LOCK_SECONDS
 from .capabilities import model_capabilities
 from .clients import OTHER, recognise
-from .errors import UpstreamTimeout, UpstreamUnavailable
+from .errors import Unauthorized, UpstreamTimeout, UpstreamUnavailable
 from .events import ContextTruncated
 from .forwarding import request_headers, response_headers
 from .ndjson import LineSplitter, dumps, loads
@@ -78,6 +78,18 @@ class Reply:
         return "ndjson" in self.headers.get("Content-Type", "")
 
 
+def _require_token_for_tools(state: ProxyState, client_headers: Mapping[str, str]) -> None:
+    """``agent/<model>`` runs programs and writes files: like ``/mcp`` it needs the access
+    token always, even on loopback, where any local process or ``http://localhost:*`` page
+    could otherwise drive it."""
+    sent = {name.lower(): value for name, value in client_headers.items()}
+    if not state.policy.token_ok(sent.get("authorization"), sent.get("x-api-key"), always=True):
+        raise Unauthorized(
+            "agent models run the workspace tools and need the access token always: send "
+            "Authorization: Bearer <token> (the token is in the tray's Settings)"
+        )
+
+
 def wants_stream(kind: RouteKind, body: Mapping[str, Any]) -> bool:
     return kind in ("chat", "generate") and body.get("stream", True) is not False
 
@@ -93,6 +105,8 @@ async def open_reply(
     """Yield the reply for one native request; leaving the block releases upstream."""
     if kind == "chat" and state.tools is not None and body is not None:
         real = agent_model(body.get("model"))
+        if real is not None:
+            _require_token_for_tools(state, client_headers)
         # A model without tools is answered as Ollama answers an unknown name.
         if real is not None and "tools" in await model_capabilities(state, real):
             async with agent_reply(state, body, client_headers) as reply:

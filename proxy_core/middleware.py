@@ -69,7 +69,10 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
         return error_response(request, exc.status, str(exc))
     except ProxyError as exc:
         status = exc.status
-        return error_response(request, exc.status, str(exc))
+        response = error_response(request, exc.status, str(exc))
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="ollama-tray-proxy"'
+        return response
     except web.HTTPException as exc:
         status = exc.status
         if exc.status < 400:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from .credentials import redact_url
 from .observe.ollama_status import check_ollama
 from .routing import Backend, Router
 
@@ -25,7 +26,9 @@ async def poll_once(router: Router, backend: Backend) -> None:
     )
     if was != status.reachable:
         log.warning(
-            "Ollama at %s is %s", backend.url, "back" if status.reachable else "unreachable"
+            "Ollama at %s is %s",
+            redact_url(backend.url),
+            "back" if status.reachable else "unreachable",
         )
 
 

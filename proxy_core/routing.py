@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from .cache.keys import normalize_model
+from .credentials import redact_url
 from .errors import UpstreamUnavailable
 from .upstream import UpstreamClient
 
@@ -95,7 +96,9 @@ class Router:
         if not usable:
             raise NoUpstream(
                 "no Ollama host is available: "
-                + "; ".join(f"{b.url}: {b.error or 'circuit open'}" for b in self.backends)
+                + "; ".join(
+                    f"{redact_url(b.url)}: {b.error or 'circuit open'}" for b in self.backends
+                )
             )
         if model is not None:
             for backend in usable:  # "lmstudio/qwen": addressed to that upstream by name

@@ -18,6 +18,7 @@ from . import __version__, poller
 from .app_factory import create_app
 from .cache import CacheLayer
 from .connections import ConnectionShedder, connection_cap, raise_fd_limit
+from .credentials import redact_url
 from .dialects.response_store import ResponseStore, SharedResponseStore
 from .errors import PortInUse, StartupError
 from .events import EventHub, Listener
@@ -197,7 +198,8 @@ class ProxyService:
         if settings.monitor_interval > 0:
             await self._start_monitor(self.state, settings)
         self._start_poller(router, settings)
-        log.info("proxy listening on %s, forwarding to %s", self.base_url, settings.ollama_base)
+        shown = redact_url(settings.ollama_base)
+        log.info("proxy listening on %s, forwarding to %s", self.base_url, shown)
 
     async def _start_tools(self, state: ProxyState, settings: ProxySettings) -> None:
         """The tool engine and /mcp (tools/); a bad workspace or policy file stops start-up

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from .credentials import redact_url, redact_urls
 from .profiles import ProfileError, parse_profiles
 
 ENV_PREFIX = "OLLAMA_PROXY_"
@@ -313,12 +314,15 @@ class ProxySettings:
             for name in SECRET_SETTINGS:
                 if out[name]:
                     out[name] = "<redacted>"
+            for name in URL_SETTINGS:  # a password in a URL (redis://:pw@host) is one too
+                out[name] = ",".join(redact_urls(str(out[name]).split(","))) if out[name] else ""
         return out
 
 
 FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(ProxySettings)}
 SPECS: dict[str, Spec] = {name: f.metadata["spec"] for name, f in FIELDS.items()}
 SECRET_SETTINGS = tuple(name for name, spec in SPECS.items() if spec.secret)
+URL_SETTINGS = ("ollama_url", "openai_upstreams", "cache_url")
 
 
 def _check_spec(s: ProxySettings, name: str, spec: Spec) -> None:
@@ -387,7 +391,7 @@ def validate(s: ProxySettings) -> None:
         raise SettingsError("access_token: use at least 16 characters and no spaces")
     if s.cache_url and urlsplit(s.cache_url).scheme not in ("redis", "rediss", "unix"):
         raise SettingsError(
-            f"cache_url: {s.cache_url!r} must be empty (the data dir) or a redis:// URL"
+            f"cache_url: {redact_url(s.cache_url)!r} must be empty (the data dir) or a redis:// URL"
         )
     if any(ch in s.upstream_authorization for ch in "\r\n\x00"):
         raise SettingsError("upstream_authorization: must be one header line")

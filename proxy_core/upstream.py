@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 import aiohttp
 from yarl import URL
 
+from .credentials import redact_url
 from .errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from .upstream_pool import LeanPool, PoolReply
 
@@ -164,6 +165,7 @@ def _is_stream(data: object) -> bool:
 
 
 def map_error(exc: BaseException, base_url: str) -> UpstreamError:
+    base_url = redact_url(base_url)  # the message reaches clients and logs
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return UpstreamTimeout(f"Ollama at {base_url} did not answer in time")
     if isinstance(exc, aiohttp.ClientConnectorError):

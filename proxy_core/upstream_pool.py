@@ -31,6 +31,7 @@ import httptools
 from multidict import CIMultiDict
 from yarl import URL
 
+from .credentials import redact_url
 from .errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 
 IDLE_SECONDS = 30.0  # an idle connection older than this is closed instead of reused
@@ -288,6 +289,7 @@ class LeanPool:
     ) -> None:
         url = URL(base_url)
         self.base_url = base_url
+        self.shown_url = redact_url(base_url)  # for messages that reach clients and logs
         self._host = url.raw_host or "localhost"
         self._port = url.port or 80
         self._ssl = ssl.create_default_context() if url.scheme == "https" else None
@@ -338,8 +340,8 @@ class LeanPool:
 
     def mapped(self, exc: BaseException) -> UpstreamError:
         if isinstance(exc, TimeoutError):
-            return UpstreamTimeout(f"Ollama at {self.base_url} did not answer in time")
-        return UpstreamUnavailable(f"Ollama at {self.base_url} {exc}")
+            return UpstreamTimeout(f"Ollama at {self.shown_url} did not answer in time")
+        return UpstreamUnavailable(f"Ollama at {self.shown_url} {exc}")
 
     def _lost(self, conn: _Connection) -> None:
         if conn in self._busy:  # (connection_lost may have released it already)
@@ -411,10 +413,10 @@ class LeanPool:
                 self.connect_timeout,
             )
         except TimeoutError:
-            raise UpstreamTimeout(f"Ollama at {self.base_url} did not answer in time") from None
+            raise UpstreamTimeout(f"Ollama at {self.shown_url} did not answer in time") from None
         except OSError as exc:
             raise UpstreamUnavailable(
-                f"Ollama is not reachable at {self.base_url}: {exc}"
+                f"Ollama is not reachable at {self.shown_url}: {exc}"
             ) from None
         finally:
             self._opening -= 1

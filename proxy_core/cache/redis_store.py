@@ -10,6 +10,11 @@ per key (``SET NX PX``) lets one proxy generate an answer while the others wait 
 Redis down is never a failed request: the first error logs one warning, lookups and
 writes are skipped (requests go to Ollama) and Redis is tried again every few seconds;
 the first success logs that caching resumed. redis-py is imported only when configured.
+
+Whatever is in Redis is read as untrusted (anyone with access to it can write there): a
+value is fetched only when it is a string no larger than MAX_VALUE_BYTES (one script,
+one round trip), and is decoded and checked before use; anything else is a miss, dropped,
+never a crash, an unbounded read, or a reason to call Redis down.
 """
 
 from __future__ import annotations
@@ -32,6 +37,24 @@ LOCK_SECONDS = 60.0  # how long one proxy may hold a key while generating its an
 WAIT_STEP = 0.05  # how often a waiting proxy looks for the answer
 SCAN_BATCH = 500
 VOLUME_SECONDS = 30.0  # how often the entry count is refreshed (a SCAN of the keys)
+MAX_VALUE_BYTES = 64 << 20
+CLOCK_SKEW = 5.0  # seconds another proxy's clock may run ahead of this one's
+# GET, but only a string value within the limit: nil when missing, {size} when too big,
+# {-1} when the key holds another type.
+_BOUNDED_GET = """
+local size = redis.pcall('STRLEN', KEYS[1])
+if type(size) == 'table' then return {-1} end
+if size == 0 then return redis.call('GET', KEYS[1]) end
+if size > tonumber(ARGV[1]) then return {size} end
+return redis.call('GET', KEYS[1])
+"""
+
+
+class _Invalid:
+    """A value that is not what this store writes (another type, too big)."""
+
+
+INVALID = _Invalid()
 
 
 class RedisAnswerStore:
@@ -58,6 +81,7 @@ class RedisAnswerStore:
         self._listener: asyncio.Task[None] | None = None
         self.volume_seen: tuple[int, int] = (0, 0)
         self._volume_due = 0.0
+        self._bounded_get: Any = None
 
     # keys ------------------------------------------------------------------------------------
     def _answer(self, key: str) -> str:
@@ -82,6 +106,7 @@ class RedisAnswerStore:
         self._redis = redis.Redis.from_url(
             self.url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT
         )
+        self._bounded_get = self._redis.register_script(_BOUNDED_GET)
         self._listener = asyncio.get_running_loop().create_task(
             self._listen(), name="cache-clear-listener"
         )
@@ -137,7 +162,10 @@ class RedisAnswerStore:
     # the store -------------------------------------------------------------------------------
     def is_fresh(self, entry: CacheEntry, max_age: float | None) -> bool:
         limit = self.ttl if max_age is None else min(self.ttl, max_age)
-        return self.clock() - entry.created <= limit
+        # An entry from the future (another proxy's clock, or a forged one) is not fresh:
+        # it would otherwise be served until that time came.
+        age = self.clock() - entry.created
+        return -CLOCK_SKEW <= age <= limit
 
     def get_now(self, key: str, max_age: float | None) -> CacheEntry | None:
         return None  # every read is a round trip: always the async get()
@@ -148,20 +176,32 @@ class RedisAnswerStore:
     def volume_now(self) -> tuple[int, int]:
         return self.volume_seen
 
-    async def get(self, key: str, max_age: float | None = None) -> CacheEntry | None:
+    async def _read(self, name: str) -> bytes | _Invalid | None:
+        """A value by its full name, bounded (see the module's docstring); None when
+        missing or when Redis fails (a miss, never a failed request)."""
         if not self.available:
             return None
         try:
-            data = await self._redis.get(self._answer(key))
-        except Exception as exc:  # any Redis failure is a miss, never a failed request
+            value = await self._bounded_get(keys=[name], args=[MAX_VALUE_BYTES])
+        except Exception as exc:
             self._failed(exc)
             return None
         self._answered()
-        if data is None:
+        if isinstance(value, list):
+            log.warning("the shared cache holds a value at %s that is not ours; dropped", name)
+            self.stats.errors += 1
+            with contextlib.suppress(Exception):
+                await self._redis.delete(name)
+            return INVALID
+        return bytes(value) if value is not None else None
+
+    async def get(self, key: str, max_age: float | None = None) -> CacheEntry | None:
+        data = await self._read(self._answer(key))
+        if data is None or isinstance(data, _Invalid):
             return None
         try:
             entry = CacheEntry.decode(data)
-        except (ValueError, KeyError, TypeError, RecursionError):
+        except (ValueError, KeyError, TypeError, RecursionError, AttributeError):
             self.stats.errors += 1
             with contextlib.suppress(Exception):
                 await self._redis.delete(self._answer(key))
@@ -225,15 +265,8 @@ class RedisAnswerStore:
 
     async def get_raw(self, name: str) -> bytes | None:
         """Any value of this store by its full name (the Responses conversations)."""
-        if not self.available:
-            return None
-        try:
-            value = await self._redis.get(name)
-        except Exception as exc:
-            self._failed(exc)
-            return None
-        self._answered()
-        return bytes(value) if value is not None else None
+        value = await self._read(name)
+        return None if isinstance(value, _Invalid) else value
 
     async def set_raw(self, name: str, value: bytes, ttl: float) -> None:
         if not self.available:

@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import json
 import logging
+import math
 import os
 import shutil
 import sqlite3
@@ -102,7 +103,10 @@ class CacheEntry:
         for line in lines:
             if not isinstance(json.loads(line), dict):
                 raise ValueError("a stored line is not a JSON object")
-        return cls(tuple(lines), bool(meta["stream"]), float(meta["created"]), float(meta["dur"]))
+        created, dur = float(meta["created"]), float(meta["dur"])
+        if not (math.isfinite(created) and math.isfinite(dur)) or created < 0 or dur < 0:
+            raise ValueError("a stored entry's times are not real times")  # never forever-fresh
+        return cls(tuple(lines), bool(meta["stream"]), created, dur)
 
 
 @dataclasses.dataclass

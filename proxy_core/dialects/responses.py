@@ -24,6 +24,7 @@ from ..errors import BadRequest, ReplyError
 from ..state import STATE
 from . import RESPONSES
 from .openai.request_map import _image
+from .response_store import TooLong
 from .translated import Event, generate, read_json_object
 
 _EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "high"}
@@ -173,6 +174,7 @@ def to_native(
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise BadRequest("'model' is required", "model")
+    _check_shapes(body)
     messages: list[dict[str, Any]] = []
     instructions = body.get("instructions")
     if _has_instructions(body):
@@ -221,6 +223,25 @@ def to_native(
         elif fmt.get("type") == "json_object":
             native["format"] = "json"
     return native
+
+
+_TEXT_FORMATS = ("text", "json_schema", "json_object")
+
+
+def _check_shapes(body: Mapping[str, Any]) -> None:
+    """Fields of the wrong shape are the client's error, said by name (never ignored)."""
+    instructions = body.get("instructions")
+    if instructions is not None and not isinstance(instructions, str):
+        raise BadRequest("'instructions' must be a string", "instructions")
+    for name in ("reasoning", "text"):
+        if body.get(name) is not None and not isinstance(body[name], dict):
+            raise BadRequest(f"'{name}' must be an object", name)
+    fmt = (body.get("text") or {}).get("format")
+    if fmt is not None and (not isinstance(fmt, dict) or fmt.get("type") not in _TEXT_FORMATS):
+        raise BadRequest(
+            f"'text.format' must be an object whose type is one of {', '.join(_TEXT_FORMATS)}",
+            "text.format",
+        )
 
 
 # -- response --------------------------------------------------------------------------------
@@ -530,7 +551,10 @@ async def create(request: web.Request) -> web.StreamResponse:
     if previous is not None:
         if not isinstance(previous, str):
             raise BadRequest("'previous_response_id' must be a string", "previous_response_id")
-        stored = await state.responses.get(previous) if state.responses is not None else None
+        try:
+            stored = await state.responses.get(previous) if state.responses is not None else None
+        except TooLong as exc:
+            raise BadRequest(str(exc), "previous_response_id") from None
         if stored is None:
             raise ReplyError(404, f"Previous response with id '{previous}' not found.")
         history = stored

@@ -16,12 +16,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..clients import recognise
+from ..credentials import REDACTED as REDACTED
+from ..credentials import redact_headers
 
 BODY_LIMIT = 16 << 10
-SECRET_HEADERS = frozenset(
-    {"authorization", "x-api-key", "proxy-authorization", "cookie", "set-cookie", "api-key"}
-)
-REDACTED = "<redacted>"
 
 
 @dataclasses.dataclass(slots=True)
@@ -79,10 +77,7 @@ class RequestRecord:
 
 
 def redacted(headers: Mapping[str, str]) -> dict[str, str]:
-    return {
-        name: REDACTED if name.lower() in SECRET_HEADERS else value
-        for name, value in headers.items()
-    }
+    return redact_headers(headers)
 
 
 Raw = tuple[Any, ...]  # what the request path stores: see RequestLog.add

@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, Literal, Protocol
 
+from .confine import Limits
 from .sandbox import Refused, Workspace
 
 Kind = Literal["read", "write", "command"]
@@ -44,6 +45,8 @@ class ToolContext:
     commands: Mapping[str, str]  # allowed command name -> absolute executable
     command_timeout: float = 30.0
     output_limit: int = 64 << 10  # bytes of stdout and of stderr kept
+    limits: Limits = Limits(processes=512)
+    confine_writes: bool = True  # writes only in the workspace (Landlock, where there is one)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +56,9 @@ class Action:
     summary: str  # one line, e.g. "write src/app.py (+3 -1 lines)"
     paths: tuple[str, ...] = ()
     argv: tuple[str, ...] = ()
+    # What "always allow" approves for a command: this program (its name), or, when
+    # empty, this exact argv only (programs that run code: python3, make...).
+    scope: str = ""
 
 
 class Tool(Protocol):

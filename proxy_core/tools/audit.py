@@ -22,6 +22,10 @@ from typing import Literal
 Outcome = Literal["executed", "refused", "denied", "error"]
 AUDIT_FILE = "audit.jsonl"
 KEPT_IN_MEMORY = 200
+# A model controls paths and argv: bound what one line may hold (the log must not be a way
+# to fill the disk), and say what was cut.
+MAX_ITEMS = 64
+MAX_ITEM_CHARS = 1024
 
 
 log = logging.getLogger(__name__)
@@ -40,10 +44,25 @@ class AuditEntry:
     seconds: float = 0.0
 
     def line(self) -> bytes:
+        """One JSON line. ``ensure_ascii`` escapes every control character and every
+        other line break (U+0085, U+2028, U+2029) too, so one action is always one line,
+        whatever a model put in an argument."""
         data = dataclasses.asdict(self)
         data["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.time))
-        data["paths"], data["argv"] = list(self.paths), list(self.argv)
-        return json.dumps(data, ensure_ascii=False).encode() + b"\n"
+        data["paths"], data["argv"] = _bounded(self.paths), _bounded(self.argv)
+        data["reason"] = _cut(self.reason, 4 * MAX_ITEM_CHARS)
+        return json.dumps(data, ensure_ascii=True).encode() + b"\n"
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}[... {len(text) - limit} more]"
+
+
+def _bounded(items: tuple[str, ...]) -> list[str]:
+    kept = [_cut(item, MAX_ITEM_CHARS) for item in items[:MAX_ITEMS]]
+    if len(items) > MAX_ITEMS:
+        kept.append(f"[... {len(items) - MAX_ITEMS} more]")
+    return kept
 
 
 class AuditLog:

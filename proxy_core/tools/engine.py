@@ -89,10 +89,11 @@ class ToolEngine:
         try:
             arguments = _arguments(args)
             action = await tool.describe(arguments, self.context)
-        except Refused as exc:
-            return self._done(name, "refused", str(exc), origin, client, started)
+        except Refused as exc:  # recorded with what it attempted, all the same
+            attempt = attempted(args)
+            return self._done(name, "refused", str(exc), origin, client, started, attempt)
         workspace = str(self.context.workspace.root)
-        decision = self.policy.decide(name, tool.spec.kind, workspace)
+        decision = self.policy.decide(name, tool.spec.kind, workspace, action)
         if decision == "deny":
             reason = f"{name} is denied by the tool policy"
             return self._done(name, "denied", reason, origin, client, started, action)
@@ -129,7 +130,7 @@ class ToolEngine:
         if answer == "deny":
             return f"{name} was denied by the user"
         if answer == "always":
-            self.policy.always_allow(name, str(self.context.workspace.root))
+            self.policy.always_allow(name, str(self.context.workspace.root), action)
         return None
 
     def _done(
@@ -158,6 +159,25 @@ class ToolEngine:
             )
         )
         return ToolResult(name, text if outcome == "executed" else f"refused: {text}", outcome)
+
+
+def attempted(args: Any) -> Action:
+    """What a refused call tried, read from its raw arguments (which may be malformed):
+    the person reading the audit log sees the command line or path that was refused."""
+    try:
+        raw = _arguments(args)
+    except Refused:
+        text = str(args)
+        return Action("malformed arguments", argv=(text,) if text else ())
+    argv = raw.get("argv")
+    if isinstance(argv, str):
+        argv = [argv]
+    path = raw.get("path")
+    return Action(
+        "refused",
+        paths=(str(path),) if path is not None else (),
+        argv=tuple(str(a) for a in argv) if isinstance(argv, list) else (),
+    )
 
 
 def _arguments(args: Any) -> Mapping[str, Any]:

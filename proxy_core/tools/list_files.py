@@ -1,12 +1,16 @@
 """list_files: names under a folder of the workspace, by glob, with depth and count limits.
 
 Links are listed (marked) but never followed, so a listing cannot leave the workspace;
-version-control folders are skipped (noise for a model, and not its business)."""
+version-control folders and the proxy's own data dir are skipped. A listing visits at
+most MAX_VISITED entries, so a huge tree (node_modules, a home folder) costs bounded time
+and memory whatever the pattern matches."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import fnmatch
+import itertools
 import os
 import re
 from collections.abc import Mapping
@@ -18,6 +22,7 @@ from .sandbox import Refused
 
 MAX_ENTRIES = 1000
 MAX_DEPTH = 10
+MAX_VISITED = 50_000
 SKIPPED = frozenset({".git", ".hg", ".svn"})
 
 SPEC = ToolSpec(
@@ -59,16 +64,20 @@ def _list(ctx: ToolContext, folder: Path, pattern: str, depth: int, limit: int) 
     lines: list[str] = []
     more = False
     top = ctx.workspace.shown(folder)
-    pending = [("" if top == "." else top + "/", str(folder), 1)]
+    pending = collections.deque([("" if top == "." else top + "/", str(folder), 1)])
+    visited = 0
     while pending and not more:
-        prefix, current, level = pending.pop(0)
+        prefix, current, level = pending.popleft()
         try:
             with os.scandir(current) as scan:
-                entries = sorted(scan, key=lambda e: e.name)
+                entries = sorted(itertools.islice(scan, MAX_VISITED - visited), key=_name)
         except OSError:
             continue
+        visited += len(entries)
+        if visited >= MAX_VISITED:
+            more = True
         for entry in entries:
-            if entry.name in SKIPPED:
+            if entry.name in SKIPPED or ctx.workspace.is_private(entry.path):
                 continue
             shown = prefix + entry.name
             is_dir = entry.is_dir(follow_symlinks=False)
@@ -85,8 +94,13 @@ def _list(ctx: ToolContext, folder: Path, pattern: str, depth: int, limit: int) 
             if is_dir and level < depth:
                 pending.append((shown + "/", entry.path, level + 1))
     if more:
-        lines.append(f"... more entries not shown (limit {limit})")
+        why = f"visited {MAX_VISITED} entries" if visited >= MAX_VISITED else f"limit {limit}"
+        lines.append(f"... more entries not shown ({why})")
     return "\n".join(lines) if lines else "(no entries)"
+
+
+def _name(entry: os.DirEntry[str]) -> str:
+    return entry.name
 
 
 TOOL = ListFiles()

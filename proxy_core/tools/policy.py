@@ -7,25 +7,32 @@ headless "ask" is a denial), e.g.::
     {"write_file": "allow", "run_command": "ask", "allow_commands": ["git", "pytest"]}
 
 "Always allow in this workspace", answered in the tray, is kept under ``"workspaces"``
-in the same file. Nothing a tool returns can change the policy: it is read from the file
-at start and changed only by a person's answer.
+in the same file. For a write it approves writes in that workspace; for a command it
+approves that one program (``"programs"``), or, for a program that runs code (python3,
+make...: command_rules.RUNS_ANYTHING), that exact command (``"commands"``), never every
+later command. Nothing a tool returns can change the policy: it is read from the file at
+start and changed only by a person's answer.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from . import Kind
+from . import Action, Kind
 from .run_command import DEFAULT_COMMANDS
+
+log = logging.getLogger(__name__)
 
 Decision = Literal["allow", "ask", "deny"]
 DECISIONS: tuple[Decision, ...] = ("allow", "ask", "deny")
 DEFAULTS: Mapping[Kind, Decision] = {"read": "allow", "write": "ask", "command": "ask"}
 POLICY_FILE = "tool-policy.json"
+PROGRAMS, COMMANDS = "programs", "commands"  # a workspace's approved programs and argvs
 
 
 class PolicyError(ValueError):
@@ -37,7 +44,7 @@ class ToolPolicy:
         self,
         rules: Mapping[str, Decision] | None = None,
         commands: tuple[str, ...] = DEFAULT_COMMANDS,
-        workspaces: Mapping[str, Mapping[str, Decision]] | None = None,
+        workspaces: Mapping[str, Mapping[str, Any]] | None = None,
         path: Path | None = None,
     ) -> None:
         self.rules = dict(rules or {})
@@ -45,19 +52,34 @@ class ToolPolicy:
         self.workspaces = {k: dict(v) for k, v in (workspaces or {}).items()}
         self.path = path
 
-    def decide(self, tool: str, kind: Kind, workspace: str) -> Decision:
-        """Deny wins over everything; then a person's "always" for this workspace; then
-        the file's rule; then the default for the tool's kind."""
+    def decide(
+        self, tool: str, kind: Kind, workspace: str, action: Action | None = None
+    ) -> Decision:
+        """Deny wins over everything; then a person's "always" for this workspace (for a
+        command: its program, or this exact command); then the file's rule; then the
+        default for the tool's kind."""
         rule = self.rules.get(tool)
         if rule == "deny":
             return "deny"
-        if self.workspaces.get(workspace, {}).get(tool) == "allow":
+        approved = self.workspaces.get(workspace, {})
+        if kind == "command":
+            if action is not None and _command_approved(approved, action):
+                return "allow"
+        elif approved.get(tool) == "allow":
             return "allow"
         return rule or DEFAULTS[kind]
 
-    def always_allow(self, tool: str, workspace: str) -> None:
-        """A person chose "Always allow in this workspace": remembered and saved."""
-        self.workspaces.setdefault(workspace, {})[tool] = "allow"
+    def always_allow(self, tool: str, workspace: str, action: Action | None = None) -> None:
+        """A person chose "Always allow in this workspace": remembered and saved. For a
+        command, only what the prompt named: the program, or this exact command."""
+        approved = self.workspaces.setdefault(workspace, {})
+        if action is not None and action.argv:
+            if action.scope:
+                _add_once(approved.setdefault(PROGRAMS, []), action.scope)
+            else:
+                _add_once(approved.setdefault(COMMANDS, []), list(action.argv))
+        elif action is None or not action.argv:
+            approved[tool] = "allow"
         if self.path is not None:
             save(self, self.path)
 
@@ -67,6 +89,19 @@ class ToolPolicy:
         if self.workspaces:
             out["workspaces"] = self.workspaces
         return out
+
+
+def _command_approved(approved: Mapping[str, Any], action: Action) -> bool:
+    if not action.argv:
+        return False
+    if action.scope and action.scope in approved.get(PROGRAMS, ()):
+        return True
+    return list(action.argv) in approved.get(COMMANDS, ())
+
+
+def _add_once(items: list[Any], item: Any) -> None:
+    if item not in items:
+        items.append(item)
 
 
 def load(data_dir: Path) -> ToolPolicy:
@@ -89,7 +124,7 @@ def parse(raw: Mapping[str, Any], path: Path | None = None) -> ToolPolicy:
 
     rules: dict[str, Decision] = {}
     commands = DEFAULT_COMMANDS
-    workspaces: dict[str, dict[str, Decision]] = {}
+    workspaces: dict[str, dict[str, Any]] = {}
     for key, value in raw.items():
         if key == "allow_commands":
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -101,14 +136,40 @@ def parse(raw: Mapping[str, Any], path: Path | None = None) -> ToolPolicy:
             for folder, tools in value.items():
                 if not isinstance(tools, dict):
                     raise PolicyError(f"workspaces.{folder}: must be an object")
-                workspaces[str(folder)] = {
-                    str(t): _decision(f"workspaces.{folder}.{t}", d) for t, d in tools.items()
-                }
+                workspaces[str(folder)] = _workspace(str(folder), tools)
         elif key in TOOLS:
             rules[key] = _decision(key, value)
         else:
             raise PolicyError(f"{key}: unknown (tools: {', '.join(TOOLS)}, allow_commands)")
     return ToolPolicy(rules, commands, workspaces, path)
+
+
+def _workspace(folder: str, tools: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for tool, value in tools.items():
+        where = f"workspaces.{folder}.{tool}"
+        if tool == PROGRAMS:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise PolicyError(f"{where}: must be a list of program names")
+            out[PROGRAMS] = list(value)
+        elif tool == COMMANDS:
+            if not isinstance(value, list) or not all(
+                isinstance(v, list) and all(isinstance(a, str) for a in v) for v in value
+            ):
+                raise PolicyError(f"{where}: must be a list of argv lists")
+            out[COMMANDS] = [list(v) for v in value]
+        elif tool == "run_command":
+            # Saved by an earlier version, where "always" approved every later command.
+            # That was wider than the person saw: not honoured; asked again, per program.
+            _decision(where, value)
+            log.warning(
+                "%s: approving every command is no longer honoured; each program "
+                "is approved on its own",
+                where,
+            )
+        else:
+            out[str(tool)] = _decision(where, value)
+    return out
 
 
 def _decision(name: str, value: Any) -> Decision:

@@ -2,41 +2,41 @@
 
 Never a shell: the model gives an argv list, and ``;``, ``&&``, ``|``, ``$()`` are just
 characters of an argument. The program is looked up in the allow-list, resolved to an
-absolute path when the proxy starts (never through the workspace or a later PATH);
-arguments that make an allowed program run or write something else are refused per
-program (``git -c``, ``find -exec``, ``rg --pre``, ``sed -i``...). The process runs in the
-workspace, with no stdin and a minimal environment (no keys or tokens), in its own process
-group, which is killed whole when the timeout passes (a forked child included). stdout
-and stderr are read in chunks and capped; what was cut is said.
+absolute path when the proxy starts (never through the workspace or a later PATH); its
+arguments are checked by command_rules.py (git: a few subcommands with their options;
+the others: what runs or writes something else is refused). The process runs in the
+workspace, with no stdin and a minimal environment (no keys or tokens), confined by
+confine.py (writes only in the workspace and a scratch folder; CPU, memory, file size and
+process limits), in its own process group, which is killed whole when the command ends
+or the timeout passes (a forked child included; one that left the group is found by the
+run's marker in its environment). stdout and stderr are read in chunks and capped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
+import secrets
 import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from . import Action, ToolContext, ToolSpec, arguments
+from . import Action, ToolContext, ToolSpec, arguments, command_rules, confine
 from .sandbox import Refused
+
+RUN_MARKER = "OTP_COMMAND_RUN"  # in every command's environment: finds escaped children
 
 DEFAULT_COMMANDS = (
     "git", "ls", "cat", "head", "tail", "wc", "grep", "rg", "find", "diff", "true", "echo",
     "python3", "pytest", "make", "npm", "node", "cargo", "go",
 )  # fmt: skip
 MAX_TIMEOUT = 600
-# Arguments (or their prefixes) that turn an allowed program into something else.
-DENIED_ARGS: Mapping[str, tuple[str, ...]] = {
-    "git": ("-c", "--config-env", "--upload-pack", "--receive-pack", "--exec", "--ext-diff"),
-    "find": ("-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fls", "-fprintf"),
-    "rg": ("--pre", "--search-zip", "-z"),
-    "sed": ("-i", "--in-place", "-e", "--expression", "-f", "--file"),
-    "tail": ("--pid",),
-}
 ENV_KEPT = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT")
 
 SPEC = ToolSpec(
@@ -104,13 +104,23 @@ def _argv(args: Mapping[str, Any], ctx: ToolContext) -> list[str]:
     if name not in ctx.commands:
         allowed = ", ".join(sorted(ctx.commands)) or "none"
         raise Refused(f"{name!r} is not an allowed program (allowed: {allowed})")
-    for arg in argv[1:]:
-        for denied in DENIED_ARGS.get(name, ()):
-            if arg == denied or (denied.startswith("--") and arg.startswith(denied + "=")):
-                raise Refused(f"{name} {denied} is refused: it can run or write other things")
-            if not denied.startswith("--") and len(denied) == 2 and arg.startswith(denied):
-                raise Refused(f"{name} {denied} is refused: it can run or write other things")
-    return argv
+    return command_rules.check(name, argv)  # git's gains its forced options
+
+
+def shown(argv: Sequence[str]) -> str:
+    """The argv exactly, for a person: each argument quoted as a shell would need it and
+    every control character escaped, so what is shown is all that runs, on one line."""
+    return " ".join(_quoted(arg) for arg in argv)
+
+
+def _quoted(arg: str) -> str:
+    if arg and all(c.isalnum() or c in "@%+=:,./-_" for c in arg):
+        return arg
+    escaped = "".join(
+        c if c.isprintable() and c != "\\" else c.encode("unicode_escape").decode("ascii")
+        for c in arg
+    )
+    return "'" + escaped.replace("'", "'\\''") + "'"
 
 
 class RunCommand:
@@ -118,16 +128,24 @@ class RunCommand:
 
     async def describe(self, args: Mapping[str, Any], ctx: ToolContext) -> Action:
         argv = _argv(args, ctx)
-        shown = " ".join(argv)
-        return Action(f"run {shown} in {ctx.workspace.root}", argv=tuple(argv))
+        # What "always allow" would approve: the program, or for a program that runs
+        # code (python3, make...) this exact command only.
+        scope = "" if argv[0] in command_rules.RUNS_ANYTHING else argv[0]
+        return Action(f"run {shown(argv)} in {ctx.workspace.root}", argv=tuple(argv), scope=scope)
 
     async def run(self, args: Mapping[str, Any], ctx: ToolContext) -> str:
         argv = _argv(args, ctx)
         timeout = arguments.whole(args, "timeout", None, 1, MAX_TIMEOUT)
         seconds = float(timeout) if timeout is not None else ctx.command_timeout
-        return await run_program(
-            [ctx.commands[argv[0]], *argv[1:]], ctx, seconds, _environment(ctx.commands.values())
-        )
+        executable = ctx.commands[argv[0]]
+        env = _environment(ctx.commands.values())
+        loop = asyncio.get_running_loop()
+        if argv[0] == "git":
+            root = str(ctx.workspace.root)
+            env = await loop.run_in_executor(
+                None, command_rules.git_environment, executable, root, env
+            )
+        return await run_program([executable, *argv[1:]], ctx, seconds, env)
 
 
 def _environment(executables: Iterable[str]) -> dict[str, str]:
@@ -143,15 +161,55 @@ def _environment(executables: Iterable[str]) -> dict[str, str]:
 async def run_program(
     argv: Sequence[str], ctx: ToolContext, seconds: float, env: Mapping[str, str]
 ) -> str:
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=ctx.workspace.root,
-        env=dict(env),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,  # its own process group: killed whole on timeout
-    )
+    loop = asyncio.get_running_loop()
+    scratch = await loop.run_in_executor(None, tempfile.mkdtemp, "", "otp-run-")
+    try:
+        return await _run_confined(argv, ctx, seconds, _scratch_env(env, scratch), scratch)
+    finally:
+        await loop.run_in_executor(None, shutil.rmtree, scratch, True)
+
+
+def _scratch_env(env: Mapping[str, str], scratch: str) -> dict[str, str]:
+    """Temporary files and tool caches go to the run's scratch folder, the one place
+    outside the workspace a command may write (confine.py)."""
+    marker = secrets.token_hex(8)
+    return {
+        **env,
+        "TMPDIR": scratch,
+        "TMP": scratch,
+        "TEMP": scratch,
+        "XDG_CACHE_HOME": os.path.join(scratch, "cache"),
+        "npm_config_cache": os.path.join(scratch, "npm"),
+        RUN_MARKER: marker,
+    }
+
+
+async def _run_confined(
+    argv: Sequence[str], ctx: ToolContext, seconds: float, env: dict[str, str], scratch: str
+) -> str:
+    loop = asyncio.get_running_loop()
+    limits = dataclasses.replace(ctx.limits, cpu_seconds=int(seconds) + 1)
+    writable = (str(ctx.workspace.root), scratch)
+    setup = await loop.run_in_executor(None, confine.preexec, writable, limits, ctx.confine_writes)
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=ctx.workspace.root,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,  # its own process group: killed whole on timeout
+            preexec_fn=setup,
+        )
+    except subprocess.SubprocessError as exc:  # the confinement could not be applied
+        raise Refused(f"the command could not be confined to the workspace ({exc})") from None
+    return await _collect(proc, ctx, seconds, env[RUN_MARKER])
+
+
+async def _collect(
+    proc: asyncio.subprocess.Process, ctx: ToolContext, seconds: float, marker: str
+) -> str:
     assert proc.stdout is not None and proc.stderr is not None
     out = _Capped(ctx.output_limit)
     err = _Capped(ctx.output_limit)
@@ -163,16 +221,42 @@ async def run_program(
         timed_out = True
     finally:
         _kill_group(proc.pid)
+        # Before waiting: an escaped child holding the pipes would keep the wait going.
+        await asyncio.get_running_loop().run_in_executor(None, _kill_escaped, marker)
         if proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
+        # Everything is dead: the pipes reach their end at once, and the transport closes.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                await asyncio.gather(out.drain(proc.stdout), err.drain(proc.stderr))
     head = (
         f"timed out after {seconds:g} s; the process group was killed"
         if timed_out
         else f"exit code {proc.returncode}"
     )
     return f"{head}\n--- stdout ---\n{out.text()}\n--- stderr ---\n{err.text()}"
+
+
+def _kill_escaped(marker: str) -> None:
+    """Kill what is left of a run outside its process group (a child that called setsid
+    keeps the run's marker in its environment). Linux only; blocking: the executor."""
+    if not sys.platform.startswith("linux"):
+        return
+    needle = f"{RUN_MARKER}={marker}".encode()
+    uid = os.getuid()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid != uid:
+                continue
+            with open(f"/proc/{entry.name}/environ", "rb") as f:
+                if needle in f.read().split(b"\0"):
+                    os.kill(int(entry.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            continue
 
 
 def _kill_group(pid: int) -> None:

@@ -9,17 +9,27 @@ Rules (docs/SECURITY.md, "Agent tools"; the incidents in shared/reference/securi
   real location is checked again through its descriptor (no swap between check and use);
 - a file with more than one hard link is refused (its other name may be outside);
 - writes to protected paths (version control, secrets, editor, CI and agent settings)
-  are refused: a model must not approve itself (Copilot CVE-2025-53773).
+  are refused: a model must not approve itself (Copilot CVE-2025-53773). Names are
+  compared as a case-insensitive or normalising file system would see them (``.GIT``,
+  ``.Git.``, ``.g\u200cit``, fullwidth letters, ``GIT~1``, ``.git::$DATA``);
+- the proxy's own folders (its data dir: token, settings, tool policy, audit log, cache)
+  are neither read nor written, even when the workspace contains them (a workspace of
+  ``~`` holds ``~/.local/share/ollama-tray-proxy``);
+- a path too long for the OS is refused as such, never an error.
 
 A refusal is :class:`Refused`, whose message the model reads as the tool's result.
 """
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
+import re
 import stat
 import sys
+import unicodedata
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 # Compared case-insensitively on each path component (first component for folders).
@@ -34,17 +44,39 @@ PROTECTED_NAMES = (
 )  # fmt: skip
 
 
+_SHORT_NAME = re.compile(r"^(.{1,6})~\d+$")  # NTFS 8.3 names: GIT~1 is .git
+
+
 class Refused(Exception):
     """A tool call the sandbox will not carry out; the message says why, for the model."""
 
 
+def comparable(name: str) -> str:
+    """A file name as a case-insensitive, normalising file system compares it: NFKC and
+    case-folded (macOS, Windows), without default-ignorable characters (HFS+ ignores
+    U+200C and friends), without an NTFS stream suffix (``.git::$INDEX_ALLOCATION``) and
+    trailing dots and spaces (Windows drops them)."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    kept = "".join(c for c in folded if unicodedata.category(c) != "Cf")
+    return kept.split(":", 1)[0].rstrip(". ")
+
+
+def _protected_dir(name: str) -> bool:
+    if name in PROTECTED_DIRS:
+        return True
+    short = _SHORT_NAME.match(name)
+    return short is not None and any(d.lstrip(".").startswith(short[1]) for d in PROTECTED_DIRS)
+
+
 class Workspace:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, private: Iterable[Path] = ()) -> None:
         real = Path(os.path.realpath(root))
         if not real.is_dir():
             raise ValueError(f"workspace {root} is not a folder")
         self.root = real
         self._root_text = str(real)
+        # The proxy's own folders: never read, written or listed by a tool.
+        self.private = tuple(os.path.realpath(p) for p in private)
 
     # -- checks --------------------------------------------------------------------------
     def relative(self, path: object) -> PurePosixPath:
@@ -61,6 +93,9 @@ class Workspace:
             raise Refused(f"{path!r} leads outside the workspace")
         return clean
 
+    def is_private(self, real: str) -> bool:
+        return any(_within(folder, real) for folder in self.private)
+
     def inside(self, real: str) -> bool:
         try:
             return os.path.commonpath([self._root_text, real]) == self._root_text
@@ -75,12 +110,20 @@ class Workspace:
         real = os.path.realpath(joined)
         if not self.inside(real):
             raise Refused(f"{path!r} resolves outside the workspace (through a link or '..')")
+        if self.is_private(real):
+            raise Refused(f"{path!r} is the proxy's own data (token, settings, policy); refused")
         if write:
             self._check_protected(Path(real))
         try:
             info = os.lstat(real)
         except FileNotFoundError:
             return Path(real)
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:
+                raise Refused(
+                    f"the path is too long for this system ({len(real)} characters)"
+                ) from None
+            raise Refused(f"{path!r} cannot be used ({exc.strerror})") from None
         if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
             raise Refused(f"{path!r} has other hard links (which may be outside); refused")
         return Path(real)
@@ -93,10 +136,10 @@ class Workspace:
     def _check_protected(self, real: Path) -> None:
         parts = Path(os.path.relpath(real, self._root_text)).parts
         for part in parts[:-1]:
-            if part.lower() in PROTECTED_DIRS:
+            if _protected_dir(comparable(part)):
                 raise Refused(f"writing inside {part}/ is refused (protected)")
-        name = parts[-1].lower() if parts else ""
-        if name in PROTECTED_DIRS or any(fnmatch.fnmatch(name, p) for p in PROTECTED_NAMES):
+        name = comparable(parts[-1]) if parts else ""
+        if _protected_dir(name) or any(fnmatch.fnmatchcase(name, p) for p in PROTECTED_NAMES):
             raise Refused(f"writing {parts[-1]} is refused (protected)")
 
     # -- use -----------------------------------------------------------------------------
@@ -123,15 +166,26 @@ class Workspace:
             raise
         return fd, real
 
-    def verify(self, fd: int, path: object) -> None:
+    def verify(self, fd: int, path: object, written_name: str | None = None) -> None:
         """Where an open descriptor really is must be inside the workspace (a link
-        swapped in between the check and the open is caught here)."""
+        swapped in between the check and the open is caught here); for the folder a
+        file is written into (``written_name``), that file must not be protected there
+        (a folder swapped for a link to ``.git`` is caught too)."""
         where = _fd_path(fd)
-        if where is not None and not self.inside(where):
+        if where is not None and (not self.inside(where) or self.is_private(where)):
             raise Refused(f"{path!r} resolves outside the workspace")
+        if where is not None and written_name is not None:
+            self._check_protected(Path(where) / written_name)
         info = os.fstat(fd)
         if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
             raise Refused(f"{path!r} has other hard links (which may be outside); refused")
+
+
+def _within(folder: str, path: str) -> bool:
+    try:
+        return os.path.commonpath([folder, path]) == folder
+    except ValueError:
+        return False
 
 
 def _fd_path(fd: int) -> str | None:

@@ -98,9 +98,12 @@ def _write(ctx: ToolContext, path: str, content: str) -> None:
     # POSIX: the folder is opened once and checked; the temporary file is made and
     # renamed relative to that descriptor, so a folder swapped for a link afterwards
     # cannot redirect the write.
-    folder = os.open(real.parent, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0))
     try:
-        ctx.workspace.verify(folder, path)
+        folder = os.open(real.parent, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:  # e.g. swapped for a link since the check
+        raise Refused(f"{path!r} cannot be written ({exc.strerror})") from None
+    try:
+        ctx.workspace.verify(folder, path, real.name)
         fd = os.open(temp, flags, 0o644, dir_fd=folder)
         try:
             with os.fdopen(fd, "wb") as handle:

@@ -99,3 +99,74 @@ def test_closing_or_not_answering_is_a_denial(on_qt_loop: Run, tmp_path: Path) -
         await tools.audit.drain()
 
     on_qt_loop(scenario())
+
+
+def command_engine(tmp_path: Path, asker: TrayAsker) -> ToolEngine:
+    from proxy_core.tools.run_command import resolve_commands
+
+    root = tmp_path / "work"
+    root.mkdir(exist_ok=True)
+    ctx = ToolContext(Workspace(root), resolve_commands(["echo", "ls", "python3"]))
+    policy = ToolPolicy(path=tmp_path / "tool-policy.json")
+    return ToolEngine(ctx, policy, AuditLog(tmp_path), MetricsRecorder(), asker)
+
+
+def command(tools: ToolEngine, *argv: str) -> asyncio.Task[ToolResult]:
+    return asyncio.ensure_future(
+        tools.call("run_command", {"argv": list(argv)}, origin="mcp", client="claude-code")
+    )
+
+
+def test_the_command_is_shown_as_plain_text_exactly(on_qt_loop: Run, tmp_path: Path) -> None:
+    """Issue 24 item 5: rich text would hide what an HTML comment wraps."""
+    asker = TrayAsker()
+    tools = command_engine(tmp_path, asker)
+    hidden = ["echo", "harmless<!--", "--> ; rm -rf ~", "<b>bold</b>", "line\nbreak"]
+
+    async def scenario() -> None:
+        pending = command(tools, *hidden)
+        await until(lambda: len(asker.open) == 1)
+        prompt = asker.open[0]
+        assert prompt.detail.textFormat() == Qt.TextFormat.PlainText
+        shown = prompt.detail.text()
+        assert "harmless<!--" in shown and "--> ; rm -rf ~" in shown and "<b>bold</b>" in shown
+        assert "\n" not in shown and "line\\nbreak" in shown  # one line: nothing below the fold
+        prompt.deny.click()
+        assert (await pending).outcome == "denied"
+        await tools.audit.drain()
+
+    on_qt_loop(scenario())
+
+
+def test_always_names_and_approves_only_that_program(on_qt_loop: Run, tmp_path: Path) -> None:
+    """Issue 24 item 6: "always" approves the program shown, or, for a program that runs
+    code, that exact command; never every later command."""
+    asker = TrayAsker()
+    tools = command_engine(tmp_path, asker)
+
+    async def scenario() -> None:
+        pending = command(tools, "echo", "one")
+        await until(lambda: len(asker.open) == 1)
+        assert asker.open[0].always.text() == "Always allow echo in this workspace"
+        asker.open[0].always.click()
+        assert (await pending).ok
+        assert (await command(tools, "echo", "two")).ok and asker.open == []  # echo: approved
+
+        pending = command(tools, "ls")  # another program: asked again
+        await until(lambda: len(asker.open) == 1)
+        asker.open[0].deny.click()
+        assert (await pending).outcome == "denied"
+
+        pending = command(tools, "python3", "-c", "print(1)")
+        await until(lambda: len(asker.open) == 1)
+        assert asker.open[0].always.text() == "Always allow this exact command in this workspace"
+        asker.open[0].always.click()
+        assert (await pending).ok
+        assert (await command(tools, "python3", "-c", "print(1)")).ok and asker.open == []
+        pending = command(tools, "python3", "-c", "print(2)")  # another python3 command
+        await until(lambda: len(asker.open) == 1)
+        asker.open[0].deny.click()
+        assert (await pending).outcome == "denied"
+        await tools.audit.drain()
+
+    on_qt_loop(scenario())

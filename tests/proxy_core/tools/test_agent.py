@@ -36,6 +36,21 @@ def proxy_changes(workspace: Path, tmp_path: Path) -> dict[str, object]:
     return {"agent_tools": True, "workspace": str(workspace)}
 
 
+def auth(proxy: ProxyService) -> dict[str, str]:
+    """Agent models need the access token always (issue 24 item 3)."""
+    return {"Authorization": f"Bearer {proxy.access_token}"}
+
+
+def native(proxy: ProxyService) -> ollama.AsyncClient:
+    return ollama.AsyncClient(host=proxy.base_url, headers=auth(proxy))
+
+
+def openai_client(proxy: ProxyService) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(
+        base_url=proxy.base_url + "/v1", api_key=proxy.access_token, max_retries=0
+    )
+
+
 def call(name: str, **arguments: Any) -> dict[str, Any]:
     return {"name": name, "arguments": arguments}
 
@@ -53,7 +68,7 @@ async def audit(proxy: ProxyService) -> list[dict[str, Any]]:
 
 async def test_native_stream_one_call_then_an_answer(proxy: ProxyService, sim: Sim) -> None:
     sim.config.script = [[call("read_file", path="hello.txt")], []]
-    client = ollama.AsyncClient(host=proxy.base_url)
+    client = native(proxy)
     parts = [part async for part in await client.chat("agent/llama3.2", ASK, stream=True)]
     thinking = "".join(p.message.thinking or "" for p in parts)
     content = "".join(p.message.content or "" for p in parts)
@@ -82,7 +97,7 @@ async def test_parallel_calls_and_a_command_in_one_reply(
         [call("write_file", path="a.txt", content="A\n"), call("run_command", argv=["echo", "hi"])],
         [],
     ]
-    reply = await ollama.AsyncClient(host=proxy.base_url).chat("agent/llama3.2", ASK)
+    reply = await native(proxy).chat("agent/llama3.2", ASK)
     assert reply.done and "[tool] write_file: executed" in (reply.message.thinking or "")
     assert (workspace / "a.txt").read_text() == "A\n"
     tool_messages = [m for m in chats(sim)[1]["messages"] if m["role"] == "tool"]
@@ -94,7 +109,7 @@ async def test_openai_non_stream_with_tool_activity_as_reasoning(
     proxy: ProxyService, sim: Sim
 ) -> None:
     sim.config.script = [[call("list_files")], []]
-    client = openai.AsyncOpenAI(base_url=proxy.base_url + "/v1", api_key="x", max_retries=0)
+    client = openai_client(proxy)
     done = await client.chat.completions.create(model="agent/llama3.2", messages=ASK)  # type: ignore[arg-type]
     await client.close()
     message = done.choices[0].message
@@ -113,7 +128,7 @@ async def test_a_client_tool_is_returned_to_the_client(proxy: ProxyService, sim:
         },
     }
     sim.config.script = [[call("get_weather", city="Paris"), call("read_file", path="hello.txt")]]
-    client = openai.AsyncOpenAI(base_url=proxy.base_url + "/v1", api_key="x", max_retries=0)
+    client = openai_client(proxy)
     done = await client.chat.completions.create(
         model="agent/llama3.2",
         messages=ASK,  # type: ignore[arg-type]
@@ -130,7 +145,7 @@ async def test_a_client_tool_is_returned_to_the_client(proxy: ProxyService, sim:
 
 async def test_the_step_limit_ends_a_turn(proxy: ProxyService, sim: Sim) -> None:
     sim.config.script = [[call("read_file", path="hello.txt")] for _ in range(MAX_STEPS + 3)]
-    reply = await ollama.AsyncClient(host=proxy.base_url).chat("agent/llama3.2", ASK)
+    reply = await native(proxy).chat("agent/llama3.2", ASK)
     assert f"stopped after {MAX_STEPS} steps" in reply.message.content
     assert len(chats(sim)) == MAX_STEPS
     assert proxy.state is not None
@@ -140,7 +155,7 @@ async def test_the_step_limit_ends_a_turn(proxy: ProxyService, sim: Sim) -> None
 
 async def test_tool_errors_go_back_to_the_model(proxy: ProxyService, sim: Sim) -> None:
     sim.config.script = [[call("read_file", path="../data/access-token"), call("nope")], []]
-    await ollama.AsyncClient(host=proxy.base_url).chat("agent/llama3.2", ASK)
+    await native(proxy).chat("agent/llama3.2", ASK)
     results = [m["content"] for m in chats(sim)[1]["messages"] if m["role"] == "tool"]
     assert results[0].startswith("refused: ") and "outside" in results[0]
     assert results[1] == "refused: unknown tool 'nope'"
@@ -157,7 +172,7 @@ async def test_an_agent_turn_is_never_cached(
     }
     for _ in range(2):
         sim.config.script = [[call("list_files")], []]
-        async with http.post(proxy.base_url + "/api/chat", json=body) as resp:
+        async with http.post(proxy.base_url + "/api/chat", json=body, headers=auth(proxy)) as resp:
             assert resp.status == 200
             assert resp.headers["X-Cache"] == "BYPASS"
             assert (await resp.json())["done"] is True
@@ -168,7 +183,7 @@ async def test_a_model_without_tools_is_answered_as_unknown(
     proxy: ProxyService, http: aiohttp.ClientSession
 ) -> None:
     body = {"model": "agent/deepseek-r1:7b", "messages": ASK, "stream": False}
-    async with http.post(proxy.base_url + "/api/chat", json=body) as resp:
+    async with http.post(proxy.base_url + "/api/chat", json=body, headers=auth(proxy)) as resp:
         assert resp.status == 404 and "not found" in (await resp.json())["error"]
 
 
@@ -190,11 +205,11 @@ async def test_with_tools_off_agent_models_are_unknown_in_each_dialect(
 
 
 async def test_agent_models_are_listed_for_models_with_tools(proxy: ProxyService) -> None:
-    tags = await ollama.AsyncClient(host=proxy.base_url).list()
+    tags = await native(proxy).list()
     names = {m.model for m in tags.models}
     assert {"agent/llama3.2:latest", "agent/qwen2.5-coder:1.5b"} <= names
     assert "agent/deepseek-r1:7b" not in names and "agent/nomic-embed-text:latest" not in names
-    client = openai.AsyncOpenAI(base_url=proxy.base_url + "/v1", api_key="x", max_retries=0)
+    client = openai_client(proxy)
     ids = {m.id async for m in client.models.list()}
     await client.close()
     assert "agent/llama3.2:latest" in ids and "llama3.2:latest" in ids
@@ -205,7 +220,7 @@ async def test_the_anthropic_dialect_runs_the_loop_too(
 ) -> None:
     sim.config.script = [[call("read_file", path="hello.txt")], []]
     body = {"model": "agent/llama3.2", "max_tokens": 200, "messages": ASK}
-    async with http.post(proxy.base_url + "/v1/messages", json=body) as resp:
+    async with http.post(proxy.base_url + "/v1/messages", json=body, headers=auth(proxy)) as resp:
         assert resp.status == 200
         blocks = (await resp.json())["content"]
     kinds = [b["type"] for b in blocks]
