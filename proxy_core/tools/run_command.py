@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import os
 import secrets
 import shutil
@@ -28,9 +29,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from . import Action, ToolContext, ToolSpec, arguments, command_rules, confine
-from .sandbox import Refused
+from .sandbox import Refused, within
 
 RUN_MARKER = "OTP_COMMAND_RUN"  # in every command's environment: finds escaped children
+END_GRACE = 5.0  # seconds to read a killed command's pipes to their end
+log = logging.getLogger(__name__)
 
 DEFAULT_COMMANDS = (
     "git", "ls", "cat", "head", "tail", "wc", "grep", "rg", "find", "diff", "true", "echo",
@@ -68,7 +71,7 @@ def resolve_commands(names: Iterable[str], workspace: str | None = None) -> dict
     search = os.pathsep.join(
         folder
         for folder in os.environ.get("PATH", os.defpath).split(os.pathsep)
-        if folder and not (workspace and _within(workspace, os.path.realpath(folder)))
+        if folder and not (workspace and within(workspace, os.path.realpath(folder)))
     )
     for name in names:
         if not name or os.sep in name or (os.altsep and os.altsep in name):
@@ -77,19 +80,12 @@ def resolve_commands(names: Iterable[str], workspace: str | None = None) -> dict
         if path is None:
             continue
         real = os.path.realpath(path)
-        if workspace and _within(workspace, real):
+        if workspace and within(workspace, real):
             continue
         if sys.platform == "win32" and real.lower().endswith((".bat", ".cmd")):
             continue  # cmd.exe re-parses argv ("BatBadBut")
         found[name] = real
     return found
-
-
-def _within(folder: str, path: str) -> bool:
-    try:
-        return os.path.commonpath([folder, path]) == folder
-    except ValueError:
-        return False
 
 
 def _argv(args: Mapping[str, Any], ctx: ToolContext) -> list[str]:
@@ -220,23 +216,36 @@ async def _collect(
     except TimeoutError:
         timed_out = True
     finally:
-        _kill_group(proc.pid)
-        # Before waiting: an escaped child holding the pipes would keep the wait going.
-        await asyncio.get_running_loop().run_in_executor(None, _kill_escaped, marker)
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
-        # Everything is dead: the pipes reach their end at once, and the transport closes.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(1.0):
-                await asyncio.gather(out.drain(proc.stdout), err.drain(proc.stderr))
+        await _end(proc, out, err, marker)
     head = (
         f"timed out after {seconds:g} s; the process group was killed"
         if timed_out
         else f"exit code {proc.returncode}"
     )
     return f"{head}\n--- stdout ---\n{out.text()}\n--- stderr ---\n{err.text()}"
+
+
+async def _end(proc: asyncio.subprocess.Process, out: _Capped, err: _Capped, marker: str) -> None:
+    """Kill everything the run started, then read the pipes to their end. asyncio's
+    ``wait()`` returns only once both pipes are closed, and a pipe whose reader stopped
+    (its buffer full when the timeout cancelled the reads) is never read to its end: the
+    pipes must be drained while waiting, or a command that flooded its output until the
+    timeout would hang the tool call for ever."""
+    assert proc.stdout is not None and proc.stderr is not None
+    _kill_group(proc.pid)
+    # An escaped child (setsid) holding the pipes would keep them open: it goes too.
+    await asyncio.get_running_loop().run_in_executor(None, _kill_escaped, marker)
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+    try:
+        async with asyncio.timeout(END_GRACE):
+            await asyncio.gather(out.drain(proc.stdout), err.drain(proc.stderr), proc.wait())
+    except TimeoutError:  # a writer that could not be killed still holds a pipe
+        log.warning("a command's output pipes stayed open after it was killed; closed")
+        transport = getattr(proc, "_transport", None)  # asyncio has no public way
+        if transport is not None:
+            transport.close()
 
 
 def _kill_escaped(marker: str) -> None:

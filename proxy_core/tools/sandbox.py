@@ -94,7 +94,7 @@ class Workspace:
         return clean
 
     def is_private(self, real: str) -> bool:
-        return any(_within(folder, real) for folder in self.private)
+        return any(within(folder, real) for folder in self.private)
 
     def inside(self, real: str) -> bool:
         try:
@@ -181,7 +181,8 @@ class Workspace:
             raise Refused(f"{path!r} has other hard links (which may be outside); refused")
 
 
-def _within(folder: str, path: str) -> bool:
+def within(folder: str, path: str) -> bool:
+    """``path`` is ``folder`` or beneath it (real paths; never a string prefix)."""
     try:
         return os.path.commonpath([folder, path]) == folder
     except ValueError:
