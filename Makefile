@@ -20,6 +20,7 @@ testdeps: sysdeps
 	scripts/system-deps.sh browser
 	scripts/system-deps.sh package
 	scripts/system-deps.sh redis
+	scripts/real-engine.sh >/dev/null
 
 run: $(STAMP) sysdeps
 	$(BIN)/python -m app $(ARGS)

@@ -37,6 +37,8 @@ OPTIONS = {  # native options -> OpenAI request fields
     "presence_penalty": "presence_penalty",
     "frequency_penalty": "frequency_penalty",
 }
+# In /api/show's model_info: the context is the server's, which no num_ctx changes.
+FIXED_CONTEXT_KEY = "ollama_tray_proxy.context_fixed_by_server"
 FINISH = {"stop": "stop", "length": "length", "tool_calls": "stop", "content_filter": "stop"}
 
 
@@ -212,6 +214,9 @@ class OpenAICompatClient(UpstreamClient):
         )
         self.prefix = prefix
         self.has_infill: bool | None = None  # llama-server's /infill; learnt on first use
+        # The context the server runs with (llama-server's /props); None elsewhere. The
+        # server fixes it at start: a request's num_ctx cannot change it.
+        self.context: int | None = None
 
     def _model(self, body: Mapping[str, Any]) -> str:
         model = str(body.get("model") or "")
@@ -295,10 +300,18 @@ class OpenAICompatClient(UpstreamClient):
         raise ProxyError(f"{path_qs} is not available from an OpenAI-compatible server")
 
     # routes -------------------------------------------------------------------------------
+    async def _learn_context(self) -> None:
+        status, props = await self._get("/props")
+        settings = props.get("default_generation_settings") if isinstance(props, dict) else None
+        n_ctx = settings.get("n_ctx") if isinstance(settings, dict) else None
+        if status == 200 and isinstance(n_ctx, int) and n_ctx > 0:
+            self.context = n_ctx
+
     async def _tags(self) -> TranslatedReply:
         status, listed = await self._get("/v1/models")
         if status != 200 or not isinstance(listed, dict):
             return _refused(status, listed)
+        await self._learn_context()
         models = []
         for entry in listed.get("data") or []:
             if not isinstance(entry, dict) or not entry.get("id"):
@@ -317,6 +330,7 @@ class OpenAICompatClient(UpstreamClient):
                     "size": 0,
                     "digest": "",
                     "details": {"format": "", "family": "", "parameter_size": ""},
+                    **({"context_length": self.context} if self.context else {}),
                 }
             )
         return TranslatedReply(200, JSON, dumps({"models": models}))
@@ -330,6 +344,14 @@ class OpenAICompatClient(UpstreamClient):
         capabilities = ["completion"]
         if self.has_infill is not False:
             capabilities.append("insert")
+        await self._learn_context()
+        info: dict[str, Any] = {}
+        if self.context:  # where Ollama's clients read it, marked as the server's to fix
+            info = {
+                "general.architecture": "llama.cpp",
+                "llama.cpp.context_length": self.context,
+                FIXED_CONTEXT_KEY: True,
+            }
         return TranslatedReply(
             200,
             JSON,
@@ -339,7 +361,7 @@ class OpenAICompatClient(UpstreamClient):
                     "parameters": "",
                     "template": "",
                     "details": {"format": "", "family": "", "parameter_size": ""},
-                    "model_info": {},
+                    "model_info": info,
                     "capabilities": capabilities,
                 }
             ),
@@ -407,6 +429,7 @@ class OpenAICompatClient(UpstreamClient):
         assert isinstance(options, dict)
         text: str | None = None
         counts: dict[str, Any] = {}
+        finish = "stop"
         if suffix and self.has_infill is not False:
             payload = {"input_prefix": prompt, "input_suffix": suffix, "stream": False}
             if "num_predict" in options:
@@ -441,13 +464,14 @@ class OpenAICompatClient(UpstreamClient):
                 return _refused(status, answer)
             choice = (answer.get("choices") or [{}])[0]
             text = str(choice.get("text") or "")
+            finish = FINISH.get(choice.get("finish_reason") or "stop", "stop")
             counts = _counts(answer.get("usage"), time.perf_counter() - started)
         done = {
             "model": model,
             "created_at": _now(),
             "response": "",
             "done": True,
-            "done_reason": "stop",
+            "done_reason": finish,
             **counts,
         }
         if not streamed:

@@ -28,6 +28,7 @@ from ..generation import (
 from ..guard import MANAGEMENT_PATHS
 from ..listings import UNION_PATHS, client_for_model, fetch_listing
 from ..ndjson import dumps, object_or_none
+from ..openai_upstream import FIXED_CONTEXT_KEY
 from ..render import native_body
 from ..slow_clients import iter_body, read_body
 from ..state import (
@@ -257,8 +258,8 @@ def honest_show(state: ProxyState, request_body: bytes, body: bytes) -> bytes:
         return body
     shown = parse_json_object(body)
     info = shown.get("model_info") if shown is not None else None
-    if not isinstance(info, dict):
-        return body
+    if not isinstance(info, dict) or info.get(FIXED_CONTEXT_KEY):
+        return body  # an OpenAI-compatible server's context is its own to report
     assert shown is not None
     key = f"{info.get('general.architecture')}.context_length"
     if key in info:

@@ -24,6 +24,7 @@ class FakeState:
     infill: bool = True  # llama-server has /infill; LM Studio and vLLM do not
     tool_call: dict[str, Any] | None = None  # the next chat answers with this call
     api_key: str = ""
+    n_ctx: int = 4096  # llama-server's -c
     fail: tuple[int, str] | None = None  # the next chat answers with this error
     requests: list[tuple[str, dict[str, Any]]] = dataclasses.field(default_factory=list)
 
@@ -135,6 +136,10 @@ async def completions(request: web.Request) -> web.StreamResponse:
     if refused is not None:
         return refused
     text = f"<completion between {body['prompt']!r} and {body.get('suffix', '')!r}>"
+    finish = "stop"
+    limit = body.get("max_tokens")  # a word is a token here; past the limit: "length"
+    if isinstance(limit, int) and len(text.split(" ")) > limit:
+        text, finish = " ".join(text.split(" ")[:limit]), "length"
     if body.get("stream"):
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
@@ -144,7 +149,7 @@ async def completions(request: web.Request) -> web.StreamResponse:
             await resp.write(
                 b"data: " + json.dumps({**base, "choices": [choice]}).encode() + b"\n\n"
             )
-        end = {**base, "choices": [{"index": 0, "text": "", "finish_reason": "stop"}]}
+        end = {**base, "choices": [{"index": 0, "text": "", "finish_reason": finish}]}
         await resp.write(b"data: " + json.dumps(end).encode() + b"\n\n")
         usage = {**base, "choices": [], "usage": _usage(body["prompt"], text)}
         await resp.write(b"data: " + json.dumps(usage).encode() + b"\n\ndata: [DONE]\n\n")
@@ -155,10 +160,18 @@ async def completions(request: web.Request) -> web.StreamResponse:
             "id": "cmpl-1",
             "object": "text_completion",
             "model": body["model"],
-            "choices": [{"index": 0, "text": text, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "text": text, "finish_reason": finish}],
             "usage": _usage(body["prompt"], text),
         }
     )
+
+
+async def props(request: web.Request) -> web.Response:
+    """llama-server's /props: the context every slot runs with (fixed at its start)."""
+    state: FakeState = request.app[FAKE]
+    if not state.infill:  # LM Studio and vLLM have no /props
+        return web.json_response({"error": "not found"}, status=404)
+    return web.json_response({"default_generation_settings": {"n_ctx": state.n_ctx}})
 
 
 async def infill(request: web.Request) -> web.Response:
@@ -193,4 +206,5 @@ def create_app(state: FakeState | None = None) -> web.Application:
     app.router.add_post("/v1/completions", completions)
     app.router.add_post("/v1/embeddings", embeddings)
     app.router.add_post("/infill", infill)
+    app.router.add_get("/props", props)
     return app

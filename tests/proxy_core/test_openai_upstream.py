@@ -219,3 +219,32 @@ async def test_routes_without_a_model_stay_with_an_ollama_host(proxy: ProxyServi
             assert resp.status == 200
         async with http.get(proxy.base_url + "/api/version") as resp:
             assert resp.status == 200 and (await resp.json())["version"] != "openai-compatible"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_generate_cut_by_its_token_limit_says_length(
+    proxy: ProxyService, stream: bool
+) -> None:
+    """Found with the real engine (issue 26): a whole generate reported "stop" whatever
+    the server said."""
+    client = ollama.AsyncClient(host=proxy.base_url)
+    options = {"num_predict": 2, "temperature": 0}
+    if stream:
+        parts = [p async for p in await client.generate(CODER, "abc", options=options, stream=True)]
+        done = parts[-1]
+    else:
+        done = await client.generate(CODER, "abc", options=options)
+    assert done.done_reason == "length" and done.eval_count == 2
+
+
+async def test_the_servers_own_context_is_reported(proxy: ProxyService) -> None:
+    """Found with the real engine (issue 26): llama-server fixes its context at start
+    (/props); /api/show and /v1/models now report it, not nothing."""
+    client = ollama.AsyncClient(host=proxy.base_url)
+    shown = await client.show(CODER)
+    assert shown.modelinfo is not None
+    assert shown.modelinfo["llama.cpp.context_length"] == 4096
+    listed = openai.AsyncOpenAI(base_url=proxy.base_url + "/v1", api_key="x", max_retries=0)
+    entries = {m.id: m for m in (await listed.models.list()).data}
+    await listed.close()
+    assert getattr(entries[CODER], "context_length", None) == 4096

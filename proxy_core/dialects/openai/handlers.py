@@ -237,7 +237,7 @@ async def _tags(request: web.Request) -> list[dict[str, Any]]:
 def _with_context(request: web.Request, entry: dict[str, Any]) -> dict[str, Any]:
     """A model entry with the context its profile runs it with (as /api/show reports)."""
     profile = request.app[STATE].profiles.profile_for(str(entry["id"]))
-    if profile.reports_context:
+    if profile.reports_context and "context_length" not in entry:  # not an engine's own
         entry["context_length"] = profile.num_ctx
     return entry
 

@@ -219,12 +219,15 @@ def embeddings(model: str, native: dict[str, Any], encoding: str) -> dict[str, A
 def model_object(tag: dict[str, Any], requested: str | None = None) -> dict[str, Any]:
     name = str(tag.get("model") or tag.get("name") or "")
     owner = name.split("/")[-2] if name.count("/") >= 1 else "library"
-    return {
+    entry: dict[str, Any] = {
         "id": requested or name,
         "object": "model",
         "created": _unix(tag.get("modified_at")),
         "owned_by": owner,
     }
+    if isinstance(tag.get("context_length"), int):  # an engine that fixes its context
+        entry["context_length"] = tag["context_length"]
+    return entry
 
 
 def _unix(stamp: Any) -> int:
