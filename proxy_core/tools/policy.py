@@ -78,7 +78,7 @@ class ToolPolicy:
                 _add_once(approved.setdefault(PROGRAMS, []), action.scope)
             else:
                 _add_once(approved.setdefault(COMMANDS, []), list(action.argv))
-        elif action is None or not action.argv:
+        else:
             approved[tool] = "allow"
         if self.path is not None:
             save(self, self.path)

@@ -18,6 +18,7 @@ from . import (
     bench_litellm,
     bench_metrics,
     bench_profiles,
+    bench_real_engine,
     bench_routing,
     bench_tools,
     bench_tray,
@@ -38,6 +39,7 @@ SECTIONS: dict[str, Callable[[], Awaitable[list[tuple[str, str]]]]] = {
     "tools": bench_tools.run,
     "routing": bench_routing.run,
     "shared-cache": bench_routing.run_cache,
+    "real-engine": bench_real_engine.run,
 }
 
 

@@ -19,7 +19,7 @@ import openai
 import pytest
 
 from proxy_core import ProxyService
-from tests.real_engine.conftest import CONTEXT, MODEL, Engine
+from tests.real_engine.engine import CONTEXT, MODEL, Engine
 
 PROMPT = "Write one sentence about the sea."
 MESSAGES = [{"role": "user", "content": PROMPT}]
