@@ -217,6 +217,7 @@ class OpenAICompatClient(UpstreamClient):
         # The context the server runs with (llama-server's /props); None elsewhere. The
         # server fixes it at start: a request's num_ctx cannot change it.
         self.context: int | None = None
+        self._infill_models: dict[str, bool] = {}  # model -> it can fill in the middle
 
     def _model(self, body: Mapping[str, Any]) -> str:
         model = str(body.get("model") or "")
@@ -300,6 +301,21 @@ class OpenAICompatClient(UpstreamClient):
         raise ProxyError(f"{path_qs} is not available from an OpenAI-compatible server")
 
     # routes -------------------------------------------------------------------------------
+    async def _fills_in(self, model: str) -> bool:
+        """Whether llama-server can fill in the middle with this model (its vocabulary has
+        FIM tokens): asked once per model with an empty /infill, which a model without
+        them refuses (501) before generating anything. A server without /infill (404)
+        is remembered as such."""
+        known = self._infill_models.get(model)
+        if known is None:
+            payload = {"input_prefix": "", "input_suffix": "", "n_predict": 0, "stream": False}
+            status, _ = await self._post("/infill", payload)
+            if status == 404:
+                self.has_infill = False
+            known = status != 501
+            self._infill_models[model] = known
+        return known
+
     async def _learn_context(self) -> None:
         status, props = await self._get("/props")
         settings = props.get("default_generation_settings") if isinstance(props, dict) else None
@@ -342,7 +358,8 @@ class OpenAICompatClient(UpstreamClient):
         if status != 200 or model not in ids:
             return _error(404, f"model '{model}' not found")
         capabilities = ["completion"]
-        if self.has_infill is not False:
+        fills_in = await self._fills_in(model)  # learns has_infill too (404: no /infill)
+        if self.has_infill is not False and fills_in:
             capabilities.append("insert")
         await self._learn_context()
         info: dict[str, Any] = {}

@@ -25,6 +25,7 @@ class FakeState:
     tool_call: dict[str, Any] | None = None  # the next chat answers with this call
     api_key: str = ""
     n_ctx: int = 4096  # llama-server's -c
+    fim_tokens: bool = True  # the model has fill-in-the-middle tokens (/infill works)
     fail: tuple[int, str] | None = None  # the next chat answers with this error
     requests: list[tuple[str, dict[str, Any]]] = dataclasses.field(default_factory=list)
 
@@ -178,6 +179,13 @@ async def infill(request: web.Request) -> web.Response:
     state: FakeState = request.app[FAKE]
     if not state.infill:
         raise web.HTTPNotFound()
+    if not state.fim_tokens:  # llama-server's answer for a model without FIM tokens
+        error = {
+            "code": 501,
+            "type": "not_supported_error",
+            "message": "Infill is not supported by this model: prefix token is missing.",
+        }
+        return web.json_response({"error": error}, status=501)  # fmt: skip
     body = request[BODY]
     text = f"<infill between {body['input_prefix']!r} and {body['input_suffix']!r}>"
     return web.json_response({"content": text, "tokens_predicted": 5, "tokens_evaluated": 7})

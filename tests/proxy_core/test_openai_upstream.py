@@ -248,3 +248,18 @@ async def test_the_servers_own_context_is_reported(proxy: ProxyService) -> None:
     entries = {m.id: m for m in (await listed.models.list()).data}
     await listed.close()
     assert getattr(entries[CODER], "context_length", None) == 4096
+
+
+@pytest.mark.parametrize("fim_tokens", [True, False])
+async def test_insert_is_claimed_only_for_a_model_that_can_fill_in(
+    proxy: ProxyService, fake: TestServer, fim_tokens: bool
+) -> None:
+    """Found with the real engine (issue 26): llama-server has /infill, but a model
+    without FIM tokens refuses it (501); /api/show claimed "insert" for it all the same,
+    so an IDE would send it autocomplete it cannot do."""
+    state_of(fake).fim_tokens = fim_tokens
+    client = ollama.AsyncClient(host=proxy.base_url)
+    for _ in range(2):  # learnt once, the same after
+        capabilities = (await client.show(CODER)).capabilities or []
+        assert ("insert" in capabilities) is fim_tokens and "completion" in capabilities
+    assert len(state_of(fake).bodies("/infill")) == 1
