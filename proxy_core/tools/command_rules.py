@@ -192,8 +192,17 @@ def _git_options(sub: str, rest: list[str], allowed: tuple[str, ...]) -> None:
             continue
         raise Refused(
             f"git {sub} {arg} is not allowed (options git {sub} may take: "
-            f"{', '.join(o.strip() for o in allowed)})"
+            f"{', '.join(_spelled(o) for o in allowed)})"
         )
+
+
+def _spelled(option: str) -> str:
+    """An allow-list entry as a model should read it: ``-U<n>``, ``--format=<value>``."""
+    if option.endswith("#"):
+        return option[:-1] + "<n>"
+    if option.endswith("="):
+        return option + "<value>"
+    return option.replace(" ", " <value>") if option.endswith(" ") else option
 
 
 # Configuration that would start another program, switched off for every git command.
