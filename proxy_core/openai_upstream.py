@@ -361,7 +361,8 @@ class OpenAICompatClient(UpstreamClient):
         fills_in = await self._fills_in(model)  # learns has_infill too (404: no /infill)
         if self.has_infill is not False and fills_in:
             capabilities.append("insert")
-        await self._learn_context()
+        if self.context is None:  # the poller's /api/tags keeps a known one fresh
+            await self._learn_context()
         info: dict[str, Any] = {}
         if self.context:  # where Ollama's clients read it, marked as the server's to fix
             info = {

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -12,6 +14,7 @@ from aiohttp.test_utils import TestServer
 
 from proxy_core import ProxyService, ProxySettings
 from tests.fakes.ollama_sim import SIM_CONFIG, SIM_RECORDER, SimConfig, SimRecorder, create_sim_app
+from tests.fakes.redis_server import RedisServer, installed
 
 
 @dataclasses.dataclass
@@ -77,3 +80,27 @@ async def proxy(
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(auto_decompress=False) as session:
         yield session
+
+
+async def wait_polled(service: ProxyService) -> None:
+    """Until the router has polled every upstream once (models learnt), or two seconds."""
+    assert service.state is not None
+    for _ in range(100):
+        if all(b.polled for b in service.state.router.backends):
+            return
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """Debian's redis-server on a free port; CI (OTP_REQUIRE_REDIS) never skips it."""
+    if not installed():
+        if os.environ.get("OTP_REQUIRE_REDIS"):
+            raise AssertionError("redis-server is required here (scripts/system-deps.sh redis)")
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

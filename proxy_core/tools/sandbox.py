@@ -97,10 +97,7 @@ class Workspace:
         return any(within(folder, real) for folder in self.private)
 
     def inside(self, real: str) -> bool:
-        try:
-            return os.path.commonpath([self._root_text, real]) == self._root_text
-        except ValueError:  # different drives (Windows)
-            return False
+        return within(self._root_text, real)
 
     def resolve(self, path: object, *, write: bool = False) -> Path:
         """The real path for ``path``; refused when it (or, for a new file, its folder)
@@ -185,7 +182,7 @@ def within(folder: str, path: str) -> bool:
     """``path`` is ``folder`` or beneath it (real paths; never a string prefix)."""
     try:
         return os.path.commonpath([folder, path]) == folder
-    except ValueError:
+    except ValueError:  # different drives (Windows)
         return False
 
 

@@ -15,7 +15,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from proxy_core import ProxyService
-from tests.conftest import Sim, make_settings
+from tests.conftest import Sim, make_settings, wait_polled
 from tests.fakes.openai_server import FAKE, FakeState, create_app
 
 CODER = "qwen2.5-coder-7b-instruct"
@@ -47,13 +47,7 @@ async def proxy(tmp_path: Path, sim: Sim, fake: TestServer) -> AsyncIterator[Pro
     )
     service = ProxyService(settings)
     await service.start()
-    assert service.state is not None
-    import asyncio
-
-    for _ in range(100):
-        if all(b.polled for b in service.state.router.backends):
-            break
-        await asyncio.sleep(0.02)
+    await wait_polled(service)
     try:
         yield service
     finally:

@@ -5,7 +5,6 @@ failure. The simulator stands beside it as the Ollama host: the proxy needs one.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from proxy_core import ProxyService
-from tests.conftest import Sim, make_settings
+from tests.conftest import Sim, make_settings, wait_polled
 from tests.real_engine import engine as real
 from tests.real_engine.engine import Engine
 
@@ -39,11 +38,7 @@ async def proxy(engine: Engine, sim: Sim, tmp_path: Path) -> AsyncIterator[Proxy
     )
     service = ProxyService(settings)
     await service.start()
-    assert service.state is not None
-    for _ in range(200):
-        if all(b.polled for b in service.state.router.backends):
-            break
-        await asyncio.sleep(0.02)
+    await wait_polled(service)
     try:
         yield service
     finally:

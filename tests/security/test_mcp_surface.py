@@ -14,18 +14,9 @@ import pytest
 
 from proxy_core import ProxyService
 from tests.conftest import Sim, make_settings
+from tests.proxy_core.tools.test_mcp import INITIALIZE
 
 ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "probe", "version": "1"},
-    },
-}
 CALL = {
     "jsonrpc": "2.0",
     "id": 2,

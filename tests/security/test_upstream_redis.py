@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from aiohttp.test_utils import TestServer
 from proxy_core import ProxyService
 from proxy_core.cache import redis_store
 from tests.conftest import Sim, make_settings
-from tests.fakes.redis_server import RedisServer, installed
+from tests.fakes.redis_server import RedisServer
 
 HI = [{"role": "user", "content": "hi"}]
 
@@ -99,20 +98,6 @@ async def test_an_absolute_request_target_is_not_followed(
 
 
 # -- the shared cache ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    if not installed():
-        if os.environ.get("OTP_REQUIRE_REDIS"):
-            raise AssertionError("redis-server is required here (scripts/system-deps.sh redis)")
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def ask(base: str) -> tuple[int, str, str]:

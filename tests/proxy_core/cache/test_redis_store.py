@@ -5,10 +5,9 @@ for every proxy, and Redis going away and coming back without a failed request."
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -17,7 +16,7 @@ import pytest
 from proxy_core import ProxyService
 from proxy_core.cache import redis_store
 from tests.conftest import Sim, make_settings
-from tests.fakes.redis_server import RedisServer, free_port, installed
+from tests.fakes.redis_server import RedisServer, free_port
 
 CHAT = {
     "model": "llama3.2",
@@ -25,20 +24,6 @@ CHAT = {
     "options": {"temperature": 0},
     "messages": [{"role": "user", "content": "shared question"}],
 }
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    if not installed():
-        if os.environ.get("OTP_REQUIRE_REDIS"):
-            raise AssertionError("redis-server is required here (scripts/system-deps.sh redis)")
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
