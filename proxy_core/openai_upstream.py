@@ -272,6 +272,8 @@ class OpenAICompatClient(UpstreamClient):
         if not isinstance(body, dict):
             return _error(400, "the request body must be a JSON object")
         started = time.perf_counter()
+        if method in ("GET", "HEAD") and path == "/":  # how Ollama's clients probe a host
+            return TranslatedReply(200, "text/plain; charset=utf-8", b"Ollama is running")
         if method == "GET" and path == "/api/version":
             return TranslatedReply(200, JSON, dumps({"version": "openai-compatible"}))
         if method == "GET" and path == "/api/tags":
@@ -296,8 +298,8 @@ class OpenAICompatClient(UpstreamClient):
         headers: Mapping[str, str] | None = None,
         data: bytes | AsyncIterator[bytes] | None = None,
     ) -> NoReturn:
-        """Uploads and HEAD (blobs) are Ollama's own, with no OpenAI counterpart (the rest
-        goes through fetch(): ``translating``)."""
+        """Uploads and blobs are Ollama's own, with no OpenAI counterpart (the rest goes
+        through fetch(): ``translating``)."""
         raise ProxyError(f"{path_qs} is not available from an OpenAI-compatible server")
 
     # routes -------------------------------------------------------------------------------

@@ -83,7 +83,8 @@ class ProxySettings:
         flag="--ollama-url",
         repeatable=True,
         help="where Ollama answers; several hosts: repeat the flag or separate URLs with "
-        "commas (requests go to a healthy host that has the model; the first is the primary)",
+        "commas (requests go to a healthy host that has the model; the first is the primary); "
+        "none: no Ollama, only the OpenAI-compatible servers of --openai-upstream",
     )
     openai_upstreams: str = setting(
         "",
@@ -291,8 +292,10 @@ class ProxySettings:
 
     @property
     def ollama_bases(self) -> tuple[str, ...]:
-        """Every Ollama host, in the order given (the first is the primary)."""
-        return split_urls(self.ollama_url)
+        """Every Ollama host, in the order given (the first is the primary); none when
+        ``ollama_url`` is ``none`` (only OpenAI-compatible servers, say a llama-server)."""
+        urls = split_urls(self.ollama_url)
+        return () if urls == (NO_OLLAMA,) else urls
 
     @property
     def openai_servers(self) -> tuple[tuple[str, str], ...]:
@@ -301,8 +304,9 @@ class ProxySettings:
 
     @property
     def ollama_base(self) -> str:
-        """The primary Ollama host (model management, /api/version, the tray's checks)."""
-        return self.ollama_bases[0]
+        """The primary host (model management, /api/version, the tray's checks): the
+        first Ollama host, or the first OpenAI-compatible server when there is none."""
+        return (self.ollama_bases or tuple(url for _, url in self.openai_servers))[0]
 
     def to_json(self, *, redact: bool = False) -> dict[str, Any]:
         """The settings as JSON; ``redact`` hides secrets (for logs and displays)."""
@@ -344,6 +348,9 @@ def _check_spec(s: ProxySettings, name: str, spec: Spec) -> None:
         raise SettingsError(f"{name}: {value} is outside {lo:g}-{spec.maximum:g}")
 
 
+NO_OLLAMA = "none"  # ollama_url for a proxy in front of OpenAI-compatible servers only
+
+
 def split_urls(text: str) -> tuple[str, ...]:
     """``"http://a:11434, http://b:11434"`` -> both, without trailing slashes."""
     return tuple(part.rstrip("/") for part in text.replace(",", " ").split() if part.strip())
@@ -378,9 +385,12 @@ def validate(s: ProxySettings) -> None:
         raise SettingsError(f"host: {s.host!r} is not a host name or address")
     for name, spec in SPECS.items():
         _check_spec(s, name, spec)
-    urls = split_urls(s.ollama_url)
-    if not urls:
-        raise SettingsError("ollama_url: give at least one URL such as http://127.0.0.1:11434")
+    urls = s.ollama_bases
+    if not urls and (split_urls(s.ollama_url) != (NO_OLLAMA,) or not s.openai_servers):
+        raise SettingsError(
+            "ollama_url: give at least one URL such as http://127.0.0.1:11434 (or none, "
+            "with at least one OpenAI-compatible server in openai_upstreams)"
+        )
     if len(set(urls)) != len(urls):
         raise SettingsError("ollama_url: the same URL is listed twice")
     for url in urls:

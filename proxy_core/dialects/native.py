@@ -180,7 +180,7 @@ async def passthrough(request: web.Request) -> web.StreamResponse:
                 body=listed, status=status, headers=response_headers(listed_headers)
             )
         client = _host_for(state, path, data)
-    if request.method != "HEAD" and not isinstance(data, AsyncIterator):
+    if not isinstance(data, AsyncIterator) and (request.method != "HEAD" or client.translating):
         # The lean pool (upstream_pool.py): a small framed reply whole, anything else
         # relayed as it arrives. HEAD (no body despite a length) and uploads: aiohttp.
         got = await client.fetch(request.method, target, headers, data)

@@ -1,7 +1,9 @@
 """A real inference engine under the proxy (issue 26): llama.cpp's llama-server with
 Gemma 3 270M, set up by scripts/real-engine.sh (``make test`` runs it). The tests skip
 when the engine is not set up, except where ``OTP_REQUIRE_ENGINE=1`` (CI) makes that a
-failure. The simulator stands beside it as the Ollama host: the proxy needs one."""
+failure. In most tests the simulator stands beside it as the Ollama host (a proxy that
+routes between both); ``alone`` is the proxy with no Ollama at all (``ollama_url=none``),
+as a llama.cpp user runs it."""
 
 from __future__ import annotations
 
@@ -35,6 +37,20 @@ def engine() -> Iterator[Engine]:
 async def proxy(engine: Engine, sim: Sim, tmp_path: Path) -> AsyncIterator[ProxyService]:
     settings = make_settings(
         tmp_path, sim.url, openai_upstreams=f"llamacpp={engine.url}", upstream_poll_interval=0.05
+    )
+    service = ProxyService(settings)
+    await service.start()
+    await wait_polled(service)
+    try:
+        yield service
+    finally:
+        await service.stop()
+
+
+@pytest.fixture
+async def alone(engine: Engine, tmp_path: Path) -> AsyncIterator[ProxyService]:
+    settings = make_settings(
+        tmp_path, "none", openai_upstreams=f"llamacpp={engine.url}", upstream_poll_interval=0.05
     )
     service = ProxyService(settings)
     await service.start()

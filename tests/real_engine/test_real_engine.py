@@ -65,6 +65,21 @@ async def test_native_chat_says_what_the_engine_says(engine: Engine, proxy: Prox
     assert parts[-1].eval_count == tokens and parts[-1].done_reason == "length"
 
 
+async def test_no_ollama_host_is_needed(engine: Engine, alone: ProxyService) -> None:
+    """``ollama_url=none``: Ollama's clients find a host, list the engine's model and get
+    its text, with nothing but llama-server behind the proxy."""
+    text, _, _ = await engine_chat(engine)
+    client = ollama.AsyncClient(host=alone.base_url)
+    assert MODEL in {m.model for m in (await client.list()).models}
+    options = {"temperature": 0, "seed": 42, "num_predict": LIMIT}
+    assert (await client.chat(MODEL, MESSAGES, options=options)).message.content == text
+    async with aiohttp.ClientSession() as http:
+        async with http.head(alone.base_url + "/") as resp:
+            assert resp.status == 200
+        async with http.get(alone.base_url + "/api/version") as resp:
+            assert resp.status == 200
+
+
 async def test_openai_chat_says_what_the_engine_says(engine: Engine, proxy: ProxyService) -> None:
     text, tokens, finish = await engine_chat(engine)
     client = through(proxy)
