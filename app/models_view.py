@@ -79,7 +79,8 @@ def _row(
         )
     return ModelRow(
         model=name,
-        loaded=_gigabytes(size) if size else "no",
+        # llama-server's model is loaded with no size reported: loaded all the same
+        loaded="no" if size is None else _gigabytes(size) if size else "yes",
         num_ctx=str(profile.get("num_ctx", "")),
         keep_alive=str(profile.get("keep_alive", "")),
         mode=str(profile.get("mode", "default" if profile else "")),

@@ -430,7 +430,7 @@ async def _direct(
         return
     client = state.upstream  # one host: no routing, no bookkeeping (the common case)
     started = time.perf_counter()
-    if whole:
+    if whole or client.translating:  # translated replies: fetch() only
         got = await client.fetch("POST", PATHS[kind], headers, raw_body)
         try:
             yield _fetched(got, started, facts)

@@ -279,7 +279,7 @@ class OpenAICompatClient(UpstreamClient):
         if method == "GET" and path == "/api/tags":
             return await self._tags()
         if method == "GET" and path == "/api/ps":
-            return TranslatedReply(200, JSON, dumps({"models": []}))
+            return await self._loaded()
         if method == "POST" and path == "/api/show":
             return await self._show(body)
         if method == "POST" and path == "/api/chat":
@@ -352,6 +352,20 @@ class OpenAICompatClient(UpstreamClient):
                 }
             )
         return TranslatedReply(200, JSON, dumps({"models": models}))
+
+    async def _loaded(self) -> TranslatedReply:
+        """/api/ps: llama-server (the one with /props: a context is known) loads its model
+        at start, so what it lists is loaded; elsewhere (LM Studio lists what is on disk)
+        nothing is claimed."""
+        if self.context is None:
+            return TranslatedReply(200, JSON, dumps({"models": []}))
+        listed = await self._tags()
+        models = loads(listed.body or b"{}").get("models") if listed.status == 200 else None
+        running = [
+            {**model, "size_vram": 0, "expires_at": "0001-01-01T00:00:00Z"}
+            for model in models or []
+        ]
+        return TranslatedReply(200, JSON, dumps({"models": running}))
 
     async def _show(self, body: Mapping[str, Any]) -> TranslatedReply:
         model = self._model(body) or self._model({"model": body.get("name")})

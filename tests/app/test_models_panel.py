@@ -71,6 +71,16 @@ def test_rows_show_profile_traffic_and_reload_risk() -> None:
     )
 
 
+def test_a_model_loaded_with_no_size_reported_is_loaded() -> None:
+    """llama-server's model (through /api/ps) is loaded, its size unknown: "yes", not "no"."""
+    loaded = (LoadedModel("gemma3-270m", 0, 0, 2048),)
+    status = OllamaStatus(0.0, True, loaded=loaded, models=("gemma3-270m",))
+    now = dataclasses.replace(NOW, ollama=status)
+    assert {row.model: row.loaded for row in model_rows(None, now, {})}["gemma3-270m:latest"] == (
+        "yes"
+    )
+
+
 @pytest.mark.parametrize(
     ("field", "text", "expected"),
     [

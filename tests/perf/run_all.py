@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from . import (
     bench_cache,
+    bench_ide_session,
     bench_litellm,
     bench_metrics,
     bench_profiles,
@@ -40,6 +41,7 @@ SECTIONS: dict[str, Callable[[], Awaitable[list[tuple[str, str]]]]] = {
     "routing": bench_routing.run,
     "shared-cache": bench_routing.run_cache,
     "real-engine": bench_real_engine.run,
+    "ide-session": bench_ide_session.run,
 }
 
 

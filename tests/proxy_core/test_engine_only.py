@@ -96,3 +96,39 @@ async def test_what_only_ollama_does_is_a_clear_error(proxy: ProxyService) -> No
     async with aiohttp.ClientSession() as http:
         async with http.head(proxy.base_url + "/api/blobs/sha256:" + "0" * 64) as resp:
             assert resp.status == 404
+
+
+async def test_streams_reach_it_in_every_dialect(proxy: ProxyService) -> None:
+    """One host that translates (no Ollama to pass a stream through): every streamed
+    request goes through its native form, not Ollama's byte relay."""
+    import anthropic
+
+    messages = [{"role": "user", "content": "hello"}]
+    client = ollama.AsyncClient(host=proxy.base_url)
+    parts = [p async for p in await client.chat(model=CODER, messages=messages, stream=True)]
+    assert "".join(p.message.content or "" for p in parts).strip() == "echo: hello"
+    generated = [p async for p in await client.generate(model=CODER, prompt="hi", stream=True)]
+    assert generated[-1].done and "".join(p.response for p in generated)
+    sdk = openai.AsyncOpenAI(base_url=proxy.base_url + "/v1", api_key="unused")
+    stream = await sdk.chat.completions.create(model=CODER, messages=messages, stream=True)  # type: ignore[arg-type]
+    text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    assert text.strip() == "echo: hello"
+    events = await sdk.responses.create(model=CODER, input="hello", stream=True)
+    done = [e async for e in events if e.type == "response.completed"]
+    assert done and done[0].response.output_text.strip() == "echo: hello"
+    claude = anthropic.AsyncAnthropic(base_url=proxy.base_url, api_key="unused")
+    async with claude.messages.stream(
+        model=CODER,
+        max_tokens=64,
+        messages=messages,  # type: ignore[arg-type]
+    ) as reply:
+        assert (await reply.get_final_text()).strip() == "echo: hello"
+
+
+async def test_a_llama_server_model_is_listed_as_loaded(proxy: ProxyService) -> None:
+    """llama-server loads its model at start: /api/ps (and so the tray's Models panel)
+    says so, with the context it runs with."""
+    client = ollama.AsyncClient(host=proxy.base_url)
+    await client.list()  # the server's context is learnt with its listing
+    running = {m.model: m for m in (await client.ps()).models}
+    assert CODER in running and running[CODER].context_length
