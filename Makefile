@@ -43,7 +43,7 @@ unit: $(STAMP) testdeps
 
 test: lint typecheck unit
 
-# The wheel and sdist users install (dist/); the version comes from proxy_core/__init__.py.
+# The wheel and sdist users install (dist/); the version comes from proxy_core/version.py.
 dist: $(STAMP)
 	rm -rf dist/*.whl dist/*.tar.gz
 	$(BIN)/python -m build --outdir dist .

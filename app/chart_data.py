@@ -13,7 +13,8 @@ import dataclasses
 import math
 from collections.abc import Sequence
 
-from proxy_core.observe.rates import format_seconds, percentile
+from proxy_core.observe.histogram import percentile
+from proxy_core.observe.rates import format_seconds
 from proxy_core.observe.recorder import MetricsSnapshot
 
 MIN_BARS = 8  # a chart of one busy bucket still shows its neighbours, for scale

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from proxy_core import __version__
 from proxy_core.cli import PROG
 
-HEADLESS_FLAG = "--headless"
+from . import HEADLESS_FLAG
+
 SELF_CHECK_FLAG = "--self-check"  # is this install whole? (packaging tests, troubleshooting)
 
 

@@ -14,9 +14,9 @@ from proxy_core import ProxyService
 from proxy_core.cli import build_parser, settings_from_args
 from proxy_core.settings import SettingsError
 
+from . import HEADLESS_FLAG
 from .controller import AppController
 from .icons import app_icon
-from .launch import HEADLESS_FLAG
 from .qt_loop import BatchingQEventLoop
 from .quit_signals import QuitOnSignals
 from .settings_store import APPLICATION, ORGANIZATION, SettingsStore

@@ -8,11 +8,11 @@ import json
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import __version__
 from .credentials import redact_url
 from .errors import BadRequest, UpstreamError
 from .ndjson import dumps
 from .state import STATE
+from .version import __version__
 
 HEALTH_TIMEOUT = 2.0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import admin
+from .access import MCP_PATH
 from .dialects import (
     ANTHROPIC,
     NATIVE,
@@ -18,7 +19,7 @@ from .dialects import (
 )
 from .dialects.openai import handlers as openai
 from .dialects.openai.errors import OpenAIError, error_object
-from .guard import MCP_PATH, add_cors_headers, deferred_expect, guard
+from .guard import add_cors_headers, deferred_expect, guard
 from .middleware import Handler, boundary
 from .state import STATE, ProxyState
 from .tools import mcp_route

@@ -11,9 +11,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import __version__
+from .access import TOKEN_FILE
 from .errors import PortInUse, StartupError
-from .guard import TOKEN_FILE
 from .service import ProxyService
 from .settings import (
     ENV_PREFIX,
@@ -25,6 +24,7 @@ from .settings import (
     default_text,
     resolve,
 )
+from .version import __version__
 
 PROG = "ollama-tray-proxy"
 

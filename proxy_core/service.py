@@ -14,7 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
-from . import __version__, poller
+from . import poller
+from .access import Policy, load_or_create_token, token_required
 from .app_factory import create_app
 from .cache import CacheLayer
 from .connections import ConnectionShedder, connection_cap, raise_fd_limit
@@ -22,7 +23,6 @@ from .credentials import redact_url
 from .dialects.response_store import ResponseStore, SharedResponseStore
 from .errors import PortInUse, StartupError
 from .events import EventHub, Listener
-from .guard import Policy, load_or_create_token, token_required
 from .observe.hardware import HardwareMonitor
 from .observe.monitor import BackgroundMonitor, refresh_ollama
 from .observe.recorder import MetricsRecorder, MetricsSnapshot
@@ -31,8 +31,10 @@ from .profiles import ProfileBook, parse_profiles
 from .routing import Router
 from .settings import ProxySettings
 from .state import ProxyState
+from .tools.agent import agent_stage
 from .tools.engine import Asker
 from .upstream import UpstreamClient
+from .version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +159,7 @@ class ProxyService:
             settings, router.primary.client, cache, metrics, self._policy(settings)
         )
         self.state.router = router
+        self.state.front_stages = (agent_stage,)  # it steps aside while the tools are off
         metrics.attach_router(lambda: self.state.router.rows() if self.state else [])
         # Stateless proxies: with a shared Redis, conversations live there too.
         self.state.responses = (

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from .access import Policy
 from .cache import CacheLayer
 from .events import EventHub
 from .lanes import Lanes
@@ -20,7 +21,6 @@ from .upstream import UpstreamClient
 
 if TYPE_CHECKING:  # guard.py and the dialects import this module
     from .dialects.response_store import ConversationStore
-    from .guard import Policy
     from .tools.engine import ToolEngine
     from .tools.mcp_endpoint import McpEndpoint
 
@@ -34,7 +34,7 @@ class ProxyState:
     upstream: UpstreamClient
     cache: CacheLayer
     metrics: MetricsRecorder
-    policy: Policy  # who may call (guard.py); rebuilt when settings change
+    policy: Policy  # who may call (access.py, applied by guard.py); rebuilt on change
     # Conversations for OpenAI Responses' previous_response_id (dialects/response_store.py)
     responses: ConversationStore | None = None
     # model -> (monotonic time, capabilities from /api/show): dialects/translated.py
@@ -48,6 +48,9 @@ class ProxyState:
     # Agent mode (tools/): None unless agent_tools is on.
     tools: ToolEngine | None = None
     mcp: McpEndpoint | None = None
+    # Stages before the generation pipeline's own (generation.FrontStage: the agent
+    # loop), set by the service; typed loosely here since the pipeline imports this.
+    front_stages: tuple[Any, ...] = ()
     # Which Ollama host serves a request (routing.py); ``upstream`` is its primary.
     router: Router = dataclasses.field(init=False)
 

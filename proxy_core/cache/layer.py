@@ -19,7 +19,7 @@ from typing import Any
 from .answers import Answer, AnswerIndex
 from .flight import FlightBoard
 from .keys import RouteKind, cache_key, normalize_model
-from .redis_store import RedisAnswerStore
+from .redis_store import LOCK_SECONDS, RedisAnswerStore
 from .store import CacheEntry, CacheStats
 from .stores import open_store
 
@@ -174,6 +174,29 @@ class CacheLayer:
             if entry is not None:
                 self._remember(key, entry)
         return entry
+
+    async def shared_answer(
+        self, key: str, max_age: float | None, flight_key: str, wait_limit: float
+    ) -> CacheEntry | None:
+        """The shared store's answer; when another proxy is generating it right now (it
+        holds the key's short lock), that answer once stored (at most ``wait_limit``
+        seconds), instead of asking the engine twice. A flight in this proxy is joined as
+        usual (no lock needed)."""
+        entry = await self.fetch(key, max_age)
+        if entry is not None or self.flights.live(flight_key) or await self.claim(key):
+            return entry
+        return await self.backend.wait_for(key, max_age, min(wait_limit, LOCK_SECONDS))
+
+    # what the request path did, for the hit rate --------------------------------------------
+    def count_hit(self, entry: CacheEntry) -> None:
+        self.stats.hits += 1
+        self.stats.time_saved += entry.upstream_seconds
+
+    def count_miss(self) -> None:
+        self.stats.misses += 1
+
+    def count_bypass(self) -> None:
+        self.stats.bypasses += 1
 
     async def claim(self, key: str) -> bool:
         """Several proxies, one answer: True when this proxy should ask Ollama (it holds

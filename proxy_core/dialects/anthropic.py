@@ -11,8 +11,6 @@ include thinking (``/api/show``); for others they are dropped rather than failin
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import secrets
 from collections.abc import Mapping
@@ -25,6 +23,7 @@ from ..errors import BadRequest
 from ..ndjson import dumps
 from ..state import STATE
 from . import ANTHROPIC
+from .images import base64_image
 from .translated import Event, generate, read_json_object
 
 _EFFORTS = {"high", "medium", "low", "max"}
@@ -53,12 +52,7 @@ def _image(block: Mapping[str, Any], where: str) -> str:
     source = block.get("source")
     if not isinstance(source, dict) or source.get("type") != "base64":
         raise BadRequest("only base64 image sources are supported", where)
-    data = source.get("data")
-    try:
-        base64.b64decode(str(data), validate=True)
-    except (binascii.Error, ValueError):
-        raise BadRequest("image data is not valid base64", where) from None
-    return str(data)
+    return base64_image(source.get("data"), where)
 
 
 def _tool_result_content(content: Any, where: str) -> tuple[str, list[str]]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..access import MANAGEMENT_PATHS
 from ..cache import RouteKind
 from ..errors import UpstreamError
 from ..forwarding import encode_path, request_headers, response_headers, upstream_path
@@ -25,7 +26,6 @@ from ..generation import (
     remembered_response,
     wants_stream,
 )
-from ..guard import MANAGEMENT_PATHS
 from ..listings import UNION_PATHS, client_for_model, fetch_listing
 from ..ndjson import dumps, object_or_none
 from ..openai_upstream import FIXED_CONTEXT_KEY

@@ -23,7 +23,7 @@ from ..capabilities import model_capabilities
 from ..errors import BadRequest, ReplyError
 from ..state import STATE
 from . import RESPONSES
-from .openai.request_map import _image
+from .images import data_uri_image
 from .response_store import TooLong
 from .translated import Event, generate, read_json_object
 
@@ -50,7 +50,7 @@ def _content(content: Any, where: str) -> tuple[str, list[str]]:
             texts.append(part["text"])
         elif kind == "input_image":
             url = part.get("image_url")
-            images.append(_image({"image_url": {"url": url}}, 0))
+            images.append(data_uri_image(url, "messages[0].content"))
         elif kind == "refusal":
             texts.append(str(part.get("refusal") or ""))
         elif kind is None:

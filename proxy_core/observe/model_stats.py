@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
+from .histogram import percentile
+
 MAX_CONTEXTS = 16  # distinct (num_ctx, client) pairs kept per model: labels are bounded
 
 
@@ -95,7 +97,6 @@ def model_figures(
     before: Mapping[str, ModelCounts],
     now: Mapping[str, ModelCounts],
 ) -> dict[str, ModelFigures]:
-    from .rates import percentile  # rates imports the recorder, which imports this module
 
     out: dict[str, ModelFigures] = {}
     for model, current in now.items():

@@ -4,78 +4,19 @@ A tool is a module-level object with a :class:`ToolSpec` (name, description, JSO
 of its arguments, and its kind: ``read``, ``write`` or ``command``, which decides its
 default permission) and two coroutines: ``describe`` (what a person is asked to approve
 and what the audit log records: paths, a diff summary, argv; never file contents) and
-``run`` (the work, with blocking disk calls in the executor). Adding a tool is one module
-and one line in :data:`TOOLS`.
+``run`` (the work, with blocking disk calls in the executor). The shape is in base.py;
+adding a tool is one module and one line in :data:`TOOLS`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
-from typing import Any, Literal, Protocol
-
-from .confine import Limits
+from . import list_files, read_file, run_command, write_file
+from .base import Action, Kind, Tool, ToolContext, ToolSpec
 from .sandbox import Refused, Workspace
 
-Kind = Literal["read", "write", "command"]
-
-
-@dataclasses.dataclass(frozen=True)
-class ToolSpec:
-    name: str
-    description: str
-    parameters: Mapping[str, Any]  # JSON schema of the arguments
-    kind: Kind
-
-    def schema(self) -> dict[str, Any]:
-        """The tool as Ollama's (and OpenAI's) ``tools`` entry."""
-        return {
-            "type": "function",
-            "function": {
-                "name": self.name,
-                "description": self.description,
-                "parameters": dict(self.parameters),
-            },
-        }
-
-
-@dataclasses.dataclass(frozen=True)
-class ToolContext:
-    workspace: Workspace
-    commands: Mapping[str, str]  # allowed command name -> absolute executable
-    command_timeout: float = 30.0
-    output_limit: int = 64 << 10  # bytes of stdout and of stderr kept
-    limits: Limits = Limits(processes=512)
-    confine_writes: bool = True  # writes only in the workspace (Landlock, where there is one)
-
-
-@dataclasses.dataclass(frozen=True)
-class Action:
-    """What a call will do, for a person and for the audit log (no file contents)."""
-
-    summary: str  # one line, e.g. "write src/app.py (+3 -1 lines)"
-    paths: tuple[str, ...] = ()
-    argv: tuple[str, ...] = ()
-    # What "always allow" approves for a command: this program (its name), or, when
-    # empty, this exact argv only (programs that run code: python3, make...).
-    scope: str = ""
-
-
-class Tool(Protocol):
-    spec: ToolSpec
-
-    async def describe(self, args: Mapping[str, Any], ctx: ToolContext) -> Action: ...
-
-    async def run(self, args: Mapping[str, Any], ctx: ToolContext) -> str: ...
-
-
-def _registry() -> dict[str, Tool]:
-    from . import list_files, read_file, run_command, write_file
-
-    tools: list[Tool] = [list_files.TOOL, read_file.TOOL, write_file.TOOL, run_command.TOOL]
-    return {tool.spec.name: tool for tool in tools}
-
-
-TOOLS: dict[str, Tool] = _registry()
+TOOLS: dict[str, Tool] = {
+    tool.spec.name: tool
+    for tool in (list_files.TOOL, read_file.TOOL, write_file.TOOL, run_command.TOOL)
+}
 
 __all__ = ["TOOLS", "Action", "Kind", "Refused", "Tool", "ToolContext", "ToolSpec", "Workspace"]

@@ -19,15 +19,18 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+from ..cache import RouteKind
+from ..capabilities import model_capabilities
 from ..clients import recognise
+from ..errors import Unauthorized
+from ..generation import BYPASS, Reply, open_reply
 from ..ndjson import dumps, iter_lines, merge_chunks, native_error_message, object_or_none
+from ..state import ProxyState
 
 if TYPE_CHECKING:
-    from ..generation import Reply
-    from ..state import ProxyState
     from .engine import ToolEngine, ToolResult
 
 PREFIX = "agent/"
@@ -42,12 +45,42 @@ def agent_model(model: object) -> str | None:
     return None
 
 
+async def agent_stage(
+    state: ProxyState,
+    kind: RouteKind,
+    body: dict[str, Any] | None,
+    client_headers: Mapping[str, str],
+) -> AbstractAsyncContextManager[Reply] | None:
+    """The front stage of the generation pipeline (registered by the service): a chat
+    for ``agent/<model>`` while the tools are on is the loop's; anything else is not."""
+    if kind != "chat" or state.tools is None or body is None:
+        return None
+    real = agent_model(body.get("model"))
+    if real is None:
+        return None
+    _require_token_for_tools(state, client_headers)
+    # A model without tools is answered as Ollama answers an unknown name.
+    if "tools" not in await model_capabilities(state, real):
+        return None
+    return agent_reply(state, body, client_headers)
+
+
+def _require_token_for_tools(state: ProxyState, client_headers: Mapping[str, str]) -> None:
+    """``agent/<model>`` runs programs and writes files: like ``/mcp`` it needs the access
+    token always, even on loopback, where any local process or ``http://localhost:*`` page
+    could otherwise drive it."""
+    sent = {name.lower(): value for name, value in client_headers.items()}
+    if not state.policy.token_ok(sent.get("authorization"), sent.get("x-api-key"), always=True):
+        raise Unauthorized(
+            "agent models run the workspace tools and need the access token always: send "
+            "Authorization: Bearer <token> (the token is in the tray's Settings)"
+        )
+
+
 @asynccontextmanager
 async def agent_reply(
     state: ProxyState, body: dict[str, Any], client_headers: Mapping[str, str]
 ) -> AsyncIterator[Reply]:
-    from ..generation import BYPASS, Reply
-
     assert state.tools is not None
     stream = body.get("stream", True) is not False
     loop = _Loop(state, state.tools, body, client_headers, stream)
@@ -65,8 +98,6 @@ class _Loop:
     emitted: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     async def run(self) -> AsyncIterator[bytes]:
-        from ..generation import open_reply
-
         model = agent_model(self.body.get("model")) or ""
         builtin = {spec["function"]["name"] for spec in self.engine.specs}
         client_tools = [t for t in self.body.get("tools") or [] if _tool_name(t) not in builtin]

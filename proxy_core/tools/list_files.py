@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import Action, ToolContext, ToolSpec, arguments
+from . import arguments
+from .base import Action, ToolContext, ToolSpec
 from .sandbox import Refused
 
 MAX_ENTRIES = 1000

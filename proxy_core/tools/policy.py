@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from . import Action, Kind
+from .base import Action, Kind
 from .run_command import DEFAULT_COMMANDS
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from . import Action, ToolContext, ToolSpec, arguments
+from . import arguments
+from .base import Action, ToolContext, ToolSpec
 from .sandbox import Refused
 
 MAX_BYTES = 256 << 10

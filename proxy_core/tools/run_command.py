@@ -28,7 +28,8 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from . import Action, ToolContext, ToolSpec, arguments, command_rules, confine
+from . import arguments, command_rules, confine
+from .base import Action, ToolContext, ToolSpec
 from .sandbox import Refused, within
 
 RUN_MARKER = "OTP_COMMAND_RUN"  # in every command's environment: finds escaped children

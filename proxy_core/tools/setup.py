@@ -8,11 +8,12 @@ from pathlib import Path
 
 from ..observe.recorder import MetricsRecorder
 from ..settings import ProxySettings
-from . import ToolContext, Workspace
 from .audit import AuditLog
+from .base import ToolContext
 from .engine import ToolEngine
 from .policy import PolicyError, load
 from .run_command import resolve_commands
+from .sandbox import Workspace
 
 
 def build_engine(settings: ProxySettings, metrics: MetricsRecorder) -> ToolEngine:

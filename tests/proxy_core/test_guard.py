@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from proxy_core import ProxyService
-from proxy_core.guard import TOKEN_FILE, host_name, token_required
+from proxy_core.access import TOKEN_FILE, host_name, token_required
 from proxy_core.settings import ProxySettings
 from tests.conftest import Sim, make_settings
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from proxy_core.access import TOKEN_FILE, load_or_create_token
 from proxy_core.errors import StartupError
-from proxy_core.guard import TOKEN_FILE, load_or_create_token
 from proxy_core.settings import ProxySettings, SettingsError, resolve
 
 

@@ -6,16 +6,13 @@ equivalent native request share one cache key, and the model's own defaults stil
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from ...errors import BadRequest
+from ..images import data_uri_image
 
-_DATA_URI = re.compile(r"^data:(image/[a-z0-9.+-]+)?;base64,(.*)$", re.IGNORECASE | re.DOTALL)
 _EFFORT = {
     "none": False,
     "minimal": "low",
@@ -94,20 +91,7 @@ def _passthrough(body: Mapping[str, Any], native: dict[str, Any]) -> None:
 def _image(part: Mapping[str, Any], index: int) -> str:
     ref = part.get("image_url")
     url = ref.get("url") if isinstance(ref, dict) else ref
-    if not isinstance(url, str):
-        raise BadRequest("image_url needs a url", f"messages[{index}].content")
-    match = _DATA_URI.match(url)
-    if match is None:
-        raise BadRequest(
-            "image URLs are not supported, please use base64 encoded data URIs",
-            f"messages[{index}].content",
-        )
-    data = match.group(2).strip()
-    try:
-        base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        raise BadRequest("image data is not valid base64", f"messages[{index}].content") from None
-    return data
+    return data_uri_image(url, f"messages[{index}].content")
 
 
 def _content_parts(content: Any, index: int) -> list[dict[str, Any]]:

@@ -1,0 +1,57 @@
+"""The lane stage: which lane a generation takes (interactive or background, how many
+slots its model has) and the wait for a slot (lanes.py holds the queues)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from ..cache import RouteKind
+from ..cache.keys import normalize_model
+from ..profiles import Profile
+from ..state import ProxyState
+from .reply import BACKGROUND_HEADER, Facts
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Lane:
+    model: str  # normalised: "llama3.2" and "llama3.2:latest" share their slots
+    slots: int
+    background: bool
+
+
+def lane_for(
+    state: ProxyState,
+    kind: RouteKind,
+    body: Mapping[str, Any],
+    client_headers: Mapping[str, str],
+    profile: Profile,
+) -> Lane:
+    marked = client_headers.get(BACKGROUND_HEADER, "").strip().lower()
+    if marked in ("background", "interactive"):
+        background = marked == "background"
+    elif kind == "generate" and body.get("suffix"):
+        background = True  # fill-in-the-middle: autocomplete
+    else:
+        background = profile.priority == "background"
+    slots = profile.num_parallel or state.settings.default_num_parallel
+    if not state.router.single:  # each host that has the model runs that many
+        slots *= state.router.hosts_with(str(body.get("model")))
+    return Lane(normalize_model(str(body.get("model"))), slots, background)
+
+
+async def acquire(state: ProxyState, lane: Lane | None, facts: Facts) -> None:
+    """A slot in ``lane`` (none: no wait); the fast path takes a free one with no coroutine."""
+    if lane is None or state.lanes.try_acquire(lane.model, lane.slots):
+        return
+    waited = await state.lanes.acquire(
+        lane.model, lane.slots, background=lane.background, client=facts.client
+    )
+    if waited:
+        state.metrics.queued(lane.model, "background" if lane.background else "interactive", waited)
+
+
+def release(state: ProxyState, lane: Lane | None) -> None:
+    if lane is not None:
+        state.lanes.release(lane.model)
