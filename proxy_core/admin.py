@@ -9,6 +9,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .credentials import redact_url
+from .dialects.base import Route
 from .errors import BadRequest, UpstreamError
 from .ndjson import dumps
 from .state import STATE
@@ -88,3 +89,13 @@ async def recent_requests(request: web.Request) -> web.Response:
     return web.Response(
         body=dumps({"requests": [r.as_json() for r in records]}), content_type="application/json"
     )
+
+
+# The proxy's own routes: a dashboard or a scraper polling them is not traffic.
+ROUTES = (
+    Route("GET", "/healthz", healthz, own=True),
+    Route("GET", "/metrics", metrics, own=True),
+    Route("GET", "/_proxy/cache", cache_stats, own=True),
+    Route("DELETE", "/_proxy/cache", cache_clear, own=True),
+    Route("GET", "/_proxy/requests", recent_requests, own=True),
+)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 class ProxyError(Exception):
     status = 500
+    param: str | None = None  # the request field at fault, where the dialect names one
+    code: str | None = None  # a machine-readable code, where the dialect has one
 
 
 class UpstreamError(ProxyError):
@@ -57,9 +59,10 @@ class ReplyError(ProxyError):
     """An error status Ollama answered (404 unknown model, 400 ...), passed on with its
     message in the dialect of the caller's route."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, param: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.param = param
 
 
 class ClientTooSlow(ProxyError):

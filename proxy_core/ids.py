@@ -18,3 +18,8 @@ _COUNTER = itertools.count(1)
 
 def unique_id(prefix: str) -> str:
     return f"{prefix}-{_BASE}{next(_COUNTER):x}"
+
+
+def secret_id(prefix: str, nbytes: int = 12) -> str:
+    """An unguessable id (``msg_…``; ``resp_…`` is also a key to a stored conversation)."""
+    return f"{prefix}_{secrets.token_hex(nbytes)}"

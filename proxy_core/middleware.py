@@ -9,10 +9,8 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
-from .dialects import dialect_of
-from .dialects.openai.errors import OpenAIError
+from .dialects.base import dialect_of
 from .errors import BadRequest, ProxyError, UpstreamError
-from .ndjson import dumps
 from .state import (
     CLIENT_GONE,
     REQUEST_BODY,
@@ -30,10 +28,14 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def error_response(
-    request: web.Request, status: int, message: str, param: str | None = None
+    request: web.Request,
+    status: int,
+    message: str,
+    param: str | None = None,
+    code: str | None = None,
 ) -> web.Response:
-    """An error in the dialect of the request's route (dialects/__init__.py)."""
-    return dialect_of(request).error_response(status, message, param)
+    """An error in the dialect of the request's route (dialects/base.py)."""
+    return dialect_of(request).error_response(status, message, param, code)
 
 
 def _route_label(request: web.Request) -> str:
@@ -55,11 +57,6 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
         status = 499 if request.get(CLIENT_GONE) else response.status
         reply_headers = response.headers
         return response
-    except OpenAIError as exc:
-        status = exc.status
-        return web.Response(
-            status=exc.status, body=dumps(exc.payload), content_type="application/json"
-        )
     except BadRequest as exc:
         status = 400
         return error_response(request, 400, str(exc), exc.param)
@@ -69,7 +66,7 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
         return error_response(request, exc.status, str(exc))
     except ProxyError as exc:
         status = exc.status
-        response = error_response(request, exc.status, str(exc))
+        response = error_response(request, exc.status, str(exc), exc.param, exc.code)
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="ollama-tray-proxy"'
         return response

@@ -37,7 +37,7 @@ class ProxyState:
     policy: Policy  # who may call (access.py, applied by guard.py); rebuilt on change
     # Conversations for OpenAI Responses' previous_response_id (dialects/response_store.py)
     responses: ConversationStore | None = None
-    # model -> (monotonic time, capabilities from /api/show): dialects/translated.py
+    # model -> (monotonic time, capabilities from /api/show): dialects/kit.py
     capabilities: dict[str, tuple[float, frozenset[str]]] = dataclasses.field(default_factory=dict)
     # The serving policy per model (profiles.py), rebuilt when settings change.
     profiles: ProfileBook = dataclasses.field(default_factory=lambda: ProfileBook({}))

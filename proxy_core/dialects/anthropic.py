@@ -12,7 +12,6 @@ include thinking (``/api/show``); for others they are dropped rather than failin
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,17 +19,15 @@ from aiohttp import web
 
 from ..capabilities import model_capabilities
 from ..errors import BadRequest
+from ..ids import secret_id
 from ..ndjson import dumps
 from ..state import STATE
-from . import ANTHROPIC
+from .base import Dialect, Route
 from .images import base64_image
-from .translated import Event, generate, read_json_object
+from .kit import Event, generate, read_json_object
+from .shapes import anthropic_error
 
 _EFFORTS = {"high", "medium", "low", "max"}
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(12)}"
 
 
 # -- request ---------------------------------------------------------------------------------
@@ -264,7 +261,7 @@ def _usage(final: Mapping[str, Any]) -> dict[str, int]:
 
 def _call_id(call: Mapping[str, Any]) -> str:
     ident = call.get("id")
-    return str(ident) if ident else new_id("toolu")
+    return str(ident) if ident else secret_id("toolu")
 
 
 def whole(model: str, merged: dict[str, Any]) -> dict[str, Any]:
@@ -286,7 +283,7 @@ def whole(model: str, merged: dict[str, Any]) -> dict[str, Any]:
             }
         )
     return {
-        "id": new_id("msg"),
+        "id": secret_id("msg"),
         "type": "message",
         "role": "assistant",
         "model": model,
@@ -301,7 +298,7 @@ class MessageStream:
     """Native chat chunks -> Anthropic's named events, one reply at a time."""
 
     def __init__(self, model: str, estimated_input: int) -> None:
-        self.id = new_id("msg")
+        self.id = secret_id("msg")
         self.model = model
         self.estimated_input = estimated_input
         self._started = False
@@ -416,7 +413,7 @@ class MessageStream:
         return events
 
     def error(self, status: int, message: str) -> list[Event]:
-        return [("error", ANTHROPIC.error(status, message, None))]
+        return [("error", anthropic_error(status, message))]
 
 
 # -- count_tokens ----------------------------------------------------------------------------
@@ -468,3 +465,13 @@ async def count_tokens(request: web.Request) -> web.Response:
     return web.Response(
         body=dumps({"input_tokens": estimate_tokens(body)}), content_type="application/json"
     )
+
+
+DIALECT = Dialect(
+    "anthropic",
+    anthropic_error,
+    routes=(
+        Route("POST", "/v1/messages", messages),
+        Route("POST", "/v1/messages/count_tokens", count_tokens),
+    ),
+)

@@ -44,6 +44,8 @@ from ..state import (
 )
 from ..tools.listing import with_agent_models
 from ..upstream_pool import PoolReply
+from .base import Dialect, Route
+from .shapes import native_error
 
 log = logging.getLogger(__name__)
 
@@ -274,3 +276,16 @@ def _learn_models(state: ProxyState, body: bytes) -> None:
     tags = parse_json_object(body)
     if tags is not None:
         learn_tags(state, tags.get("models"))
+
+
+DIALECT = Dialect(
+    "native",
+    native_error,
+    routes=(
+        Route("POST", "/api/chat", generation_handler("chat")),
+        Route("POST", "/api/generate", generation_handler("generate")),
+        Route("POST", "/api/embed", generation_handler("embed")),
+        Route("POST", "/api/embeddings", generation_handler("embeddings")),
+        Route("*", "/{tail:.*}", passthrough, fallback=True),  # the rest is Ollama's
+    ),
+)

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -21,17 +20,15 @@ from aiohttp import web
 
 from ..capabilities import model_capabilities
 from ..errors import BadRequest, ReplyError
+from ..ids import secret_id
 from ..state import STATE
-from . import RESPONSES
+from .base import Dialect, Route
 from .images import data_uri_image
+from .kit import Event, generate, read_json_object
 from .response_store import TooLong
-from .translated import Event, generate, read_json_object
+from .shapes import openai_error
 
 _EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "high"}
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(16)}"
 
 
 # -- request ---------------------------------------------------------------------------------
@@ -255,7 +252,7 @@ def _call_item(call: Mapping[str, Any], item_id: str, namespaced: set[str]) -> d
         "id": item_id,
         "type": "function_call",
         "status": "completed",
-        "call_id": str(call.get("id") or new_id("call")),
+        "call_id": str(call.get("id") or secret_id("call", 16)),
         "name": name,
         "arguments": args if isinstance(args, str) else json.dumps(args or {}, ensure_ascii=False),
     }
@@ -280,7 +277,7 @@ class Shape:
     """The response object around the output, echoing the request as OpenAI does."""
 
     def __init__(self, body: Mapping[str, Any], namespaced: set[str]) -> None:
-        self.id = new_id("resp")
+        self.id = secret_id("resp", 16)
         self.created = int(time.time())
         self.body = body
         self.namespaced = namespaced
@@ -325,7 +322,7 @@ class Shape:
         if message.get("thinking"):
             out.append(
                 {
-                    "id": new_id("rs"),
+                    "id": secret_id("rs", 16),
                     "type": "reasoning",
                     "summary": [{"type": "summary_text", "text": message["thinking"]}],
                 }
@@ -333,7 +330,7 @@ class Shape:
         if message.get("content") or not message.get("tool_calls"):
             out.append(
                 {
-                    "id": new_id("msg"),
+                    "id": secret_id("msg", 16),
                     "type": "message",
                     "status": "completed",
                     "role": "assistant",
@@ -347,7 +344,7 @@ class Shape:
                 }
             )
         for call in message.get("tool_calls") or []:
-            out.append(_call_item(call, new_id("fc"), self.namespaced))
+            out.append(_call_item(call, secret_id("fc", 16), self.namespaced))
         return out
 
 
@@ -432,7 +429,7 @@ class ResponseStream:
         if message.get("thinking"):
             if self._reasoning is None:
                 self._reasoning = {
-                    "id": new_id("rs"),
+                    "id": secret_id("rs", 16),
                     "type": "reasoning",
                     "summary": [{"type": "summary_text", "text": ""}],
                 }
@@ -452,7 +449,7 @@ class ResponseStream:
             if self._message is None:
                 part = {"type": "output_text", "text": "", "annotations": []}
                 self._message = {
-                    "id": new_id("msg"),
+                    "id": secret_id("msg", 16),
                     "type": "message",
                     "status": "in_progress",
                     "role": "assistant",
@@ -480,7 +477,7 @@ class ResponseStream:
             )
         for call in message.get("tool_calls") or []:
             events += self._close_reasoning() + self._close_message()
-            item = _call_item(call, new_id("fc"), self.shape.namespaced)
+            item = _call_item(call, secret_id("fc", 16), self.shape.namespaced)
             arguments = item["arguments"]
             events += self._add({**item, "arguments": "", "status": "in_progress"})
             self._output[-1] = item
@@ -581,4 +578,6 @@ async def create(request: web.Request) -> web.StreamResponse:
     )
 
 
-__all__ = ["RESPONSES", "create"]
+DIALECT = Dialect("responses", openai_error, routes=(Route("POST", "/v1/responses", create),))
+
+__all__ = ["DIALECT", "create"]

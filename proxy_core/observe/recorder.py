@@ -46,9 +46,6 @@ LATENCY_BUCKETS: tuple[float, ...] = (
     300.0,
 )
 OTHER_MODEL = "other"
-# The proxy's own routes (health, metrics, cache and inspector admin): a dashboard or a
-# scraper polling them must not show up as traffic, nor drown the latency of generations.
-OWN_ROUTES = ("/healthz", "/metrics", "/_proxy/")
 _STATUS_CLASS = {n: f"{n}xx" for n in range(1, 6)}
 
 
@@ -269,6 +266,9 @@ class _RouterCollector(Collector):
 class MetricsRecorder:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        # The proxy's own routes (health, metrics, admin; create_app marks them): a
+        # dashboard or a scraper polling them is not traffic, nor generation latency.
+        self.own_routes: frozenset[str] = frozenset()
         # Recorded per request: plain counters, families at scrape time (families.py).
         self.request_duration = ScrapedHistogram(
             "proxy_request_duration_seconds",
@@ -420,7 +420,7 @@ class MetricsRecorder:
         labels = (route, method, _STATUS_CLASS.get(status // 100) or f"{status // 100}xx", cache)
         with self._lock:
             self.request_duration.observe(labels, index, seconds)  # every route, labelled
-            if route.startswith(OWN_ROUTES):
+            if route in self.own_routes:
                 return  # the proxy's own routes are not traffic: not in the dashboard's counts
             self._counts[index] += 1
             self._requests += 1

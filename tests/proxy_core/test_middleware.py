@@ -130,3 +130,19 @@ async def test_the_upstream_session_keeps_no_cookies(
     finally:
         await service.stop()
     assert "Cookie" not in sim.recorder.requests[-1].headers
+
+
+async def test_polling_the_proxys_own_routes_is_not_traffic(
+    proxy: ProxyService, http: aiohttp.ClientSession
+) -> None:
+    """The app marks its own routes (admin.ROUTES) for the recorder: a dashboard or a
+    scraper polling them adds no request to the dashboard's counts; a generation does."""
+    for path in ("/healthz", "/metrics", "/_proxy/cache", "/_proxy/requests"):
+        async with http.get(proxy.base_url + path) as resp:
+            assert resp.status == 200
+    snapshot = proxy.metrics_snapshot()
+    assert snapshot is not None and snapshot.requests == 0
+    async with http.get(proxy.base_url + "/api/tags") as resp:
+        assert resp.status == 200
+    snapshot = proxy.metrics_snapshot()
+    assert snapshot is not None and snapshot.requests == 1

@@ -12,48 +12,40 @@ from aiohttp import web
 
 from ...cache import RouteKind, normalize_model
 from ...cache.answers import with_placeholders
-from ...errors import BadRequest, UpstreamError, UpstreamMalformed
+from ...errors import BadRequest, ReplyError, UpstreamMalformed
 from ...generation import (
     TRUNCATED_HEADER,
     Reply,
-    observe_final,
     open_reply,
     remember_answer,
     remembered_response,
 )
 from ...listings import fetch_listing
-from ...ndjson import dumps, loads
+from ...ndjson import dumps, loads, native_error_message
 from ...slow_clients import read_body
 from ...state import (
     REQUEST_CACHE,
     REQUEST_MODEL,
     STATE,
-    client_gone,
     learn_tags,
-    note_tokens,
 )
 from ...tools.listing import with_agent_models
-from ..translated import (
-    collect_objects,
+from ..kit import (
+    DATA_ONLY,
+    Event,
     json_object,
-    native_lines,
     note_reply,
-    open_event_stream,
+    raise_for_status,
     read_json_object,
+    stream_events,
+    whole_chunks,
 )
+from ..shapes import openai_error
 from . import request_map, response_map
-from .errors import OpenAIError, error_object, from_native_error
 
 
 class _StreamMapper(Protocol):
     def feed(self, native: dict[str, Any]) -> list[dict[str, Any]]: ...
-
-
-async def _raise_for_status(reply: Reply) -> None:
-    if reply.status == 200:
-        return
-    body = b"".join([c async for c in reply.chunks]) if reply.chunks is not None else b""
-    raise OpenAIError(reply.status, from_native_error(reply.status, body))
 
 
 def _include_usage(body: dict[str, Any]) -> bool:
@@ -68,54 +60,17 @@ def _stream_flag(body: dict[str, Any]) -> bool:
     return bool(stream)
 
 
-async def _sse(
-    request: web.Request, reply: Reply, mapper: _StreamMapper, model: str
-) -> web.StreamResponse:
-    state = request.app[STATE]
-    response = await open_event_stream(request, reply)
-    try:
-        saw_done = errored = False
-        try:
-            async for native in native_lines(reply, state.settings.max_line_bytes):
-                if "error" in native:
-                    errored = True
-                    await response.write(response_map.sse(error_object(500, str(native["error"]))))
-                    break
-                for chunk in mapper.feed(native):
-                    await response.write(response_map.sse(chunk))
-                if native.get("done"):
-                    saw_done = True
-                    note_tokens(request, native)
-                    observe_final(state, reply, model, native)
-        except UpstreamError as exc:
-            state.metrics.upstream_error(type(exc).__name__)
-            await response.write(response_map.sse(error_object(exc.status, str(exc))))
-        else:
-            if saw_done:
-                await response.write(response_map.SSE_DONE)
-            elif not errored:
-                message = "Ollama ended the stream before the reply was complete"
-                await response.write(response_map.sse(error_object(502, message)))
+class _Events:
+    """OpenAI's chunk mappers as the kit's event mapper: ``data:`` lines, no names."""
 
-        await response.write_eof()
-    except ConnectionResetError:
-        client_gone(request)
-    return response
+    def __init__(self, mapper: _StreamMapper) -> None:
+        self.mapper = mapper
 
+    def feed(self, native: dict[str, Any]) -> list[Event]:
+        return [(None, chunk) for chunk in self.mapper.feed(native)]
 
-async def _collect(
-    request: web.Request, reply: Reply, model: str
-) -> tuple[list[dict[str, Any]], str | None]:
-    """The whole native answer, and X-Context-Truncated's value when its prompt was cut."""
-    state = request.app[STATE]
-    chunks = await collect_objects(reply, state.settings.max_line_bytes)
-    for native in chunks:
-        if "error" in native:
-            raise OpenAIError(500, error_object(500, str(native["error"])))
-    if not chunks or not chunks[-1].get("done"):
-        raise OpenAIError(502, error_object(502, "Ollama ended the reply before it was complete"))
-    note_tokens(request, chunks[-1])
-    return chunks, observe_final(state, reply, model, chunks[-1])
+    def error(self, status: int, message: str) -> list[Event]:
+        return [(None, openai_error(status, message))]
 
 
 def _json(obj: dict[str, Any], reply: Reply, truncated: str | None = None) -> web.Response:
@@ -145,10 +100,11 @@ async def _generate(
     request[REQUEST_MODEL] = model
     async with open_reply(state, kind, dumps(native), native, request.headers) as reply:
         note_reply(request, reply)
-        await _raise_for_status(reply)
+        await raise_for_status(reply)
         if stream:
-            return await _sse(request, reply, stream_mapper(model, _include_usage(body)), model)
-        chunks, truncated = await _collect(request, reply, model)
+            events = _Events(stream_mapper(model, _include_usage(body)))
+            return await stream_events(request, reply, events, model, DATA_ONLY)
+        chunks, truncated = await whole_chunks(request, reply, model)
         answer_object = whole(model, chunks)
         response = _json(answer_object, reply, truncated)
         if reply.entry is not None:
@@ -194,7 +150,7 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
     request[REQUEST_MODEL] = native["model"]
     async with open_reply(state, "embed", dumps(native), native, request.headers) as reply:
         request[REQUEST_CACHE] = reply.cache
-        await _raise_for_status(reply)
+        await raise_for_status(reply)
         if reply.entry is not None:
             raw = reply.entry.lines[0]
         else:
@@ -224,7 +180,7 @@ async def _tags(request: web.Request) -> list[dict[str, Any]]:
     state = request.app[STATE]
     status, _, raw = await fetch_listing(state, "/api/tags")
     if status != 200:
-        raise OpenAIError(status, from_native_error(status, raw))
+        raise ReplyError(status, native_error_message(status, raw))
     models = _upstream_object(state.upstream.base_url, "/api/tags", raw).get("models")
     if not isinstance(models, list):
         raise UpstreamMalformed(
@@ -259,4 +215,9 @@ async def get_model(request: web.Request) -> web.Response:
                 body=dumps(_with_context(request, response_map.model_object(tag, wanted))),
                 content_type="application/json",
             )
-    raise OpenAIError(404, error_object(404, f"model '{wanted}' not found", "model"))
+    raise ReplyError(404, f"model '{wanted}' not found", "model")
+
+
+async def not_served(request: web.Request) -> web.StreamResponse:
+    """Any other /v1 path: OpenAI's 404, not Ollama's plain-text one."""
+    raise ReplyError(404, f"{request.method} {request.path} is not served by this proxy")

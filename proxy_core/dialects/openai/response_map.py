@@ -9,20 +9,15 @@ from __future__ import annotations
 
 import base64
 import json
-import secrets
 import struct
 import time
 from collections.abc import Iterable
 from typing import Any
 
-from ...ids import unique_id
+from ...ids import secret_id, unique_id
 from ...ndjson import dumps, merge_chunks
 
 FINGERPRINT = "fp_ollama"
-
-
-def new_id(prefix: str) -> str:
-    return unique_id(prefix)
 
 
 def usage(final: dict[str, Any]) -> dict[str, int]:
@@ -46,7 +41,7 @@ def _openai_call(call: dict[str, Any], index: int) -> dict[str, Any]:
     args = fn.get("arguments")
     return {
         "index": index,
-        "id": call.get("id") or f"call_{secrets.token_hex(6)}",
+        "id": call.get("id") or secret_id("call", 6),
         "type": "function",
         "function": {
             "name": fn.get("name", ""),
@@ -61,7 +56,7 @@ class ChatStream:
     """Maps native chat chunks to ``chat.completion.chunk`` objects, one reply at a time."""
 
     def __init__(self, model: str, include_usage: bool) -> None:
-        self.id = new_id("chatcmpl")
+        self.id = unique_id("chatcmpl")
         self.created = int(time.time())
         self.model = model
         self.include_usage = include_usage
@@ -124,7 +119,7 @@ def chat_completion(model: str, chunks: Iterable[dict[str, Any]]) -> dict[str, A
     if calls:
         message_out["tool_calls"] = calls
     return {
-        "id": new_id("chatcmpl"),
+        "id": unique_id("chatcmpl"),
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
@@ -145,7 +140,7 @@ class CompletionStream:
     """Maps native generate chunks to ``text_completion`` SSE chunks."""
 
     def __init__(self, model: str, include_usage: bool) -> None:
-        self.id = new_id("cmpl")
+        self.id = unique_id("cmpl")
         self.created = int(time.time())
         self.model = model
         self.include_usage = include_usage
@@ -176,7 +171,7 @@ class CompletionStream:
 def completion(model: str, chunks: Iterable[dict[str, Any]]) -> dict[str, Any]:
     final = merge_chunks(chunks)
     return {
-        "id": new_id("cmpl"),
+        "id": unique_id("cmpl"),
         "object": "text_completion",
         "created": int(time.time()),
         "model": model,

@@ -41,9 +41,12 @@ def test_the_scraped_families_match_prometheus_client() -> None:
 
 
 def test_the_proxys_own_routes_are_not_traffic() -> None:
+    from proxy_core import admin
     from proxy_core.observe.recorder import MetricsRecorder
 
     recorder = MetricsRecorder()
+    recorder.own_routes = frozenset(r.path for r in admin.ROUTES if r.own)  # as create_app
+    assert recorder.own_routes == {"/healthz", "/metrics", "/_proxy/cache", "/_proxy/requests"}
     for route in ("/healthz", "/metrics", "/_proxy/cache", "/_proxy/requests"):
         recorder.request_started()
         recorder.request_finished(route, "GET", 200, "NONE", 0.0002)

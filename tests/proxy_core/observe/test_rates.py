@@ -156,6 +156,7 @@ def test_recorder_feeds_the_snapshot() -> None:
 def test_hits_and_generations_are_counted_apart() -> None:
     """The dashboard's generation charts must not drown in sub-millisecond hits."""
     recorder = MetricsRecorder()
+    recorder.own_routes = frozenset({"/metrics"})  # create_app marks the proxy's own
     recorder.set_known_models(["llama3.2"])
     for route, status, cache, seconds, model in (
         ("/api/chat", 200, "HIT", 0.0004, "llama3.2"),

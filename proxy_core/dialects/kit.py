@@ -1,16 +1,18 @@
-"""What every translated dialect (Anthropic Messages, OpenAI Responses) does the same way:
-read a JSON body, run the native request through the shared generation path (cache,
-coalescing, metrics, cancellation), then either write the native stream as the dialect's
-server-sent events or fold it into one answer.
+"""What every translated dialect (OpenAI, Anthropic Messages, OpenAI Responses) does the
+same way: read a JSON body, run the native request through the shared generation path
+(cache, coalescing, metrics, cancellation), then either write the native stream as the
+dialect's server-sent events (THE stream loop: one, with the dialect's framing as a
+parameter) or fold it into one answer.
 
-A dialect module provides the request mapping, an event mapper (native chunk -> named
-events) and a builder for the whole answer; the fold of a native stream is
-``ndjson.merge_chunks``, the same one the native and OpenAI routes use.
+A dialect provides the request mapping, an event mapper (native chunk -> events) and a
+builder for the whole answer; the fold of a native stream is ``ndjson.merge_chunks``,
+the same one the native routes use.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -32,7 +34,6 @@ from ..state import (
     REQUEST_MODEL,
     REQUEST_TTFB,
     STATE,
-    ProxyState,
     client_gone,
     note_tokens,
     prepare_stream,
@@ -120,19 +121,10 @@ async def generate(
     request[REQUEST_MODEL] = model
     async with open_reply(state, "chat", dumps(native), native, request.headers) as reply:
         note_reply(request, reply)
-        if reply.status != 200:
-            body = b"".join([c async for c in reply.chunks]) if reply.chunks is not None else b""
-            raise ReplyError(reply.status, native_error_message(reply.status, body))
+        await raise_for_status(reply)
         if stream:
-            return await _stream(request, state, reply, mapper, model, finished)
-        chunks = await collect_objects(reply, state.settings.max_line_bytes)
-    for chunk in chunks:
-        if "error" in chunk:
-            raise ReplyError(500, str(chunk["error"]))
-    if not chunks or not chunks[-1].get("done"):
-        raise UpstreamMalformed("Ollama ended the reply before it was complete")
-    note_tokens(request, chunks[-1])
-    truncated = observe_final(state, reply, model, chunks[-1])
+            return await stream_events(request, reply, mapper, model, NAMED_EVENTS, finished)
+        chunks, truncated = await whole_chunks(request, reply, model)
     merged = merge_chunks(chunks)
     if finished is not None:
         finished(merged)
@@ -140,6 +132,30 @@ async def generate(
     if truncated is not None:
         headers[TRUNCATED_HEADER] = truncated
     return web.Response(body=dumps(whole(merged)), content_type="application/json", headers=headers)
+
+
+async def raise_for_status(reply: Reply) -> None:
+    """The engine's own error status, passed on with its message (ReplyError)."""
+    if reply.status == 200:
+        return
+    body = b"".join([c async for c in reply.chunks]) if reply.chunks is not None else b""
+    raise ReplyError(reply.status, native_error_message(reply.status, body))
+
+
+async def whole_chunks(
+    request: web.Request, reply: Reply, model: str
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The whole native answer, accounted, and X-Context-Truncated's value when its prompt
+    was cut; an error line or an answer that stopped short is an error."""
+    state = request.app[STATE]
+    chunks = await collect_objects(reply, state.settings.max_line_bytes)
+    for chunk in chunks:
+        if "error" in chunk:
+            raise ReplyError(500, str(chunk["error"]))
+    if not chunks or not chunks[-1].get("done"):
+        raise UpstreamMalformed("Ollama ended the reply before it was complete")
+    note_tokens(request, chunks[-1])
+    return chunks, observe_final(state, reply, model, chunks[-1])
 
 
 def note_reply(request: web.Request, reply: Reply) -> None:
@@ -164,44 +180,64 @@ async def open_event_stream(request: web.Request, reply: Reply) -> web.StreamRes
     return response
 
 
-async def _stream(
+@dataclasses.dataclass(frozen=True, slots=True)
+class Framing:
+    """How a dialect writes an event on the wire, and what ends a complete stream."""
+
+    encode: Callable[[Event], bytes]
+    epilogue: bytes = b""
+
+
+NAMED_EVENTS = Framing(lambda event: sse(*event))  # Anthropic, Responses: event + data
+DATA_ONLY = Framing(lambda event: sse(None, event[1]), b"data: [DONE]\n\n")  # OpenAI
+
+
+async def stream_events(
     request: web.Request,
-    state: ProxyState,
     reply: Reply,
     mapper: EventMapper,
     model: str,
-    finished: Callable[[dict[str, Any]], None] | None,
+    framing: Framing,
+    finished: Callable[[dict[str, Any]], None] | None = None,
 ) -> web.StreamResponse:
+    """THE stream loop: the native stream as the dialect's events, as each line arrives.
+    An error (a line, or the engine failing mid-stream) is told as the dialect's error
+    event and ends it; a stream that stops short is told so; only a complete stream gets
+    the framing's epilogue."""
+    state = request.app[STATE]
     response = await open_event_stream(request, reply)
     seen: list[dict[str, Any]] = []  # kept only when someone wants the whole answer
+
+    async def write(events: Iterable[Event]) -> None:
+        for event in events:
+            await response.write(framing.encode(event))
+
     try:
-        saw_done = False
+        ended = told = False
         try:
             async for native in native_lines(reply, state.settings.max_line_bytes):
                 if finished is not None:
                     seen.append(native)
                 if "error" in native:
-                    for event in mapper.error(500, str(native["error"])):
-                        await response.write(sse(*event))
-                    saw_done = True  # the error was told; nothing more to add
+                    await write(mapper.error(500, str(native["error"])))
+                    told = True
                     break
-                for event in mapper.feed(native):
-                    await response.write(sse(*event))
+                await write(mapper.feed(native))
                 if native.get("done"):
-                    saw_done = True
+                    ended = True
                     note_tokens(request, native)
                     observe_final(state, reply, model, native)
                     if finished is not None:
                         finished(merge_chunks(seen))
         except UpstreamError as exc:
             state.metrics.upstream_error(type(exc).__name__)
-            for event in mapper.error(exc.status, str(exc)):
-                await response.write(sse(*event))
-            saw_done = True
-        if not saw_done:
-            message = "Ollama ended the stream before the reply was complete"
-            for event in mapper.error(502, message):
-                await response.write(sse(*event))
+            await write(mapper.error(exc.status, str(exc)))
+            told = True
+        if ended and not told:
+            if framing.epilogue:
+                await response.write(framing.epilogue)
+        elif not told:
+            await write(mapper.error(502, "Ollama ended the stream before the reply was complete"))
         await response.write_eof()
     except ConnectionResetError:
         client_gone(request)

@@ -1,0 +1,63 @@
+"""The one shape of a dialect: its name, its error body, and its routes. A dialect is a
+package (or module) exporting ``DIALECT``; registry.py lists them, and ``create_app``
+registers every route with its dialect, so the error boundary and the guard answer any
+route in its caller's dialect with one dictionary lookup, never by reading the path."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from ..ndjson import dumps
+from .shapes import native_error
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ErrorBody(Protocol):
+    def __call__(
+        self, status: int, message: str, param: str | None = None, code: str | None = None
+    ) -> dict[str, Any]: ...
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    own: bool = False  # the proxy's own (health, metrics, admin): not counted as traffic
+    fallback: bool = False  # a catch-all: registered after every other route
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Dialect:
+    name: str
+    error: ErrorBody
+    routes: tuple[Route, ...] = ()
+
+    def error_response(
+        self, status: int, message: str, param: str | None = None, code: str | None = None
+    ) -> web.Response:
+        return web.Response(
+            status=status,
+            body=dumps(self.error(status, message, param, code)),
+            content_type="application/json",
+        )
+
+
+# What a request that matched no route (or a route of the proxy's own) is answered in.
+PROXY = Dialect("native", native_error)
+
+ROUTE_DIALECTS = web.AppKey("route_dialects", dict)
+
+
+def dialect_of(request: web.Request) -> Dialect:
+    """The dialect of the route this request matched (Ollama's when none matched)."""
+    resource = request.match_info.route.resource
+    if resource is None:
+        return PROXY
+    table: dict[str, Dialect] = request.app[ROUTE_DIALECTS]
+    return table.get(resource.canonical, PROXY)
