@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from .engines.listings import client_for_model, fetch_listing
 from .errors import UpstreamError
-from .listings import client_for_model, fetch_listing
 from .ndjson import dumps, loads
 from .state import ProxyState
 
@@ -22,7 +22,7 @@ async def model_capabilities(state: ProxyState, model: str) -> frozenset[str]:
         return known[1]
     caps: frozenset[str] = frozenset()
     try:
-        resp = await client_for_model(state, model).fetch(
+        resp = await client_for_model(state.router, model).fetch(
             "POST",
             "/api/show",
             {"Content-Type": "application/json"},
@@ -44,7 +44,7 @@ async def installed_capabilities(state: ProxyState) -> list[tuple[str, frozenset
     """Each installed model (``/api/tags``) with its capabilities; None when Ollama
     cannot say (down, or an answer that is not a model list)."""
     try:
-        status, _, raw = await fetch_listing(state, "/api/tags")
+        status, _, raw = await fetch_listing(state.router, "/api/tags")
     except UpstreamError:
         return None
     if status != 200:

@@ -14,26 +14,26 @@ from typing import Any
 
 from aiohttp import web
 
-from . import poller
 from .access import Policy, load_or_create_token, token_required
 from .app_factory import create_app
 from .cache import CacheLayer
 from .connections import ConnectionShedder, connection_cap, raise_fd_limit
 from .credentials import redact_url
 from .dialects.response_store import ResponseStore, SharedResponseStore
+from .engines import poller
+from .engines.base import Engine
+from .engines.registry import build
+from .engines.router import Router
 from .errors import PortInUse, StartupError
 from .events import EventHub, Listener
 from .observe.hardware import HardwareMonitor
 from .observe.monitor import BackgroundMonitor, refresh_ollama
 from .observe.recorder import MetricsRecorder, MetricsSnapshot
-from .openai_upstream import OpenAICompatClient
 from .profiles import ProfileBook, parse_profiles
-from .routing import Router
 from .settings import ProxySettings
 from .state import ProxyState
 from .tools.agent import agent_stage
 from .tools.engine import Asker
-from .upstream import UpstreamClient
 from .version import __version__
 
 log = logging.getLogger(__name__)
@@ -43,29 +43,26 @@ async def _close_all(router: Router) -> None:
     await asyncio.gather(*(b.client.close() for b in router.backends), return_exceptions=True)
 
 
-def _upstream(settings: ProxySettings, base: str | None = None) -> UpstreamClient:
-    return UpstreamClient(
-        base or settings.ollama_base,
-        connect_timeout=settings.connect_timeout,
-        read_timeout=settings.read_timeout,
-        max_connections=settings.max_connections,
-        authorization=settings.upstream_authorization,
-    )
-
-
 async def _router(settings: ProxySettings) -> Router:
-    """A client per Ollama host (started), in a router; the first host is the primary."""
-    clients = [_upstream(settings, base) for base in settings.ollama_bases]
-    clients += [
-        OpenAICompatClient(
-            url,
-            api_key=settings.openai_api_key,
-            prefix=f"{name}/",
+    """An engine per spec (started), in a router; the first is the primary."""
+    clients = [
+        build(
+            spec,
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
             max_connections=settings.max_connections,
+            # Ollama hosts get upstream_authorization (a gateway's header), the others
+            # the OpenAI-compatible servers' key; a spec's key_env wins over both.
+            authorization=(
+                settings.upstream_authorization
+                if spec.kind == "ollama"
+                else f"Bearer {settings.openai_api_key}"
+                if settings.openai_api_key
+                else ""
+            ),
+            prefix=f"{spec.name}/" if spec.kind != "ollama" else "",
         )
-        for name, url in settings.openai_servers
+        for spec in settings.engine_specs
     ]
     for client in clients:
         await client.start()
@@ -384,7 +381,7 @@ class ProxyService:
                 poller.run(router, settings.upstream_poll_interval), name="proxy-upstream-poller"
             )
 
-    def _retire(self, client: UpstreamClient, grace: float) -> None:
+    def _retire(self, client: Engine, grace: float) -> None:
         """Close a replaced upstream client once requests still using it had time to end."""
 
         async def later() -> None:

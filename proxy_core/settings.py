@@ -13,11 +13,14 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from .credentials import redact_url, redact_urls
 from .profiles import ProfileError, parse_profiles
+
+if TYPE_CHECKING:
+    from .engines.registry import EngineSpec
 
 ENV_PREFIX = "OLLAMA_PROXY_"
 SETTINGS_FILE = "settings.json"
@@ -94,6 +97,15 @@ class ProxySettings:
         help="OpenAI-compatible servers to route to beside Ollama (llama.cpp's llama-server, "
         "LM Studio, vLLM): URL or name=URL, repeat the flag or separate with commas; their "
         "models are served in every dialect, the native API included",
+    )
+    engines: str = setting(
+        "",
+        flag="--engine",
+        repeatable=True,
+        default_text="(none)",
+        help="more engines as kind:name=URL (kinds: ollama, openai), options after ';': "
+        "key_env=VARIABLE (the API key's environment variable), connect_timeout, "
+        "read_timeout; e.g. openai:vllm=http://gpu:8000;key_env=VLLM_KEY (README, Engines)",
     )
     openai_api_key: str = setting(
         "",
@@ -303,10 +315,21 @@ class ProxySettings:
         return tuple(_named(item) for item in split_urls(self.openai_upstreams))
 
     @property
+    def engine_specs(self) -> tuple[EngineSpec, ...]:
+        """Every engine, in order: ``ollama_url``'s hosts, ``openai_upstreams``' servers
+        (both aliases for ``engines`` specs), then ``engines``; the first is the primary."""
+        from .engines.registry import EngineSpec, parse_spec
+
+        specs = [EngineSpec("ollama", "", url) for url in self.ollama_bases]
+        specs += [EngineSpec("openai", name, url) for name, url in self.openai_servers]
+        specs += [parse_spec(item) for item in self.engines.split(",") if item.strip()]
+        return tuple(specs)
+
+    @property
     def ollama_base(self) -> str:
         """The primary host (model management, /api/version, the tray's checks): the
         first Ollama host, or the first OpenAI-compatible server when there is none."""
-        return (self.ollama_bases or tuple(url for _, url in self.openai_servers))[0]
+        return self.engine_specs[0].url
 
     def to_json(self, *, redact: bool = False) -> dict[str, Any]:
         """The settings as JSON; ``redact`` hides secrets (for logs and displays)."""
@@ -380,17 +403,30 @@ def _check_ollama_url(url: str, setting_name: str = "ollama_url") -> None:
         raise SettingsError(f"{setting_name}: {url!r} has an invalid port") from None
 
 
+def _check_engines(s: ProxySettings) -> None:
+    from .engines.registry import SpecError
+
+    try:
+        urls = [spec.url for spec in s.engine_specs]
+    except SpecError as exc:
+        raise SettingsError(f"engines: {exc}") from None
+    if len(set(urls)) != len(urls):
+        raise SettingsError("engines: the same URL is listed twice (ollama_url, engines)")
+
+
 def validate(s: ProxySettings) -> None:
     if not s.host or any(ch.isspace() for ch in s.host):
         raise SettingsError(f"host: {s.host!r} is not a host name or address")
     for name, spec in SPECS.items():
         _check_spec(s, name, spec)
     urls = s.ollama_bases
-    if not urls and (split_urls(s.ollama_url) != (NO_OLLAMA,) or not s.openai_servers):
+    others = s.openai_servers or s.engines.strip()
+    if not urls and (split_urls(s.ollama_url) != (NO_OLLAMA,) or not others):
         raise SettingsError(
             "ollama_url: give at least one URL such as http://127.0.0.1:11434 (or none, "
-            "with at least one OpenAI-compatible server in openai_upstreams)"
+            "with at least one other engine in openai_upstreams or engines)"
         )
+    _check_engines(s)
     if len(set(urls)) != len(urls):
         raise SettingsError("ollama_url: the same URL is listed twice")
     for url in urls:

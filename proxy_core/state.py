@@ -10,14 +10,14 @@ from aiohttp import web
 
 from .access import Policy
 from .cache import CacheLayer
+from .engines.base import Engine
+from .engines.router import Router
 from .events import EventHub
 from .lanes import Lanes
 from .observe.recorder import MetricsRecorder
 from .observe.requests_log import RequestLog
 from .profiles import ProfileBook
-from .routing import Router
 from .settings import ProxySettings
-from .upstream import UpstreamClient
 
 if TYPE_CHECKING:  # guard.py and the dialects import this module
     from .dialects.response_store import ConversationStore
@@ -31,7 +31,7 @@ class ProxyState:
     handlers always see the current ones without restarting the server."""
 
     settings: ProxySettings
-    upstream: UpstreamClient
+    upstream: Engine
     cache: CacheLayer
     metrics: MetricsRecorder
     policy: Policy  # who may call (access.py, applied by guard.py); rebuilt on change

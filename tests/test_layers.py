@@ -14,13 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("proxy_core", "app")
 
 # The engines: talking to Ollama and OpenAI-compatible servers, choosing one.
-ENGINES = (
-    "proxy_core.upstream",
-    "proxy_core.upstream_pool",
-    "proxy_core.openai_upstream",
-    "proxy_core.routing",
-    "proxy_core.poller",
-)
+ENGINES = "proxy_core.engines"
 # The HTTP edge: the app, its middlewares and the admin routes.
 EDGE = ("proxy_core.app_factory", "proxy_core.middleware", "proxy_core.guard", "proxy_core.admin")
 DIALECTS = ("proxy_core.dialects.anthropic", "proxy_core.dialects.responses")
@@ -97,7 +91,7 @@ def test_the_graph_sees_the_source() -> None:
     [
         ("proxy_core", ("app", "PySide6", "qasync", "shiboken6")),  # the core has no GUI
         ("proxy_core.cache", ("proxy_core.dialects", "proxy_core.generation", *EDGE)),
-        (ENGINES, ("proxy_core.dialects", "proxy_core.generation", *EDGE)),
+        (ENGINES, ("proxy_core.dialects", "proxy_core.generation", "proxy_core.state", *EDGE)),
         ("proxy_core.generation", ("proxy_core.dialects", "proxy_core.tools", *EDGE)),
         ("proxy_core.tools", ("proxy_core.dialects", *EDGE)),
         ("proxy_core.observe", ("proxy_core.dialects", "proxy_core.generation", *EDGE)),

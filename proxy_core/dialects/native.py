@@ -14,6 +14,9 @@ from aiohttp import web
 
 from ..access import MANAGEMENT_PATHS
 from ..cache import RouteKind
+from ..engines.listings import UNION_PATHS, client_for_model, fetch_listing
+from ..engines.openai_compat import FIXED_CONTEXT_KEY
+from ..engines.pool import PoolReply
 from ..errors import UpstreamError
 from ..forwarding import encode_path, request_headers, response_headers, upstream_path
 from ..generation import (
@@ -26,9 +29,7 @@ from ..generation import (
     remembered_response,
     wants_stream,
 )
-from ..listings import UNION_PATHS, client_for_model, fetch_listing
 from ..ndjson import dumps, object_or_none
-from ..openai_upstream import FIXED_CONTEXT_KEY
 from ..render import native_body
 from ..slow_clients import iter_body, read_body
 from ..state import (
@@ -43,7 +44,6 @@ from ..state import (
     prepare_stream,
 )
 from ..tools.listing import with_agent_models
-from ..upstream_pool import PoolReply
 from .base import Dialect, Route
 from .shapes import native_error
 
@@ -175,7 +175,7 @@ async def passthrough(request: web.Request) -> web.StreamResponse:
     client = state.upstream
     if not state.router.single:  # several Ollama hosts (routing.py)
         if request.method == "GET" and path in UNION_PATHS:
-            status, listed_headers, listed = await fetch_listing(state, path)
+            status, listed_headers, listed = await fetch_listing(state.router, path)
             if path == "/api/tags" and status == 200:
                 listed = await _tags_seen(state, listed)
             return web.Response(
@@ -208,7 +208,7 @@ def _host_for(state: ProxyState, path: str, data: bytes | AsyncIterator[bytes] |
     body = parse_json_object(data) if isinstance(data, bytes) else None
     model = (body or {}).get("model") or (body or {}).get("name")
     if isinstance(model, str):
-        return client_for_model(state, model)
+        return client_for_model(state.router, model)
     return state.router.ollama_host().client
 
 

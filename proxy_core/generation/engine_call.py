@@ -12,12 +12,12 @@ from contextlib import asynccontextmanager
 import aiohttp
 
 from ..cache import RouteKind
+from ..engines.base import Engine
+from ..engines.pool import PoolReply
+from ..engines.router import NoUpstream
 from ..errors import UpstreamTimeout, UpstreamUnavailable
 from ..forwarding import response_headers
-from ..routing import NoUpstream
 from ..state import ProxyState
-from ..upstream import UpstreamClient
-from ..upstream_pool import PoolReply
 from .reply import BYPASS, PATHS, Facts, Reply
 
 
@@ -66,9 +66,7 @@ def _fetched(got: PoolReply, started: float, facts: Facts) -> Reply:
     )
 
 
-def _streamed(
-    client: UpstreamClient, resp: aiohttp.ClientResponse, started: float, facts: Facts
-) -> Reply:
+def _streamed(client: Engine, resp: aiohttp.ClientResponse, started: float, facts: Facts) -> Reply:
     return Reply(
         resp.status,
         response_headers(resp.headers),

@@ -21,11 +21,11 @@ from typing import Any, Protocol
 from ..cache import RouteKind, is_cacheable_request, parse_cache_control
 from ..cache.flight import Flight
 from ..clients import recognise
+from ..engines.router import conversation_key
 from ..events import ContextTruncated
 from ..forwarding import request_headers
 from ..ndjson import dumps
 from ..profiles import NO_PROFILE, Profile, apply_profile
-from ..routing import conversation_key
 from ..state import ProxyState
 from . import admission, engine_call
 from .admission import Lane

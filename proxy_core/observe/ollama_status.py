@@ -8,8 +8,8 @@ import json
 import time
 from typing import Any
 
+from ..engines.base import Engine
 from ..errors import UpstreamError
-from ..upstream import UpstreamClient
 
 CHECK_TIMEOUT = 3.0
 
@@ -34,7 +34,7 @@ class OllamaStatus:
     error: str | None = None
 
 
-async def _get_json(upstream: UpstreamClient, path: str) -> Any:
+async def _get_json(upstream: Engine, path: str) -> Any:
     resp = await upstream.fetch("GET", path)
     raw = await resp.read()
     if resp.status != 200:
@@ -67,7 +67,7 @@ def _installed(payload: Any) -> tuple[str, ...]:
     )
 
 
-async def check_ollama(upstream: UpstreamClient) -> OllamaStatus:
+async def check_ollama(upstream: Engine) -> OllamaStatus:
     """One round of /api/version, /api/ps and /api/tags; any failure means unreachable."""
     try:
         async with asyncio.timeout(CHECK_TIMEOUT):

@@ -18,8 +18,8 @@ from app.controller import AppController
 from app.presenter import STATE_TEXT, TrayState
 from app.settings_store import SettingsStore
 from proxy_core import ProxyService
+from proxy_core.engines.ollama import OllamaEngine
 from proxy_core.errors import PortInUse
-from proxy_core.service import _upstream
 from tests.conftest import make_settings
 from tests.fakes.ollama_sim import SIM_CONFIG, SIM_RECORDER, create_sim_app
 
@@ -222,9 +222,10 @@ def test_ollama_down_and_back_notify_and_change_the_icon(
             assert controller.settings_dialog is not None
             assert controller.settings_dialog.isVisible()
             controller.settings_dialog.reject()
-            sim_settings = controller.service.settings.replace(ollama_url=sim_url(sim))
             assert controller.service.state is not None
-            controller.service.state.upstream = _upstream(sim_settings)
+            controller.service.state.upstream = OllamaEngine(
+                sim_url(sim), connect_timeout=2, read_timeout=30, max_connections=4
+            )
             await controller.service.state.upstream.start()
             banner.retry.click()  # Ollama is there now: Retry hides the banner at once
             await until(lambda: not banner.isVisible())

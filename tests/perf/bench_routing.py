@@ -17,8 +17,8 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 
 from proxy_core import ProxyService, ProxySettings
-from proxy_core.routing import Router, conversation_key
-from proxy_core.upstream import UpstreamClient
+from proxy_core.engines.ollama import OllamaEngine
+from proxy_core.engines.router import Router, conversation_key
 from tests.fakes.ollama_sim import SIM_CONFIG, create_sim_app
 
 CONCURRENCY = 64
@@ -82,7 +82,7 @@ async def through_proxy(hosts: list[TestServer]) -> float:
 def decision_cost() -> float:
     """Microseconds per routing decision: two hosts, the model on both, a conversation."""
     clients = [
-        UpstreamClient(f"http://h{i}:11434", connect_timeout=1, read_timeout=1, max_connections=1)
+        OllamaEngine(f"http://h{i}:11434", connect_timeout=1, read_timeout=1, max_connections=1)
         for i in range(2)
     ]
     router = Router(clients)

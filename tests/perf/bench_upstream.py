@@ -11,7 +11,7 @@ import time
 import aiohttp
 import httpx
 
-from proxy_core.upstream_pool import LeanPool
+from proxy_core.engines.pool import LeanPool
 
 from .fast_upstream import start_fast
 from .harness import free_port, processes, wait_ready

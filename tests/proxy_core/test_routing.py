@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from proxy_core.routing import CLOSED, HALF_OPEN, OPEN, NoUpstream, Router, conversation_key
-from proxy_core.upstream import UpstreamClient
+from proxy_core.engines.ollama import OllamaEngine
+from proxy_core.engines.router import CLOSED, HALF_OPEN, OPEN, NoUpstream, Router, conversation_key
 from tests.fakes.clock import Clock
 
 
 def router(n: int = 2, clock: Clock | None = None) -> Router:
     clients = [
-        UpstreamClient(
-            f"http://host{i}:11434", connect_timeout=1, read_timeout=1, max_connections=4
-        )
+        OllamaEngine(f"http://host{i}:11434", connect_timeout=1, read_timeout=1, max_connections=4)
         for i in range(n)
     ]
     return Router(clients, breaker_failures=2, breaker_backoff=10.0, clock=clock or Clock())

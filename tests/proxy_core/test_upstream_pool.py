@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from proxy_core.engines.pool import LeanPool
 from proxy_core.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from proxy_core.upstream_pool import LeanPool
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"

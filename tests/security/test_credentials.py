@@ -16,7 +16,7 @@ from proxy_core.credentials import (
     redact_query,
     redact_url,
 )
-from proxy_core.upstream import map_error
+from proxy_core.engines.base import map_error
 from tests.conftest import Sim, make_settings
 
 SECRET = "sk-live-0123456789abcdef"

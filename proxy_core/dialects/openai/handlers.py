@@ -12,6 +12,7 @@ from aiohttp import web
 
 from ...cache import RouteKind, normalize_model
 from ...cache.answers import with_placeholders
+from ...engines.listings import fetch_listing
 from ...errors import BadRequest, ReplyError, UpstreamMalformed
 from ...generation import (
     TRUNCATED_HEADER,
@@ -20,7 +21,6 @@ from ...generation import (
     remember_answer,
     remembered_response,
 )
-from ...listings import fetch_listing
 from ...ndjson import dumps, loads, native_error_message
 from ...slow_clients import read_body
 from ...state import (
@@ -178,7 +178,7 @@ def _upstream_object(base_url: str, path: str, raw: bytes) -> dict[str, Any]:
 
 async def _tags(request: web.Request) -> list[dict[str, Any]]:
     state = request.app[STATE]
-    status, _, raw = await fetch_listing(state, "/api/tags")
+    status, _, raw = await fetch_listing(state.router, "/api/tags")
     if status != 200:
         raise ReplyError(status, native_error_message(status, raw))
     models = _upstream_object(state.upstream.base_url, "/api/tags", raw).get("models")

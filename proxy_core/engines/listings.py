@@ -1,5 +1,5 @@
 """Model listings (``/api/tags``, ``/api/ps``) and the host for a model-bearing request,
-whether there is one Ollama host or several (routing.py). Several hosts' listings are
+whether there is one engine or several (router.py). Several hosts' listings are
 their union: a model two hosts have is listed once (they serve the same name)."""
 
 from __future__ import annotations
@@ -8,27 +8,25 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import UpstreamError
-from .ndjson import dumps, loads
-from .routing import NoUpstream
-from .state import ProxyState
-from .upstream import UpstreamClient
+from ..errors import UpstreamError
+from ..ndjson import dumps, loads
+from .base import Engine
+from .router import NoUpstream, Router
 
 UNION_PATHS = ("/api/tags", "/api/ps")
 JSON_HEADERS: Mapping[str, str] = {"Content-Type": "application/json; charset=utf-8"}
 
 
-async def _get(client: UpstreamClient, path: str) -> tuple[int, Mapping[str, str], bytes]:
+async def _get(client: Engine, path: str) -> tuple[int, Mapping[str, str], bytes]:
     reply = await client.fetch("GET", path)
     return reply.status, reply.headers, await reply.read()
 
 
-async def fetch_listing(state: ProxyState, path: str) -> tuple[int, Mapping[str, str], bytes]:
+async def fetch_listing(router: Router, path: str) -> tuple[int, Mapping[str, str], bytes]:
     """(status, headers, body) of a listing: the host's own, or the union of all usable
     hosts (the first failure is raised when none answers)."""
-    router = state.router
     if router.single:
-        return await _get(state.upstream, path)
+        return await _get(router.primary.client, path)
     now = router.clock()
     backends = [b for b in router.backends if router.usable(b, now)] or router.backends
     results = await asyncio.gather(
@@ -72,12 +70,11 @@ async def fetch_listing(state: ProxyState, path: str) -> tuple[int, Mapping[str,
     return 200, JSON_HEADERS, dumps({"models": models})
 
 
-def client_for_model(state: ProxyState, model: object) -> UpstreamClient:
+def client_for_model(router: Router, model: object) -> Engine:
     """The host a request about ``model`` goes to (``/api/show``, capabilities)."""
-    router = state.router
     if router.single or not isinstance(model, str):
-        return state.upstream
+        return router.primary.client
     try:
         return router.pick(model).client
     except NoUpstream:
-        return state.upstream  # its error will say what is wrong
+        return router.primary.client  # its error will say what is wrong

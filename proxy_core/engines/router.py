@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from .cache.keys import normalize_model
-from .credentials import redact_url
-from .errors import UpstreamUnavailable
-from .upstream import UpstreamClient
+from ..cache.keys import normalize_model
+from ..credentials import redact_url
+from ..errors import UpstreamUnavailable
+from .base import Engine
 
 STICKY_CONVERSATIONS = 4096  # remembered conversation -> host pairs (oldest dropped first)
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
@@ -32,7 +32,7 @@ CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
 class Backend:
     """One Ollama host and what the router knows of it."""
 
-    client: UpstreamClient
+    client: Engine
     healthy: bool = True  # until a poll or a request says otherwise
     models: frozenset[str] = frozenset()  # normalized names; empty: not polled yet
     loaded: frozenset[str] = frozenset()
@@ -62,7 +62,7 @@ class NoUpstream(UpstreamUnavailable):
 class Router:
     def __init__(
         self,
-        clients: Sequence[UpstreamClient],
+        clients: Sequence[Engine],
         *,
         breaker_failures: int = 3,
         breaker_backoff: float = 10.0,

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from .credentials import redact_url
-from .observe.ollama_status import check_ollama
-from .routing import Backend, Router
+from ..credentials import redact_url
+from ..observe.ollama_status import check_ollama
+from .router import Backend, Router
 
 log = logging.getLogger(__name__)
 

@@ -16,15 +16,14 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any
 
 import aiohttp
 from multidict import CIMultiDict
 
-from .errors import ProxyError
-from .ndjson import dumps, loads
-from .upstream import UpstreamClient, map_error
-from .upstream_pool import PoolReply
+from ..ndjson import dumps, loads
+from .base import Engine
+from .pool import PoolReply
 
 JSON = "application/json; charset=utf-8"
 NDJSON = "application/x-ndjson"
@@ -188,36 +187,46 @@ def chat_answer(answer: Mapping[str, Any], model: str, seconds: float) -> dict[s
     }
 
 
-class OpenAICompatClient(UpstreamClient):
+class OpenAICompatEngine(Engine):
     """``base_url`` is the server's root (``/v1`` is added); ``prefix`` (``name/``) is how
-    its models are listed when another upstream serves the same name."""
+    its models are listed when another engine serves the same name."""
 
+    kind = "openai"
     translating = True
 
     def __init__(
         self,
         base_url: str,
         *,
-        api_key: str = "",
-        prefix: str = "",
         connect_timeout: float,
         read_timeout: float,
         max_connections: int,
+        authorization: str = "",
+        name: str = "",
+        prefix: str = "",
     ) -> None:
-        root = base_url.rstrip("/").removesuffix("/v1")
         super().__init__(
-            root,
+            base_url.rstrip("/").removesuffix("/v1"),
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             max_connections=max_connections,
-            authorization=f"Bearer {api_key}" if api_key else "",
+            authorization=authorization,
+            name=name,
+            prefix=prefix,
         )
-        self.prefix = prefix
         self.has_infill: bool | None = None  # llama-server's /infill; learnt on first use
         # The context the server runs with (llama-server's /props); None elsewhere. The
         # server fixes it at start: a request's num_ctx cannot change it.
         self.context: int | None = None
         self._infill_models: dict[str, bool] = {}  # model -> it can fill in the middle
+
+    @property
+    def who(self) -> str:
+        return (
+            f"the OpenAI-compatible server {self.name!r}"
+            if self.name
+            else ("the OpenAI-compatible server")
+        )
 
     def _model(self, body: Mapping[str, Any]) -> str:
         model = str(body.get("model") or "")
@@ -230,14 +239,14 @@ class OpenAICompatClient(UpstreamClient):
                 raw = await resp.read()
                 return resp.status, _parse(raw)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise map_error(exc, self.base_url) from exc
+            raise self.map_error(exc) from exc
 
     async def _get(self, path: str) -> tuple[int, Any]:
         try:
             async with self.session.get(self.base_url + path) as resp:
                 return resp.status, _parse(await resp.read())
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise map_error(exc, self.base_url) from exc
+            raise self.map_error(exc) from exc
 
     async def _stream(
         self,
@@ -252,7 +261,7 @@ class OpenAICompatClient(UpstreamClient):
         try:
             resp = await self.session.post(self.base_url + path, json=request)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise map_error(exc, self.base_url) from exc
+            raise self.map_error(exc) from exc
         if resp.status != 200:
             raw = await resp.read()
             resp.release()
@@ -289,18 +298,6 @@ class OpenAICompatClient(UpstreamClient):
         if method == "POST" and path in ("/api/embed", "/api/embeddings"):
             return await self._embed(body, legacy=path == "/api/embeddings")
         return _error(404, f"{path} is not available from an OpenAI-compatible server")
-
-    def request(
-        self,
-        method: str,
-        path_qs: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        data: bytes | AsyncIterator[bytes] | None = None,
-    ) -> NoReturn:
-        """Uploads and blobs are Ollama's own, with no OpenAI counterpart (the rest goes
-        through fetch(): ``translating``)."""
-        raise ProxyError(f"{path_qs} is not available from an OpenAI-compatible server")
 
     # routes -------------------------------------------------------------------------------
     async def _fills_in(self, model: str) -> bool:
@@ -439,7 +436,7 @@ class OpenAICompatClient(UpstreamClient):
                             piece["thinking"] = thinking
                         yield _line(model, {"message": piece, "done": False})
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise map_error(exc, self.base_url) from exc
+            raise self.map_error(exc) from exc
         message: dict[str, Any] = {"role": "assistant", "content": ""}
         if calls:
             message["tool_calls"] = _native_calls([{"function": calls[i]} for i in sorted(calls)])
@@ -536,7 +533,7 @@ class OpenAICompatClient(UpstreamClient):
                     if choice.get("text"):
                         yield _line(model, {"response": choice["text"], "done": False})
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise map_error(exc, self.base_url) from exc
+            raise self.map_error(exc) from exc
         counts = _counts(usage, time.perf_counter() - started)
         yield _line(
             model,

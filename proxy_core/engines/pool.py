@@ -31,8 +31,8 @@ import httptools
 from multidict import CIMultiDict
 from yarl import URL
 
-from .credentials import redact_url
-from .errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from ..credentials import redact_url
+from ..errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 
 IDLE_SECONDS = 30.0  # an idle connection older than this is closed instead of reused
 WHOLE_LIMIT = 1 << 20  # a reply framed by Content-Length up to this size is read whole
