@@ -1,190 +1,41 @@
-"""An OpenAI-compatible server as an upstream (``openai_upstreams``: llama.cpp's
-``llama-server``, LM Studio, vLLM), speaking Ollama's native API to the rest of the proxy.
-
-Everything in the proxy works in native form (generation.py, the cache, every dialect),
-so this client translates at the edge: a native request becomes the server's OpenAI
-request, its answer becomes the native reply Ollama would have sent (NDJSON lines for a
-stream, one object otherwise). Chat (with tools, images, JSON format), generate
-(fill-in-the-middle through llama-server's ``/infill`` where the server has it, else the
-completions ``suffix``), embed, and the listings (``/v1/models`` as ``/api/tags``,
-``/api/show`` with what the server reports). Anything else is a clear 404.
-"""
+"""An OpenAI-compatible server as an engine (llama-server, LM Studio, vLLM) speaking
+Ollama's native API to the rest of the proxy: each native request becomes the server's
+OpenAI request and its answer the reply Ollama would have sent (openai_wire.py maps
+both). Chat (tools, images, format), generate (fill in the middle through llama-server's
+``/infill`` where it has it, else the completions ``suffix``), embed, the listings and
+``/api/show`` with what the server reports; anything else is a clear 404."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
-from multidict import CIMultiDict
 
 from ..ndjson import dumps, loads
 from .base import Engine
+from .openai_wire import (
+    FINISH,
+    FIXED_CONTEXT_KEY,
+    JSON,
+    NDJSON,
+    TranslatedReply,
+    chat_answer,
+    chat_request,
+    copy_options,
+    error_message,
+    error_reply,
+    native_calls,
+    native_line,
+    native_model,
+    now_iso,
+    parse_json,
+    refused_reply,
+    sse_events,
+    usage_counts,
+)
 from .pool import PoolReply
-
-JSON = "application/json; charset=utf-8"
-NDJSON = "application/x-ndjson"
-OPTIONS = {  # native options -> OpenAI request fields
-    "temperature": "temperature",
-    "top_p": "top_p",
-    "seed": "seed",
-    "stop": "stop",
-    "num_predict": "max_tokens",
-    "presence_penalty": "presence_penalty",
-    "frequency_penalty": "frequency_penalty",
-}
-# In /api/show's model_info: the context is the server's, which no num_ctx changes.
-FIXED_CONTEXT_KEY = "ollama_tray_proxy.context_fixed_by_server"
-FINISH = {"stop": "stop", "length": "length", "tool_calls": "stop", "content_filter": "stop"}
-
-
-class TranslatedReply(PoolReply):
-    """A native reply made from the server's answer: ``body`` whole, or ``source``
-    yielding NDJSON lines as the server streams (``release`` closes its response)."""
-
-    __slots__ = ("_source", "_close")
-
-    def __init__(
-        self,
-        status: int,
-        content_type: str,
-        body: bytes | None,
-        source: AsyncIterator[bytes] | None = None,
-        close: Any = None,
-    ) -> None:
-        super().__init__(status, CIMultiDict({"Content-Type": content_type}), body, None)
-        self._source = source
-        self._close = close
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        if self.body is not None:
-            yield self.body
-            return
-        assert self._source is not None
-        async for chunk in self._source:
-            yield chunk
-
-    def release(self) -> None:
-        if self._close is not None:
-            self._close()
-            self._close = None
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _error(status: int, message: str) -> TranslatedReply:
-    return TranslatedReply(status, JSON, dumps({"error": message}))
-
-
-def _refused(status: int, answer: Any) -> TranslatedReply:
-    """The server's error as Ollama's; an answer that is not what was asked for (a 2xx
-    that is no JSON object) is a 502."""
-    return _error(status if status >= 400 else 502, _message_of(answer, status))
-
-
-def _options(body: Mapping[str, Any], out: dict[str, Any]) -> None:
-    options = body.get("options")
-    if isinstance(options, dict):
-        for native, openai in OPTIONS.items():
-            if native in options:
-                out[openai] = options[native]
-
-
-def chat_request(body: Mapping[str, Any], model: str) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "model": model,
-        "messages": [_message(m) for m in body.get("messages") or [] if isinstance(m, dict)],
-        "stream": body.get("stream", True) is not False,
-    }
-    if out["stream"]:
-        out["stream_options"] = {"include_usage": True}
-    _options(body, out)
-    if body.get("tools"):
-        out["tools"] = body["tools"]  # native tools are OpenAI-shaped already
-    fmt = body.get("format")
-    if fmt == "json":
-        out["response_format"] = {"type": "json_object"}
-    elif isinstance(fmt, dict):
-        out["response_format"] = {
-            "type": "json_schema",
-            "json_schema": {"name": "output", "schema": fmt},
-        }
-    return out
-
-
-def _message(message: Mapping[str, Any]) -> dict[str, Any]:
-    role = message.get("role", "user")
-    out: dict[str, Any] = {"role": role, "content": message.get("content") or ""}
-    images = message.get("images")
-    if images:
-        parts: list[dict[str, Any]] = [{"type": "text", "text": out["content"]}]
-        for image in images:
-            url = image if str(image).startswith("data:") else f"data:image/png;base64,{image}"
-            parts.append({"type": "image_url", "image_url": {"url": url}})
-        out["content"] = parts
-    calls = message.get("tool_calls")
-    if calls:
-        out["tool_calls"] = [
-            {
-                "id": call.get("id") or f"call_{n}",
-                "type": "function",
-                "function": {
-                    "name": call.get("function", {}).get("name", ""),
-                    "arguments": json.dumps(call.get("function", {}).get("arguments") or {}),
-                },
-            }
-            for n, call in enumerate(calls)
-            if isinstance(call, dict)
-        ]
-    if role == "tool":
-        out["tool_call_id"] = message.get("tool_call_id") or "call_0"
-    return out
-
-
-def _native_calls(calls: Any) -> list[dict[str, Any]]:
-    out = []
-    for call in calls or []:
-        function = call.get("function") or {}
-        try:
-            arguments = json.loads(function.get("arguments") or "{}")
-        except ValueError:
-            arguments = {}
-        out.append({"function": {"name": function.get("name", ""), "arguments": arguments}})
-    return out
-
-
-def _counts(usage: Any, seconds: float) -> dict[str, Any]:
-    usage = usage if isinstance(usage, dict) else {}
-    nanos = int(seconds * 1e9)
-    return {
-        "total_duration": nanos,
-        "prompt_eval_count": usage.get("prompt_tokens", 0),
-        "eval_count": usage.get("completion_tokens", 0),
-        "eval_duration": nanos,
-    }
-
-
-def chat_answer(answer: Mapping[str, Any], model: str, seconds: float) -> dict[str, Any]:
-    choice = (answer.get("choices") or [{}])[0]
-    message = choice.get("message") or {}
-    native: dict[str, Any] = {"role": "assistant", "content": message.get("content") or ""}
-    if message.get("reasoning_content"):
-        native["thinking"] = message["reasoning_content"]
-    if message.get("tool_calls"):
-        native["tool_calls"] = _native_calls(message["tool_calls"])
-    return {
-        "model": model,
-        "created_at": _now(),
-        "message": native,
-        "done": True,
-        "done_reason": FINISH.get(choice.get("finish_reason") or "stop", "stop"),
-        **_counts(answer.get("usage"), seconds),
-    }
 
 
 class OpenAICompatEngine(Engine):
@@ -237,14 +88,14 @@ class OpenAICompatEngine(Engine):
         try:
             async with self.session.post(self.base_url + path, json=payload) as resp:
                 raw = await resp.read()
-                return resp.status, _parse(raw)
+                return resp.status, parse_json(raw)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise self.map_error(exc) from exc
 
     async def _get(self, path: str) -> tuple[int, Any]:
         try:
             async with self.session.get(self.base_url + path) as resp:
-                return resp.status, _parse(await resp.read())
+                return resp.status, parse_json(await resp.read())
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise self.map_error(exc) from exc
 
@@ -265,7 +116,7 @@ class OpenAICompatEngine(Engine):
         if resp.status != 200:
             raw = await resp.read()
             resp.release()
-            return _error(resp.status, _message_of(_parse(raw), resp.status))
+            return error_reply(resp.status, error_message(parse_json(raw), resp.status))
         return TranslatedReply(200, NDJSON, None, lines(resp, model, started), resp.close)
 
     # UpstreamClient's interface, in native form ---------------------------------------------
@@ -277,9 +128,9 @@ class OpenAICompatEngine(Engine):
         data: bytes | None = None,
     ) -> PoolReply:
         path = path_qs.split("?", 1)[0]
-        body = _parse(data) if data else {}
+        body = parse_json(data) if data else {}
         if not isinstance(body, dict):
-            return _error(400, "the request body must be a JSON object")
+            return error_reply(400, "the request body must be a JSON object")
         started = time.perf_counter()
         if method in ("GET", "HEAD") and path == "/":  # how Ollama's clients probe a host
             return TranslatedReply(200, "text/plain; charset=utf-8", b"Ollama is running")
@@ -297,7 +148,7 @@ class OpenAICompatEngine(Engine):
             return await self._generate(body, started)
         if method == "POST" and path in ("/api/embed", "/api/embeddings"):
             return await self._embed(body, legacy=path == "/api/embeddings")
-        return _error(404, f"{path} is not available from an OpenAI-compatible server")
+        return error_reply(404, f"{path} is not available from an OpenAI-compatible server")
 
     # routes -------------------------------------------------------------------------------
     async def _fills_in(self, model: str) -> bool:
@@ -325,29 +176,13 @@ class OpenAICompatEngine(Engine):
     async def _tags(self) -> TranslatedReply:
         status, listed = await self._get("/v1/models")
         if status != 200 or not isinstance(listed, dict):
-            return _refused(status, listed)
+            return refused_reply(status, listed)
         await self._learn_context()
-        models = []
-        for entry in listed.get("data") or []:
-            if not isinstance(entry, dict) or not entry.get("id"):
-                continue
-            created = entry.get("created")
-            when = (
-                datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-                if isinstance(created, int | float)
-                else _now()
-            )
-            models.append(
-                {
-                    "name": entry["id"],
-                    "model": entry["id"],
-                    "modified_at": when,
-                    "size": 0,
-                    "digest": "",
-                    "details": {"format": "", "family": "", "parameter_size": ""},
-                    **({"context_length": self.context} if self.context else {}),
-                }
-            )
+        models = [
+            native_model(entry, self.context)
+            for entry in listed.get("data") or []
+            if isinstance(entry, dict) and entry.get("id")
+        ]
         return TranslatedReply(200, JSON, dumps({"models": models}))
 
     async def _loaded(self) -> TranslatedReply:
@@ -369,7 +204,7 @@ class OpenAICompatEngine(Engine):
         status, listed = await self._get("/v1/models")
         ids = {m.get("id") for m in (listed or {}).get("data") or [] if isinstance(m, dict)}
         if status != 200 or model not in ids:
-            return _error(404, f"model '{model}' not found")
+            return error_reply(404, f"model '{model}' not found")
         capabilities = ["completion"]
         fills_in = await self._fills_in(model)  # learns has_infill too (404: no /infill)
         if self.has_infill is not False and fills_in:
@@ -404,7 +239,7 @@ class OpenAICompatEngine(Engine):
         if not request["stream"]:
             status, answer = await self._post("/v1/chat/completions", request)
             if status != 200 or not isinstance(answer, dict):
-                return _refused(status, answer)
+                return refused_reply(status, answer)
             native = chat_answer(answer, model, time.perf_counter() - started)
             return TranslatedReply(200, JSON, dumps(native))
         return await self._stream("/v1/chat/completions", request, self._chat_lines, model, started)
@@ -418,7 +253,7 @@ class OpenAICompatEngine(Engine):
         finish = "stop"
         usage: Any = None
         try:
-            async for chunk in _events(resp):
+            async for chunk in sse_events(resp):
                 usage = chunk.get("usage") or usage
                 for choice in chunk.get("choices") or []:
                     delta = choice.get("delta") or {}
@@ -434,21 +269,21 @@ class OpenAICompatEngine(Engine):
                         piece: dict[str, Any] = {"role": "assistant", "content": text}
                         if thinking:
                             piece["thinking"] = thinking
-                        yield _line(model, {"message": piece, "done": False})
+                        yield native_line(model, {"message": piece, "done": False})
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise self.map_error(exc) from exc
         message: dict[str, Any] = {"role": "assistant", "content": ""}
         if calls:
-            message["tool_calls"] = _native_calls([{"function": calls[i]} for i in sorted(calls)])
-            yield _line(model, {"message": message, "done": False})
+            message["tool_calls"] = native_calls([{"function": calls[i]} for i in sorted(calls)])
+            yield native_line(model, {"message": message, "done": False})
             message = {"role": "assistant", "content": ""}
         final = {
             "model": model,
-            "created_at": _now(),
+            "created_at": now_iso(),
             "message": message,
             "done": True,
             "done_reason": FINISH.get(finish, "stop"),
-            **_counts(usage, time.perf_counter() - started),
+            **usage_counts(usage, time.perf_counter() - started),
         }
         yield dumps(final) + b"\n"
 
@@ -471,11 +306,11 @@ class OpenAICompatEngine(Engine):
             if status == 404:
                 self.has_infill = False  # not llama-server: the completions suffix below
             elif status != 200 or not isinstance(answer, dict):
-                return _refused(status, answer)
+                return refused_reply(status, answer)
             else:
                 self.has_infill = True
                 text = str(answer.get("content") or "")
-                counts = _counts(
+                counts = usage_counts(
                     {
                         "prompt_tokens": answer.get("tokens_evaluated", 0),
                         "completion_tokens": answer.get("tokens_predicted", 0),
@@ -487,19 +322,19 @@ class OpenAICompatEngine(Engine):
             request: dict[str, Any] = {"model": self._model(body), "prompt": prompt}
             if suffix:
                 request["suffix"] = suffix
-            _options(body, request)
+            copy_options(body, request)
             if streamed:  # token by token, as the server streams them
                 return await self._streamed_completion(request, model, started)
             status, answer = await self._post("/v1/completions", request)
             if status != 200 or not isinstance(answer, dict):
-                return _refused(status, answer)
+                return refused_reply(status, answer)
             choice = (answer.get("choices") or [{}])[0]
             text = str(choice.get("text") or "")
             finish = FINISH.get(choice.get("finish_reason") or "stop", "stop")
-            counts = _counts(answer.get("usage"), time.perf_counter() - started)
+            counts = usage_counts(answer.get("usage"), time.perf_counter() - started)
         done = {
             "model": model,
-            "created_at": _now(),
+            "created_at": now_iso(),
             "response": "",
             "done": True,
             "done_reason": finish,
@@ -508,7 +343,7 @@ class OpenAICompatEngine(Engine):
         if not streamed:
             return TranslatedReply(200, JSON, dumps({**done, "response": text}))
         # /infill answered whole: one streamed line, then the done line (Ollama's shape).
-        first = {"model": model, "created_at": _now(), "response": text, "done": False}
+        first = {"model": model, "created_at": now_iso(), "response": text, "done": False}
         return TranslatedReply(200, NDJSON, dumps(first) + b"\n" + dumps(done) + b"\n")
 
     async def _streamed_completion(
@@ -526,16 +361,16 @@ class OpenAICompatEngine(Engine):
         usage: Any = None
         finish = "stop"
         try:
-            async for chunk in _events(resp):
+            async for chunk in sse_events(resp):
                 usage = chunk.get("usage") or usage
                 for choice in chunk.get("choices") or []:
                     finish = choice.get("finish_reason") or finish
                     if choice.get("text"):
-                        yield _line(model, {"response": choice["text"], "done": False})
+                        yield native_line(model, {"response": choice["text"], "done": False})
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise self.map_error(exc) from exc
-        counts = _counts(usage, time.perf_counter() - started)
-        yield _line(
+        counts = usage_counts(usage, time.perf_counter() - started)
+        yield native_line(
             model,
             {"response": "", "done": True, "done_reason": FINISH.get(finish, "stop"), **counts},
         )
@@ -547,7 +382,7 @@ class OpenAICompatEngine(Engine):
             "/v1/embeddings", {"model": self._model(body), "input": given}
         )
         if status != 200 or not isinstance(answer, dict):
-            return _refused(status, answer)
+            return refused_reply(status, answer)
         vectors = [d.get("embedding") for d in answer.get("data") or [] if isinstance(d, dict)]
         if legacy:
             return TranslatedReply(200, JSON, dumps({"embedding": vectors[0] if vectors else []}))
@@ -563,39 +398,3 @@ class OpenAICompatEngine(Engine):
                 }
             ),
         )
-
-
-async def _events(resp: aiohttp.ClientResponse) -> AsyncIterator[dict[str, Any]]:
-    """The JSON objects of a server-sent-events reply, until ``data: [DONE]``."""
-    async for raw in resp.content:
-        line = raw.strip()
-        if not line.startswith(b"data:"):
-            continue
-        data = line[5:].strip()
-        if data == b"[DONE]":
-            return
-        chunk = _parse(data)
-        if isinstance(chunk, dict):
-            yield chunk
-
-
-def _line(model: str, fields: Mapping[str, Any]) -> bytes:
-    return dumps({"model": model, "created_at": _now(), **fields}) + b"\n"
-
-
-def _parse(raw: bytes) -> Any:
-    try:
-        return loads(raw)
-    except ValueError:
-        return None
-
-
-def _message_of(answer: Any, status: int) -> str:
-    """The server's error message (OpenAI's ``{"error": {"message"}}`` or a string)."""
-    if isinstance(answer, dict):
-        error = answer.get("error")
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])
-        if isinstance(error, str):
-            return error
-    return f"the OpenAI-compatible server answered {status}"

@@ -10,15 +10,15 @@ import bisect
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.registry import Collector
+from prometheus_client.core import GaugeMetricFamily
 
 from ..cache.keys import normalize_model
 from ..cache.store import CacheStats
+from .exposition import CacheCollector, HardwareCollector, LaneCollector, RouterCollector
 from .families import ScrapeCollector, ScrapedCounter, ScrapedHistogram
 from .hardware import HardwareSample
 from .model_stats import ModelCounts, ModelStats
@@ -26,25 +26,9 @@ from .ollama_status import OllamaStatus
 
 # Resolves sub-millisecond cache hits and multi-minute generations.
 LATENCY_BUCKETS: tuple[float, ...] = (
-    0.0005,
-    0.001,
-    0.0025,
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    0.5,
-    1.0,
-    2.5,
-    5.0,
-    10.0,
-    30.0,
-    60.0,
-    120.0,
-    300.0,
-)
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+)  # fmt: skip
 OTHER_MODEL = "other"
 _STATUS_CLASS = {n: f"{n}xx" for n in range(1, 6)}
 
@@ -84,183 +68,6 @@ class MetricsSnapshot:
     ttft_sum: float = 0.0
     # Per Ollama host: (url, usable, breaker state, in flight, routed) (routing.py)
     upstreams: tuple[tuple[str, bool, str, int, int], ...] = ()
-
-
-class _CacheCollector(Collector):
-    def __init__(self, stats: Callable[[], CacheStats], volume: Callable[[], tuple[int, int]]):
-        self._stats = stats
-        self._volume = volume
-
-    def collect(self) -> Iterator[Any]:
-        stats = self._stats()
-        requests = CounterMetricFamily(
-            "proxy_cache_requests", "Cache lookups by result", labels=["result"]
-        )
-        requests.add_metric(["hit"], stats.hits)
-        requests.add_metric(["miss"], stats.misses)
-        requests.add_metric(["bypass"], stats.bypasses)
-        yield requests
-        yield CounterMetricFamily(
-            "proxy_cache_time_saved_seconds", "Upstream time saved by hits", value=stats.time_saved
-        )
-        yield CounterMetricFamily("proxy_cache_writes", "Entries written", value=stats.writes)
-        yield CounterMetricFamily("proxy_cache_errors", "Cache failures", value=stats.errors)
-        yield CounterMetricFamily(
-            "proxy_cache_evictions", "Entries evicted by the size limit", value=stats.evictions
-        )
-        yield CounterMetricFamily(
-            "proxy_cache_expirations",
-            "Entries removed when their TTL ran out",
-            value=stats.expirations,
-        )
-        entries, size = self._volume()
-        yield GaugeMetricFamily("proxy_cache_entries", "Entries in the cache", value=entries)
-        yield GaugeMetricFamily("proxy_cache_bytes", "Bytes on disk", value=size)
-
-
-class _HardwareCollector(Collector):
-    """Gauges from the monitor's last sample; nothing when there is none yet."""
-
-    def __init__(self, recorder: MetricsRecorder) -> None:
-        self._recorder = recorder
-
-    def collect(self) -> Iterator[Any]:
-        sample = self._recorder.hardware
-        if sample is not None:
-            yield from hardware_families(sample)
-        status = self._recorder.ollama
-        if status is not None:
-            yield GaugeMetricFamily(
-                "proxy_ollama_up", "Ollama answered the last check", value=int(status.reachable)
-            )
-            yield GaugeMetricFamily(
-                "proxy_ollama_models_loaded",
-                "Models Ollama holds in memory",
-                value=len(status.loaded),
-            )
-
-
-def hardware_families(sample: HardwareSample) -> Iterator[Any]:
-    cpu = GaugeMetricFamily("proxy_host_cpu_percent", "CPU use of the whole machine")
-    cpu.add_metric([], sample.cpu_percent)
-    yield cpu
-    memory = GaugeMetricFamily("proxy_host_memory_bytes", "RAM and swap", labels=["kind"])
-    for kind, value in (
-        ("total", sample.ram_total),
-        ("used", sample.ram_used),
-        ("available", sample.ram_available),
-        ("swap_total", sample.swap_total),
-        ("swap_used", sample.swap_used),
-    ):
-        memory.add_metric([kind], value)
-    yield memory
-    if sample.net_rx_mbps is not None and sample.net_tx_mbps is not None:
-        net = GaugeMetricFamily(
-            "proxy_host_network_mbps", "Network throughput", labels=["direction"]
-        )
-        net.add_metric(["receive"], sample.net_rx_mbps)
-        net.add_metric(["transmit"], sample.net_tx_mbps)
-        yield net
-    processes = [("proxy", sample.proxy), ("ollama", sample.ollama)]
-    cpu_proc = GaugeMetricFamily(
-        "proxy_process_cpu_percent", "CPU of one core used", labels=["process"]
-    )
-    rss = GaugeMetricFamily("proxy_process_rss_bytes", "Resident memory", labels=["process"])
-    for name, usage in processes:
-        if usage.cpu_percent is not None and usage.rss is not None:
-            cpu_proc.add_metric([name], usage.cpu_percent)
-            rss.add_metric([name], usage.rss)
-    yield cpu_proc
-    yield rss
-    if sample.gpus:
-        util = GaugeMetricFamily("proxy_gpu_utilization_percent", "GPU use", labels=["gpu"])
-        mem = GaugeMetricFamily("proxy_gpu_memory_used_bytes", "GPU memory used", labels=["gpu"])
-        for index, gpu in enumerate(sample.gpus):
-            util.add_metric([str(index)], gpu.utilization_percent)
-            mem.add_metric([str(index)], gpu.memory_used)
-        yield util
-        yield mem
-    verdict = GaugeMetricFamily(
-        "proxy_spec_verdict",
-        "Machine vs the recommended specs: -1 unknown, 0 below minimum, 1 meets minimum, 2 optimal",
-        labels=["item"],
-    )
-    for item in sample.assessment.items:
-        verdict.add_metric([item.requirement.item], int(item.verdict))
-    verdict.add_metric(["overall"], int(sample.assessment.overall))
-    yield verdict
-    if sample.assessment.ram_headroom is not None:
-        yield GaugeMetricFamily(
-            "proxy_spec_ram_headroom_bytes",
-            "Available RAM above the 8 GB minimum (negative: short of it)",
-            value=sample.assessment.ram_headroom,
-        )
-
-
-class _LaneCollector:
-    def __init__(
-        self,
-        recorder: MetricsRecorder,
-        depth: Callable[[], dict[str, tuple[int, int]]],
-        superseded: Callable[[], int],
-    ) -> None:
-        self._recorder = recorder
-        self._depth = depth
-        self._superseded = superseded
-
-    def collect(self) -> Iterator[Any]:
-        running = GaugeMetricFamily(
-            "proxy_generations_running", "Generations sent to Ollama, by model", labels=["model"]
-        )
-        waiting = GaugeMetricFamily(
-            "proxy_generations_waiting",
-            "Generations waiting in the proxy, by model",
-            labels=["model"],
-        )
-        by_label: dict[str, tuple[int, int]] = {}
-        for model, (run, wait) in self._depth().items():
-            label = self._recorder.model_label(model)
-            old = by_label.get(label, (0, 0))
-            by_label[label] = (old[0] + run, old[1] + wait)
-        for label, (run, wait) in by_label.items():
-            running.add_metric([label], run)
-            waiting.add_metric([label], wait)
-        yield running
-        yield waiting
-        yield CounterMetricFamily(
-            "proxy_autocomplete_superseded",
-            "Waiting autocomplete requests dropped for a newer one from the same client",
-            value=self._superseded(),
-        )
-
-
-class _RouterCollector(Collector):
-    def __init__(self, rows: Callable[[], list[tuple[str, bool, str, int, int]]]) -> None:
-        self._rows = rows
-
-    def collect(self) -> Iterator[Any]:
-        up = GaugeMetricFamily(
-            "proxy_upstream_up",
-            "The Ollama host takes requests (healthy, breaker not open)",
-            labels=["upstream"],
-        )
-        breaker = GaugeMetricFamily(
-            "proxy_upstream_breaker_open",
-            "Circuit breaker: 0 closed, 1 open (skipped), 0.5 half-open (one trial)",
-            labels=["upstream"],
-        )
-        in_flight = GaugeMetricFamily(
-            "proxy_upstream_in_flight", "Requests at the host now", labels=["upstream"]
-        )
-        routed = CounterMetricFamily(
-            "proxy_upstream_routed", "Requests sent to the host", labels=["upstream"]
-        )
-        for url, usable, state, flying, sent in self._rows():
-            up.add_metric([url], int(usable))
-            breaker.add_metric([url], {"closed": 0.0, "open": 1.0}.get(state, 0.5))
-            in_flight.add_metric([url], flying)
-            routed.add_metric([url], sent)
-        yield from (up, breaker, in_flight, routed)
 
 
 class MetricsRecorder:
@@ -357,7 +164,7 @@ class MetricsRecorder:
         self.hardware: HardwareSample | None = None
         self.ollama: OllamaStatus | None = None
         self.cache_volume: tuple[int, int] = (0, 0)
-        self.registry.register(_HardwareCollector(self))
+        self.registry.register(HardwareCollector(lambda: (self.hardware, self.ollama)))
         scraped = (
             self.request_duration,
             self.upstream_ttfb,
@@ -379,7 +186,7 @@ class MetricsRecorder:
         self, stats: Callable[[], CacheStats], volume: Callable[[], tuple[int, int]]
     ) -> None:
         self._cache_stats = stats
-        self.registry.register(_CacheCollector(stats, volume))
+        self.registry.register(CacheCollector(stats, volume))
 
     def set_known_models(self, names: Iterable[str]) -> None:
         self.known_models = frozenset(normalize_model(name) for name in names)
@@ -452,14 +259,14 @@ class MetricsRecorder:
         """Per-host health, breaker, in-flight and routed counts, read at scrape time and by
         the snapshot (routing.Router.rows)."""
         self._router_rows = rows
-        self.registry.register(_RouterCollector(rows))
+        self.registry.register(RouterCollector(rows))
 
     def attach_lanes(
         self, depth: Callable[[], dict[str, tuple[int, int]]], superseded: Callable[[], int]
     ) -> None:
         """Queue depth and superseded autocompletes, read at scrape time (lanes.py)."""
         self._lane_depth = depth
-        self.registry.register(_LaneCollector(self, depth, superseded))
+        self.registry.register(LaneCollector(self.model_label, depth, superseded))
 
     def loaded_context(self, model: str) -> int | None:
         """The context a loaded model runs with, from the monitor's last /api/ps."""

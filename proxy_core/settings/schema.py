@@ -1,72 +1,34 @@
-"""One settings model for headless mode and the tray app.
-
-Sources, highest first: command line > environment (``OLLAMA_PROXY_*``) > ``settings.json``
-in the data dir > defaults. Every value is validated here, so a bad value stops start-up
-with one clear line (:class:`SettingsError`) instead of a traceback deep in the server.
-"""
+"""The one settings model, :class:`ProxySettings`: every setting with its :class:`Spec`,
+and the checks every value passes, so that a bad value stops start-up with one clear
+line (:class:`SettingsError`) instead of a traceback deep in the server."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .credentials import redact_url, redact_urls
-from .profiles import ProfileError, parse_profiles
+from ..credentials import redact_url, redact_urls
+from ..profiles import ProfileError, parse_profiles
+from .spec import (
+    _SECONDS,
+    LOG_LEVELS,
+    NO_OLLAMA,
+    CachePolicy,
+    SettingsError,
+    Spec,
+    check_url,
+    default_data_dir,
+    named_url,
+    setting,
+    split_urls,
+)
 
 if TYPE_CHECKING:
-    from .engines.registry import EngineSpec
-
-ENV_PREFIX = "OLLAMA_PROXY_"
-SETTINGS_FILE = "settings.json"
-
-CachePolicy = Literal["deterministic", "all"]
-LOG_LEVELS = ("debug", "info", "warning", "error")
-
-
-class SettingsError(ValueError):
-    """A setting has a value we cannot run with; the message names the setting."""
-
-
-def default_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "ollama-tray-proxy"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Spec:
-    """How one setting is described, once: the CLI flag, validation, the README table and
-    the tray's field ranges are all made from these (``ProxySettings`` fields)."""
-
-    help: str
-    flag: str | None = None  # command-line flag; None: environment and settings file only
-    flag_value: Any = None  # for a bool flag: the value it sets (True unless stated)
-    minimum: float | None = None
-    maximum: float | None = None
-    positive: bool = False  # must be above zero (a zero timeout never works)
-    choices: tuple[str, ...] = ()
-    secret: bool = False  # never logged, never a flag (argv is visible to every user)
-    unit: str = ""  # "s" seconds, "bytes"
-    default_text: str = ""  # the default as the README says it, when repr() will not do
-    repeatable: bool = False  # the flag may be given again; the values join with ", "
-
-
-def setting(default: Any = dataclasses.MISSING, *, factory: Any = None, **spec: Any) -> Any:
-    """A ``ProxySettings`` field with its :class:`Spec`."""
-    described = Spec(**spec)
-    metadata = {"spec": described}
-    shown = not described.secret  # secrets stay out of repr() (and so out of logs)
-    if factory is not None:
-        return dataclasses.field(default_factory=factory, metadata=metadata, repr=shown)
-    return dataclasses.field(default=default, metadata=metadata, repr=shown)
-
-
-_SECONDS = {"positive": True, "unit": "s"}
+    from ..engines.registry import EngineSpec
 
 
 @dataclasses.dataclass(frozen=True)
@@ -312,13 +274,13 @@ class ProxySettings:
     @property
     def openai_servers(self) -> tuple[tuple[str, str], ...]:
         """(name, URL) per OpenAI-compatible server; the name defaults to host:port."""
-        return tuple(_named(item) for item in split_urls(self.openai_upstreams))
+        return tuple(named_url(item) for item in split_urls(self.openai_upstreams))
 
     @property
     def engine_specs(self) -> tuple[EngineSpec, ...]:
         """Every engine, in order: ``ollama_url``'s hosts, ``openai_upstreams``' servers
         (both aliases for ``engines`` specs), then ``engines``; the first is the primary."""
-        from .engines.registry import EngineSpec, parse_spec
+        from ..engines.registry import EngineSpec, parse_spec
 
         specs = [EngineSpec("ollama", "", url) for url in self.ollama_bases]
         specs += [EngineSpec("openai", name, url) for name, url in self.openai_servers]
@@ -371,40 +333,8 @@ def _check_spec(s: ProxySettings, name: str, spec: Spec) -> None:
         raise SettingsError(f"{name}: {value} is outside {lo:g}-{spec.maximum:g}")
 
 
-NO_OLLAMA = "none"  # ollama_url for a proxy in front of OpenAI-compatible servers only
-
-
-def split_urls(text: str) -> tuple[str, ...]:
-    """``"http://a:11434, http://b:11434"`` -> both, without trailing slashes."""
-    return tuple(part.rstrip("/") for part in text.replace(",", " ").split() if part.strip())
-
-
-def _named(item: str) -> tuple[str, str]:
-    name, sep, url = item.partition("=")
-    if not sep:
-        url = item
-        name = urlsplit(item).netloc
-    return name, url
-
-
-def _check_ollama_url(url: str, setting_name: str = "ollama_url") -> None:
-    try:
-        parts = urlsplit(url)
-        hostname = parts.hostname
-    except ValueError:  # e.g. "http://[::1" (an unclosed IPv6 bracket)
-        hostname = None
-    if hostname is None or parts.scheme not in ("http", "https"):
-        raise SettingsError(
-            f"{setting_name}: {url!r} must be an http(s) URL such as http://127.0.0.1:11434"
-        )
-    try:
-        _ = parts.port
-    except ValueError:
-        raise SettingsError(f"{setting_name}: {url!r} has an invalid port") from None
-
-
 def _check_engines(s: ProxySettings) -> None:
-    from .engines.registry import SpecError
+    from ..engines.registry import SpecError
 
     try:
         urls = [spec.url for spec in s.engine_specs]
@@ -430,9 +360,9 @@ def validate(s: ProxySettings) -> None:
     if len(set(urls)) != len(urls):
         raise SettingsError("ollama_url: the same URL is listed twice")
     for url in urls:
-        _check_ollama_url(url)
+        check_url(url)
     for _, url in s.openai_servers:
-        _check_ollama_url(url, "openai_upstreams")
+        check_url(url, "openai_upstreams")
     if s.access_token and (len(s.access_token) < 16 or any(c.isspace() for c in s.access_token)):
         raise SettingsError("access_token: use at least 16 characters and no spaces")
     if s.cache_url and urlsplit(s.cache_url).scheme not in ("redis", "rediss", "unix"):
@@ -450,120 +380,3 @@ def validate(s: ProxySettings) -> None:
         parse_profiles(s.models, s.num_ctx_defaults)
     except ProfileError as exc:
         raise SettingsError(str(exc)) from None
-
-
-def default_text(name: str) -> str:
-    spec = SPECS[name]
-    if spec.default_text:
-        return spec.default_text
-    default = FIELDS[name].default
-    if isinstance(default, bool):
-        return "on" if default else "off"
-    if default == "":
-        return "—"
-    return f"{default:g}" if isinstance(default, float) else str(default)
-
-
-def settings_table() -> str:
-    """The README's settings table, made from the same specs as the flags and checks."""
-    rows = ["| flag | environment | default | meaning |", "|---|---|---|---|"]
-    for name, spec in SPECS.items():
-        env = ENV_PREFIX + name.upper()
-        if spec.flag_value is False:
-            env += "=false"
-        rows.append(
-            f"| {f'`{spec.flag}`' if spec.flag else '—'} | `{env}` | "
-            f"`{default_text(name)}` | {spec.help} |"
-        )
-    return "\n".join(rows) + "\n"
-
-
-def coerce(name: str, value: Any) -> Any:
-    """Turn a raw value (a string from env/CLI, or JSON) into the field's type."""
-    field = FIELDS.get(name)
-    if field is None:
-        raise SettingsError(f"{name}: unknown setting")
-    kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
-    try:
-        if kind == "bool":
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text in ("1", "true", "yes", "on"):
-                return True
-            if text in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        if kind == "int":
-            if isinstance(value, bool):
-                raise ValueError
-            return int(value)
-        if kind == "float":
-            if isinstance(value, bool):
-                raise ValueError
-            return float(value)
-        if kind == "Path":
-            return Path(str(value)).expanduser()
-        if kind.startswith("Mapping"):  # JSON objects: num_ctx_defaults, models
-            parsed = json.loads(value) if isinstance(value, str) else value
-            if not isinstance(parsed, dict):
-                raise ValueError
-            if name == "num_ctx_defaults":
-                return {str(k): int(v) for k, v in parsed.items()}
-            return {str(k): v for k, v in parsed.items()}  # checked as profiles by validate()
-        return str(value).lower() if SPECS[name].choices else str(value)
-    except (TypeError, ValueError, OverflowError, json.JSONDecodeError):
-        raise SettingsError(f"{name}: {value!r} is not a valid {kind or 'value'}") from None
-
-
-def from_env(environ: Mapping[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in FIELDS:
-        key = ENV_PREFIX + name.upper()
-        if key in environ:
-            out[name] = coerce(name, environ[key])
-    return out
-
-
-def from_file(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SettingsError(f"settings file {path}: cannot be read ({exc})") from None
-    if not isinstance(raw, dict):
-        raise SettingsError(f"settings file {path}: must hold a JSON object")
-    return {name: coerce(name, value) for name, value in raw.items()}
-
-
-def resolve(
-    cli: Mapping[str, Any],
-    environ: Mapping[str, str] | None = None,
-    stored: Mapping[str, Any] | None = None,
-) -> ProxySettings:
-    """Merge the sources with precedence CLI > env > ``stored`` > file > defaults.
-
-    ``stored`` is the tray app's QSettings (already typed); headless mode has none.
-    """
-    env = from_env(os.environ if environ is None else environ)
-    saved = {k: coerce(k, v) for k, v in (stored or {}).items()}
-    data_dir = cli.get("data_dir") or env.get("data_dir") or saved.get("data_dir")
-    data_dir = data_dir or default_data_dir()
-    merged: dict[str, Any] = {}
-    merged.update(from_file(Path(data_dir) / SETTINGS_FILE))
-    merged.update(saved)
-    merged.update(env)
-    merged.update({k: coerce(k, v) for k, v in cli.items() if v is not None})
-    merged["data_dir"] = Path(data_dir).expanduser()
-    return ProxySettings(**merged)
-
-
-def save(settings: ProxySettings) -> Path:
-    """Write the settings file (the tray app's QSettings mirror it)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = settings.data_dir / SETTINGS_FILE
-    data = settings.to_json()
-    data.pop("data_dir")
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    return path
