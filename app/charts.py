@@ -24,7 +24,8 @@ from .chart_data import (
     log_ticks,
     nice_ceiling,
 )
-from .presenter import SpecRow, plural
+from .hardware_view import SpecRow
+from .tray_state import plural
 
 VERDICT_COLORS = {
     Verdict.BELOW_MINIMUM: QColor("#e03131"),

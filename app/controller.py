@@ -19,10 +19,8 @@ from PySide6.QtWidgets import QInputDialog, QMessageBox, QSystemTrayIcon
 
 from proxy_core import ProxyService, ProxySettings
 from proxy_core.cache.keys import normalize_model
-from proxy_core.capabilities import installed_capabilities
-from proxy_core.errors import PortInUse, StartupError, UpstreamError
+from proxy_core.errors import PortInUse, StartupError
 from proxy_core.events import ContextTruncated
-from proxy_core.observe.monitor import refresh_ollama
 from proxy_core.observe.rates import compare
 from proxy_core.observe.recorder import MetricsSnapshot
 from proxy_core.observe.requests_log import RequestRecord
@@ -32,8 +30,11 @@ from proxy_core.tools.audit import AuditEntry
 from . import autostart
 from .ide_configs import choose_models
 from .models_view import profile_for
-from .presenter import (
-    DashboardPresenter,
+from .presenter import DashboardPresenter
+from .settings_store import SettingsStore
+from .tool_prompt import TrayAsker
+from .tray import Tray
+from .tray_state import (
     TrayState,
     instance_label,
     ollama_down,
@@ -44,9 +45,6 @@ from .presenter import (
     tray_state,
     truncation_notice,
 )
-from .settings_store import SettingsStore
-from .tool_prompt import TrayAsker
-from .tray import Tray
 
 if TYPE_CHECKING:  # imported when first opened (see AppController.dashboard)
     from .connect_dialog import ConnectDialog
@@ -180,10 +178,7 @@ class AppController(QObject):
 
     def tool_actions(self) -> list[AuditEntry] | None:
         """The audit log's recent entries while the tools are on (the dashboard's list)."""
-        state = self.service.state
-        if state is None or state.tools is None:
-            return None
-        return list(state.tools.audit.recent)
+        return self.service.tool_actions()
 
     # lifecycle -------------------------------------------------------------------------------
     async def start(self) -> bool:
@@ -199,7 +194,7 @@ class AppController(QObject):
                     return False
                 new = self.service.settings.replace(port=port)
                 self.store.save_changes(self.service.settings, new)
-                self.service.settings = new
+                await self.service.apply(new)  # not running: only takes the settings
             except (OSError, StartupError) as exc:
                 # e.g. a listen address this machine does not have: stay up, show red,
                 # and let Settings fix it (apply_settings starts the proxy then).
@@ -320,8 +315,7 @@ class AppController(QObject):
         self.inspector.activateWindow()
 
     def recent_requests(self) -> list[RequestRecord]:
-        state = self.service.state
-        return state.requests.latest(len(state.requests.records)) if state is not None else []
+        return self.service.recent_requests()
 
     async def set_profile(self, model: str, profile: dict[str, Any]) -> None:
         """A profile edited in the Models panel: applied at once and saved."""
@@ -408,22 +402,12 @@ class AppController(QObject):
 
     async def _fill_models(self, dialog: ConnectDialog) -> None:
         """The snippets pick installed models by capability (/api/tags, /api/show)."""
-        state = self.service.state
-        choice = None
-        if state is not None:
-            try:
-                installed = await installed_capabilities(state)
-            except UpstreamError:
-                installed = None
-            if installed is not None:
-                choice = choose_models(installed)
-        dialog.set_choice(choice)
+        installed = await self.service.installed_models()
+        dialog.set_choice(choose_models(installed) if installed is not None else None)
 
     async def retry_ollama(self) -> None:
         """Retry now: ask Ollama at once instead of at the monitor's next turn."""
-        state = self.service.state
-        if state is not None:
-            await refresh_ollama(state)
+        await self.service.check_engines()
         self.update_status()
 
     def change_ollama_url(self) -> None:
@@ -487,7 +471,6 @@ class AppController(QObject):
         self.warning_box = box
 
     async def clear_cache(self) -> None:
-        state = self.service.state
-        if state is not None:
-            removed = await state.cache.clear()
+        removed = await self.service.clear_cache()
+        if removed is not None:
             self.notify("Cache cleared", f"{removed} entries removed.")

@@ -27,15 +27,9 @@ from proxy_core.observe.requests_log import RequestRecord
 from proxy_core.tools.audit import AuditEntry
 
 from .charts import VERDICT_COLORS, HistogramWidget, SpecBar, TimelineWidget
+from .hardware_view import SPECS_PURPOSE, SpecRow
 from .icons import app_icon
-from .presenter import (
-    SPECS_PURPOSE,
-    DashboardPresenter,
-    DashboardView,
-    SpecRow,
-    client_rows,
-    tool_rows,
-)
+from .presenter import DashboardPresenter, DashboardView, client_rows, tool_rows
 
 REFRESH_MS = 500  # about twice a second, as the brief asks
 BLANK = "\u00a0"  # a row kept for its height

@@ -7,8 +7,8 @@ from functools import cache
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter
 
-from .presenter import TrayState
 from .resource_files import resources_dir
+from .tray_state import TrayState
 
 RESOURCES = resources_dir()
 BADGE_COLOR = QColor("#7048e8")  # violet: unlike any state colour

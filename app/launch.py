@@ -71,7 +71,7 @@ def self_check() -> int:
     from PySide6.QtGui import QGuiApplication
 
     from .icons import RESOURCES, app_icon, state_icon
-    from .presenter import TrayState
+    from .tray_state import TrayState
 
     application = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])
     icons = {"app": not app_icon().pixmap(32, 32).isNull()}

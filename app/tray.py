@@ -6,7 +6,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
 from .icons import state_icon
-from .presenter import TrayState
+from .tray_state import TrayState
 
 
 class TrayMenu(QMenu):

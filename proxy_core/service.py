@@ -16,76 +16,28 @@ from aiohttp import web
 
 from .access import Policy, load_or_create_token, token_required
 from .app_factory import create_app
+from .assembly import build_cache, build_profiles, build_router, close_all, conversations
 from .cache import CacheLayer
+from .capabilities import installed_capabilities
 from .connections import ConnectionShedder, connection_cap, raise_fd_limit
 from .credentials import redact_url
-from .dialects.response_store import ResponseStore, SharedResponseStore
 from .engines import poller
 from .engines.base import Engine
-from .engines.registry import build
 from .engines.router import Router
-from .errors import PortInUse, StartupError
+from .errors import PortInUse, StartupError, UpstreamError
 from .events import EventHub, Listener
 from .observe.hardware import HardwareMonitor
 from .observe.monitor import BackgroundMonitor, refresh_ollama
 from .observe.recorder import MetricsRecorder, MetricsSnapshot
-from .profiles import ProfileBook, parse_profiles
-from .settings import ProxySettings
+from .observe.requests_log import RequestRecord
+from .settings import ProxySettings, changed_scopes
 from .state import ProxyState
 from .tools.agent import agent_stage
+from .tools.audit import AuditEntry
 from .tools.engine import Asker
 from .version import __version__
 
 log = logging.getLogger(__name__)
-
-
-async def _close_all(router: Router) -> None:
-    await asyncio.gather(*(b.client.close() for b in router.backends), return_exceptions=True)
-
-
-async def _router(settings: ProxySettings) -> Router:
-    """An engine per spec (started), in a router; the first is the primary."""
-    clients = [
-        build(
-            spec,
-            connect_timeout=settings.connect_timeout,
-            read_timeout=settings.read_timeout,
-            max_connections=settings.max_connections,
-            # Ollama hosts get upstream_authorization (a gateway's header), the others
-            # the OpenAI-compatible servers' key; a spec's key_env wins over both.
-            authorization=(
-                settings.upstream_authorization
-                if spec.kind == "ollama"
-                else f"Bearer {settings.openai_api_key}"
-                if settings.openai_api_key
-                else ""
-            ),
-            prefix=f"{spec.name}/" if spec.kind != "ollama" else "",
-        )
-        for spec in settings.engine_specs
-    ]
-    for client in clients:
-        await client.start()
-    return Router(
-        clients,
-        breaker_failures=settings.breaker_failures,
-        breaker_backoff=settings.breaker_backoff,
-    )
-
-
-def _profiles(settings: ProxySettings) -> ProfileBook:
-    return ProfileBook(parse_profiles(settings.models, settings.num_ctx_defaults))
-
-
-def _cache(settings: ProxySettings) -> CacheLayer:
-    return CacheLayer(
-        settings.data_dir / "cache",
-        enabled=settings.cache_enabled,
-        policy=settings.cache_policy,
-        ttl=settings.cache_ttl,
-        size_limit=settings.cache_size_limit,
-        shared_url=settings.cache_url,
-    )
 
 
 class ProxyService:
@@ -144,8 +96,8 @@ class ProxyService:
         self._install_token = await loop.run_in_executor(
             None, load_or_create_token, settings.data_dir
         )
-        router = await _router(settings)
-        cache = self._cache_override or _cache(settings)
+        router = await build_router(settings)
+        cache = self._cache_override or build_cache(settings)
         await cache.open()
         metrics = MetricsRecorder()
         metrics.attach_cache(
@@ -158,13 +110,8 @@ class ProxyService:
         self.state.router = router
         self.state.front_stages = (agent_stage,)  # it steps aside while the tools are off
         metrics.attach_router(lambda: self.state.router.rows() if self.state else [])
-        # Stateless proxies: with a shared Redis, conversations live there too.
-        self.state.responses = (
-            SharedResponseStore(cache.shared)
-            if cache.shared is not None
-            else ResponseStore(settings.data_dir / "responses")
-        )
-        self.state.profiles = _profiles(settings)
+        self.state.responses = conversations(cache, settings.data_dir)
+        self.state.profiles = build_profiles(settings)
         self.state.events = self.events
         self.state.requests.resize(settings.inspector_size)
         lanes = self.state.lanes
@@ -212,7 +159,7 @@ class ProxyService:
             engine = await loop.run_in_executor(None, build_engine, settings, state.metrics)
         except (ValueError, OSError) as exc:
             if self._runner is None:  # at start-up: nothing listens yet, undo and say why
-                await _close_all(state.router)
+                await close_all(state.router)
                 await state.cache.close()
                 self.state = None
             raise StartupError(str(exc)) from None
@@ -274,7 +221,7 @@ class ProxyService:
         state, self.state = self.state, None
         if state is not None:
             await self._stop_tools(state)
-            await _close_all(state.router)
+            await close_all(state.router)
             await state.cache.close()
             if state.responses is not None:
                 await state.responses.close()
@@ -287,58 +234,29 @@ class ProxyService:
             self.state.cache.enabled = enabled
 
     async def apply(self, new: ProxySettings) -> None:
-        """Re-apply settings while running: a listen change re-binds, an Ollama URL or
-        timeout change swaps the upstream client, cache settings apply at once."""
-        old = self.settings
-        state = self.state
+        """Re-apply settings while running: each part reacts to the scopes of the settings
+        that changed (Spec.scope); ``live`` ones are read per request, ``restart`` ones at
+        the next start."""
+        old, state = self.settings, self.state
         self.settings = new
         if state is None:
             return
-        upstream_fields = (
-            "ollama_url",
-            "connect_timeout",
-            "read_timeout",
-            "max_connections",
-            "upstream_authorization",
-            "breaker_failures",
-            "breaker_backoff",
-            "upstream_poll_interval",
-            "openai_upstreams",
-            "openai_api_key",
-        )
-        if any(getattr(new, f) != getattr(old, f) for f in upstream_fields):
-            fresh = await _router(new)
-            retired = state.router
-            state.router, state.upstream = fresh, fresh.primary.client
-            for backend in retired.backends:
-                self._retire(backend.client, new.shutdown_grace)
-            if self._poller is not None:
-                self._poller.cancel()
-                self._poller = None
-            self._start_poller(fresh, new)
-        if new.cache_url != old.cache_url:  # the disk or a shared Redis: a new store
-            fresh_cache = _cache(new)
-            await fresh_cache.open()
-            retired_cache, state.cache = state.cache, fresh_cache
-            await retired_cache.close()
-            if state.responses is not None:
-                await state.responses.close()
-            state.responses = (
-                SharedResponseStore(fresh_cache.shared)
-                if fresh_cache.shared is not None
-                else ResponseStore(new.data_dir / "responses")
-            )
+        scopes = changed_scopes(old, new)
+        if "engines" in scopes:
+            await self._swap_engines(state, new)
+        if "cache_store" in scopes:  # the disk or a shared Redis: a new store
+            await self._swap_cache_store(state, new)
         state.cache.configure(enabled=new.cache_enabled, policy=new.cache_policy, ttl=new.cache_ttl)
-        if (new.models, new.num_ctx_defaults) != (old.models, old.num_ctx_defaults):
-            state.profiles = _profiles(new)
+        if "profiles" in scopes:
+            state.profiles = build_profiles(new)
             state.cache.forget_keys()  # remembered request bytes -> keys had the old profiles
         state.policy = self._policy(new)
         if new.cache_size_limit != old.cache_size_limit:
             await state.cache.resize(new.cache_size_limit)
         state.settings = new
-        if new.inspector_size != old.inspector_size:
+        if "inspector" in scopes:
             state.requests.resize(new.inspector_size)
-        if (new.agent_tools, new.workspace) != (old.agent_tools, old.workspace):
+        if "tools" in scopes:
             await self._stop_tools(state)
             if new.agent_tools:
                 try:
@@ -346,8 +264,28 @@ class ProxyService:
                 except StartupError:  # e.g. the workspace is gone: the tools stay off
                     self.settings = state.settings = new.replace(agent_tools=False)
                     raise
-        if (new.host, new.port) != (old.host, old.port):
+        if "listen" in scopes:
             await self._rebind(new, old)
+
+    async def _swap_engines(self, state: ProxyState, new: ProxySettings) -> None:
+        fresh = await build_router(new)
+        retired = state.router
+        state.router, state.upstream = fresh, fresh.primary.client
+        for backend in retired.backends:
+            self._retire(backend.client, new.shutdown_grace)
+        if self._poller is not None:
+            self._poller.cancel()
+            self._poller = None
+        self._start_poller(fresh, new)
+
+    async def _swap_cache_store(self, state: ProxyState, new: ProxySettings) -> None:
+        fresh = build_cache(new)
+        await fresh.open()
+        retired, state.cache = state.cache, fresh
+        await retired.close()
+        if state.responses is not None:
+            await state.responses.close()
+        state.responses = conversations(fresh, new.data_dir)
 
     async def _stop_tools(self, state: ProxyState) -> None:
         mcp, tools = state.mcp, state.tools
@@ -394,3 +332,35 @@ class ProxyService:
 
     def metrics_snapshot(self) -> MetricsSnapshot | None:
         return self.state.metrics.snapshot() if self.state is not None else None
+
+    # what the tray asks: app/ talks to the service, never to its state ----------------------
+    def tool_actions(self) -> list[AuditEntry] | None:
+        """The audit log's recent entries while the tools are on (None: they are off)."""
+        state = self.state
+        if state is None or state.tools is None:
+            return None
+        return list(state.tools.audit.recent)
+
+    def recent_requests(self) -> list[RequestRecord]:
+        """The inspector's requests, oldest first."""
+        state = self.state
+        return state.requests.latest(len(state.requests.records)) if state is not None else []
+
+    async def installed_models(self) -> list[tuple[str, frozenset[str]]] | None:
+        """Each installed model with its capabilities; None when the engines cannot say."""
+        if self.state is None:
+            return None
+        try:
+            return await installed_capabilities(self.state)
+        except UpstreamError:
+            return None
+
+    async def check_engines(self) -> None:
+        """Ask the primary engine now (version, models, health) instead of at the
+        monitor's next turn."""
+        if self.state is not None:
+            await refresh_ollama(self.state)
+
+    async def clear_cache(self) -> int | None:
+        """Empty the cache; the entries removed, None when the proxy is not running."""
+        return await self.state.cache.clear() if self.state is not None else None

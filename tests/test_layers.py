@@ -141,3 +141,21 @@ def test_there_is_no_import_circle() -> None:
         if module not in index:
             visit(module)
     assert circles == []
+
+
+def test_the_tray_talks_to_the_service_not_its_state() -> None:
+    """app/ uses ProxyService's façade (tool_actions, recent_requests, installed_models,
+    check_engines, clear_cache, apply): never ``service.state``, never an assignment to
+    ``service.settings``."""
+    reaches = []
+    for path in sorted((ROOT / "app").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in ("state", "settings")
+                and isinstance(node.value, ast.Attribute)
+                and node.value.attr == "service"
+                and (node.attr == "state" or isinstance(node.ctx, ast.Store))
+            ):
+                reaches.append(f"{path.name}:{node.lineno} service.{node.attr}")
+    assert reaches == []

@@ -2,7 +2,16 @@
 setting (spec.py), read from the command line, the environment, ``settings.json`` and
 the defaults (sources.py). The names the rest of the proxy uses are here."""
 
-from .schema import FIELDS, SECRET_SETTINGS, SPECS, URL_SETTINGS, ProxySettings, validate
+from .checks import validate
+from .schema import (
+    FIELDS,
+    SCOPES,
+    SECRET_SETTINGS,
+    SPECS,
+    URL_SETTINGS,
+    ProxySettings,
+    changed_scopes,
+)
 from .sources import coerce, default_text, from_env, from_file, resolve, save, settings_table
 from .spec import (
     ENV_PREFIX,
@@ -22,6 +31,7 @@ __all__ = [
     "FIELDS",
     "LOG_LEVELS",
     "NO_OLLAMA",
+    "SCOPES",
     "SECRET_SETTINGS",
     "SETTINGS_FILE",
     "SPECS",
@@ -30,6 +40,7 @@ __all__ = [
     "ProxySettings",
     "SettingsError",
     "Spec",
+    "changed_scopes",
     "coerce",
     "default_data_dir",
     "default_text",

@@ -5,22 +5,18 @@ line (:class:`SettingsError`) instead of a traceback deep in the server."""
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from ..credentials import redact_url, redact_urls
-from ..profiles import ProfileError, parse_profiles
+from ..credentials import redact_urls
+from .checks import validate
 from .spec import (
     _SECONDS,
     LOG_LEVELS,
     NO_OLLAMA,
     CachePolicy,
-    SettingsError,
     Spec,
-    check_url,
     default_data_dir,
     named_url,
     setting,
@@ -34,7 +30,10 @@ if TYPE_CHECKING:
 @dataclasses.dataclass(frozen=True)
 class ProxySettings:
     host: str = setting(
-        "127.0.0.1", flag="--host", help="address to listen on (keep loopback unless you know why)"
+        "127.0.0.1",
+        flag="--host",
+        help="address to listen on (keep loopback unless you know why)",
+        scope="listen",
     )
     port: int = setting(
         11435,
@@ -42,6 +41,7 @@ class ProxySettings:
         minimum=0,
         maximum=65535,
         help="port to listen on (0 picks a free one)",
+        scope="listen",
     )
     ollama_url: str = setting(
         "http://127.0.0.1:11434",
@@ -50,6 +50,7 @@ class ProxySettings:
         help="where Ollama answers; several hosts: repeat the flag or separate URLs with "
         "commas (requests go to a healthy host that has the model; the first is the primary); "
         "none: no Ollama, only the OpenAI-compatible servers of --openai-upstream",
+        scope="engines",
     )
     openai_upstreams: str = setting(
         "",
@@ -59,6 +60,7 @@ class ProxySettings:
         help="OpenAI-compatible servers to route to beside Ollama (llama.cpp's llama-server, "
         "LM Studio, vLLM): URL or name=URL, repeat the flag or separate with commas; their "
         "models are served in every dialect, the native API included",
+        scope="engines",
     )
     engines: str = setting(
         "",
@@ -68,18 +70,21 @@ class ProxySettings:
         help="more engines as kind:name=URL (kinds: ollama, openai), options after ';': "
         "key_env=VARIABLE (the API key's environment variable), connect_timeout, "
         "read_timeout; e.g. openai:vllm=http://gpu:8000;key_env=VLLM_KEY (README, Engines)",
+        scope="engines",
     )
     openai_api_key: str = setting(
         "",
         secret=True,
         help="the API key sent to the OpenAI-compatible servers (environment or settings "
         "file only)",
+        scope="engines",
     )
     data_dir: Path = setting(
         factory=default_data_dir,
         flag="--data-dir",
         default_text="~/.local/share/ollama-tray-proxy",
         help="folder for the settings file, the cache and stored responses (created 0700)",
+        scope="restart",
     )
     cache_enabled: bool = setting(
         True,
@@ -87,6 +92,7 @@ class ProxySettings:
         flag_value=False,
         default_text="on",
         help="caching on or off (the flag switches it off; the tray switches it at run time)",
+        scope="cache",
     )
     cache_url: str = setting(
         "",
@@ -95,9 +101,14 @@ class ProxySettings:
         help="where answers are cached: empty for the data dir (diskcache), or redis://host:6379/0 "
         "for a Redis shared by several proxies (a password belongs in the environment, "
         "not on the command line)",
+        scope="cache_store",
     )
     cache_ttl: float = setting(
-        300.0, flag="--cache-ttl", **_SECONDS, help="seconds a cached answer stays valid"
+        300.0,
+        flag="--cache-ttl",
+        **_SECONDS,
+        help="seconds a cached answer stays valid",
+        scope="cache",
     )
     cache_size_limit: int = setting(
         1 << 30,
@@ -105,12 +116,14 @@ class ProxySettings:
         minimum=1,
         unit="bytes",
         help="cache size on disk before eviction",
+        scope="cache",
     )
     cache_policy: CachePolicy = setting(
         "deterministic",
         flag="--cache-policy",
         choices=("deterministic", "all"),
         help="cache only deterministic requests (temperature 0 or a fixed seed), or all",
+        scope="cache",
     )
     log_level: str = setting(
         "info",
@@ -118,6 +131,7 @@ class ProxySettings:
         choices=LOG_LEVELS,
         help="log verbosity; debug logs one line per request (method, path, route, model, "
         "status, cache, duration, time to first byte, refusing rule; no bodies)",
+        scope="restart",
     )
     log_bodies: bool = setting(
         False,
@@ -125,33 +139,46 @@ class ProxySettings:
         help="with debug, also log request bodies (the first 4 KiB; prompts are private)",
     )
     connect_timeout: float = setting(
-        5.0, flag="--connect-timeout", **_SECONDS, help="seconds to connect to Ollama"
+        5.0,
+        flag="--connect-timeout",
+        **_SECONDS,
+        help="seconds to connect to Ollama",
+        scope="engines",
     )
     read_timeout: float = setting(
         600.0,
         flag="--read-timeout",
         **_SECONDS,
         help="seconds to wait for each byte from Ollama (a cold model load can take minutes)",
+        scope="engines",
     )
-    max_connections: int = setting(64, minimum=1, help="connections to Ollama at once")
+    max_connections: int = setting(
+        64, minimum=1, help="connections to Ollama at once", scope="engines"
+    )
     upstream_poll_interval: float = setting(
         2.0,
         **_SECONDS,
         help="with several Ollama hosts: seconds between asking each for its models and health",
+        scope="engines",
     )
     breaker_failures: int = setting(
         3,
         minimum=1,
         help="with several Ollama hosts: failures in a row that take a host out of rotation",
+        scope="engines",
     )
     breaker_backoff: float = setting(
         10.0,
         **_SECONDS,
         help="with several Ollama hosts: seconds a failing host is skipped before one request "
         "tries it again",
+        scope="engines",
     )
     shutdown_grace: float = setting(
-        5.0, **_SECONDS, help="seconds in-flight streams get to finish when the proxy stops"
+        5.0,
+        **_SECONDS,
+        help="seconds in-flight streams get to finish when the proxy stops",
+        scope="restart",
     )
     max_body_size: int = setting(
         64 << 20, minimum=1, unit="bytes", help="largest request body read into memory (413 above)"
@@ -162,12 +189,14 @@ class ProxySettings:
         help='model profiles, JSON {"model": {"num_ctx": 8192, "keep_alive": "30m", "mode": '
         '"enforce", "num_parallel": 1, "priority": "background"}}; "*" for every model '
         "(README, Model profiles)",
+        scope="profiles",
     )
     num_ctx_defaults: Mapping[str, int] = setting(
         factory=dict,
         default_text="{}",
         help='older form of models: JSON {"model": num_ctx}, the same as '
         '{"model": {"num_ctx": n}} for models that models does not name',
+        scope="profiles",
     )
     default_num_parallel: int = setting(
         4,
@@ -177,13 +206,18 @@ class ProxySettings:
     )
     # Seconds between hardware / cache-volume samples; 0 switches the monitor off.
     monitor_interval: float = setting(
-        1.0, minimum=0, unit="s", help="seconds between hardware and Ollama samples (0: off)"
+        1.0,
+        minimum=0,
+        unit="s",
+        help="seconds between hardware and Ollama samples (0: off)",
+        scope="restart",
     )
     # Security (docs/SECURITY.md). A token is always required on a non-loopback address.
     require_token: bool = setting(
         False,
         flag="--require-token",
         help="require the access token on every route (always on beyond loopback)",
+        scope="access",
     )
     access_token: str = setting(
         "",
@@ -191,21 +225,25 @@ class ProxySettings:
         default_text="per install",
         help="the token (16+ characters); default: generated into the data dir's "
         "access-token file (0600). Clients send it as Authorization: Bearer or x-api-key",
+        scope="access",
     )
     allowed_origins: str = setting(
         "",
         flag="--allowed-origins",
         help="extra browser origins allowed to call the proxy, comma-separated, * wildcards",
+        scope="access",
     )
     allowed_hosts: str = setting(
         "",
         flag="--allowed-hosts",
         help="extra Host names accepted (e.g. host.docker.internal), comma-separated",
+        scope="access",
     )
     allow_model_management: bool = setting(
         False,
         flag="--allow-model-management",
         help="pass /api/pull, push, create, copy, delete and blobs through",
+        scope="access",
     )
     # A connection with no complete request head this long after opening or after its
     # last reply is closed (idle keep-alive and slowloris alike); clients keep idle
@@ -214,6 +252,7 @@ class ProxySettings:
         30.0,
         **_SECONDS,
         help="close a connection with no complete request head after this many seconds",
+        scope="restart",
     )
     body_timeout: float = setting(60.0, **_SECONDS, help="408 when a request body takes longer")
     # Only from the environment or the settings file (never a flag: argv is visible to
@@ -223,6 +262,7 @@ class ProxySettings:
         secret=True,
         help="Authorization header sent to Ollama only (e.g. Bearer abc, for a gateway in "
         "front of a remote Ollama); clients' own Authorization is never forwarded",
+        scope="engines",
     )
     max_line_bytes: int = setting(
         16 << 20,
@@ -237,6 +277,7 @@ class ProxySettings:
         minimum=0,
         help="requests the request inspector keeps in memory (0: none); bodies only with "
         "log_bodies",
+        scope="inspector",
     )
     # Agent mode (issue 15): off by default; the workspace is the only folder tools touch.
     agent_tools: bool = setting(
@@ -244,22 +285,25 @@ class ProxySettings:
         flag="--agent-tools",
         help="run the built-in workspace tools (list_files, read_file, write_file, "
         "run_command) for models; off by default; needs workspace",
+        scope="tools",
     )
     workspace: str = setting(
         "",
         flag="--workspace",
         default_text="none",
         help="the only folder the built-in tools may list, read, write and run programs in",
+        scope="tools",
     )
     max_client_connections: int = setting(
         2048,
         minimum=1,
         help="client connections held at once; past it the oldest idle ones are closed "
         "(also kept 128 below the open-file limit, raised at start)",
+        scope="restart",
     )
 
     def __post_init__(self) -> None:
-        validate(self)
+        validate(self, SPECS)
 
     def replace(self, **changes: Any) -> ProxySettings:
         return dataclasses.replace(self, **changes)
@@ -311,72 +355,17 @@ class ProxySettings:
 FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(ProxySettings)}
 SPECS: dict[str, Spec] = {name: f.metadata["spec"] for name, f in FIELDS.items()}
 SECRET_SETTINGS = tuple(name for name, spec in SPECS.items() if spec.secret)
+SCOPES = frozenset(
+    {"live", "listen", "engines", "cache_store", "cache", "profiles", "access", "inspector",
+     "tools", "restart"}
+)  # fmt: skip
+
+
+def changed_scopes(old: ProxySettings, new: ProxySettings) -> frozenset[str]:
+    """The scopes (Spec.scope) of the settings whose values differ."""
+    return frozenset(
+        spec.scope for name, spec in SPECS.items() if getattr(old, name) != getattr(new, name)
+    )
+
+
 URL_SETTINGS = ("ollama_url", "openai_upstreams", "cache_url")
-
-
-def _check_spec(s: ProxySettings, name: str, spec: Spec) -> None:
-    value = getattr(s, name)
-    if isinstance(value, float) and not math.isfinite(value):
-        raise SettingsError(f"{name}: must be a finite number, not {value}")
-    if spec.choices and value not in spec.choices:
-        raise SettingsError(f"{name}: {value!r} must be one of {', '.join(spec.choices)}")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return
-    if spec.positive and value <= 0:
-        unit = " of seconds" if spec.unit == "s" else ""
-        raise SettingsError(f"{name}: must be a positive number{unit}")
-    if spec.minimum is not None and value < spec.minimum:
-        what = "a positive whole number" if spec.minimum == 1 else f"at least {spec.minimum:g}"
-        raise SettingsError(f"{name}: must be {what}")
-    if spec.maximum is not None and value > spec.maximum:
-        lo = 0 if spec.minimum is None else spec.minimum
-        raise SettingsError(f"{name}: {value} is outside {lo:g}-{spec.maximum:g}")
-
-
-def _check_engines(s: ProxySettings) -> None:
-    from ..engines.registry import SpecError
-
-    try:
-        urls = [spec.url for spec in s.engine_specs]
-    except SpecError as exc:
-        raise SettingsError(f"engines: {exc}") from None
-    if len(set(urls)) != len(urls):
-        raise SettingsError("engines: the same URL is listed twice (ollama_url, engines)")
-
-
-def validate(s: ProxySettings) -> None:
-    if not s.host or any(ch.isspace() for ch in s.host):
-        raise SettingsError(f"host: {s.host!r} is not a host name or address")
-    for name, spec in SPECS.items():
-        _check_spec(s, name, spec)
-    urls = s.ollama_bases
-    others = s.openai_servers or s.engines.strip()
-    if not urls and (split_urls(s.ollama_url) != (NO_OLLAMA,) or not others):
-        raise SettingsError(
-            "ollama_url: give at least one URL such as http://127.0.0.1:11434 (or none, "
-            "with at least one other engine in openai_upstreams or engines)"
-        )
-    _check_engines(s)
-    if len(set(urls)) != len(urls):
-        raise SettingsError("ollama_url: the same URL is listed twice")
-    for url in urls:
-        check_url(url)
-    for _, url in s.openai_servers:
-        check_url(url, "openai_upstreams")
-    if s.access_token and (len(s.access_token) < 16 or any(c.isspace() for c in s.access_token)):
-        raise SettingsError("access_token: use at least 16 characters and no spaces")
-    if s.cache_url and urlsplit(s.cache_url).scheme not in ("redis", "rediss", "unix"):
-        raise SettingsError(
-            f"cache_url: {redact_url(s.cache_url)!r} must be empty (the data dir) or a redis:// URL"
-        )
-    if any(ch in s.upstream_authorization for ch in "\r\n\x00"):
-        raise SettingsError("upstream_authorization: must be one header line")
-    if s.agent_tools and not s.workspace.strip():
-        raise SettingsError("workspace: required when agent_tools is on (the folder tools use)")
-    for model, ctx in s.num_ctx_defaults.items():
-        if not isinstance(ctx, int) or isinstance(ctx, bool) or ctx <= 0:
-            raise SettingsError(f"num_ctx_defaults: {model!r} needs a positive whole number")
-    try:
-        parse_profiles(s.models, s.num_ctx_defaults)
-    except ProfileError as exc:
-        raise SettingsError(str(exc)) from None

@@ -42,6 +42,10 @@ class Spec:
     unit: str = ""  # "s" seconds, "bytes"
     default_text: str = ""  # the default as the README says it, when repr() will not do
     repeatable: bool = False  # the flag may be given again; the values join with ", "
+    # What a change of it touches while running (ProxyService.apply reacts per scope):
+    # live (read per request), listen, engines, cache_store, cache, profiles, access,
+    # inspector, tools, or restart (read once at start: takes effect at the next start).
+    scope: str = "live"
 
 
 def setting(default: Any = dataclasses.MISSING, *, factory: Any = None, **spec: Any) -> Any:

@@ -15,8 +15,8 @@ from aiohttp.test_utils import TestServer
 from PySide6.QtGui import QGuiApplication
 
 from app.controller import AppController
-from app.presenter import STATE_TEXT, TrayState
 from app.settings_store import SettingsStore
+from app.tray_state import STATE_TEXT, TrayState
 from proxy_core import ProxyService
 from proxy_core.engines.ollama import OllamaEngine
 from proxy_core.errors import PortInUse

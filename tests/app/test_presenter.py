@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.presenter import (
-    DashboardPresenter,
-    TrayState,
-    format_bytes,
-    hardware_rows,
-    ollama_notice,
-    tooltip,
-    tray_state,
-)
+from app.hardware_view import format_bytes, hardware_rows
+from app.presenter import DashboardPresenter
+from app.tray_state import TrayState, ollama_notice, tooltip, tray_state
 from proxy_core.observe.ollama_status import OllamaStatus
 from proxy_core.observe.rates import compare
 from proxy_core.observe.specs import Verdict
@@ -153,7 +147,7 @@ def test_tool_rows_newest_first_with_target_and_reason() -> None:
 
 
 def test_ollama_down_says_how_to_start_it_on_each_os() -> None:
-    from app.presenter import ollama_down
+    from app.tray_state import ollama_down
 
     headline, how = ollama_down("http://127.0.0.1:11434/", "linux")
     assert headline == "Ollama is not running at 127.0.0.1:11434"
@@ -243,7 +237,7 @@ def test_this_app_has_its_own_heading() -> None:
 
 
 def test_the_network_does_not_count_when_ollama_is_local() -> None:
-    from app.presenter import ollama_is_local, overall
+    from app.hardware_view import ollama_is_local, overall
     from proxy_core.observe.specs import GB, Machine, assess
 
     slow_link = assess(Machine(cores=16, ram_total=32 * GB, link_mbps=10.0, ssd=True))
@@ -261,7 +255,7 @@ def test_the_network_does_not_count_when_ollama_is_local() -> None:
 
 
 def test_instance_label_and_status_line() -> None:
-    from app.presenter import instance_label, status_line
+    from app.tray_state import instance_label, status_line
 
     assert instance_label("/home/a/.local/share/otp", "/home/a/.local/share/otp/") is None
     assert instance_label("/srv/team-b/", "/home/a/.local/share/otp") == "team-b"

@@ -90,3 +90,33 @@ async def test_model_labels_are_bounded_to_models_ollama_reports(proxy: ProxySer
     assert metrics.model_label("llama3.2:latest") == "llama3.2:latest"
     assert metrics.model_label("LLAMA3.2") == "llama3.2:latest"  # one label per model
     assert metrics.model_label("made-up-by-a-client") == "other"
+
+
+def test_every_setting_says_what_a_change_of_it_touches() -> None:
+    from proxy_core.settings import SCOPES, SPECS
+
+    assert {spec.scope for spec in SPECS.values()} <= SCOPES
+    assert SPECS["engines"].scope == SPECS["ollama_url"].scope == "engines"
+
+
+async def test_a_new_engines_value_swaps_the_engines_while_running(
+    sim: Sim, tmp_path: Path
+) -> None:
+    """Scope "engines": the router is rebuilt from the new list (the engines setting too)."""
+    from aiohttp.test_utils import TestServer
+
+    from tests.fakes.openai_server import FakeState, create_app
+
+    fake = TestServer(create_app(FakeState()))
+    await fake.start_server()
+    service = ProxyService(make_settings(tmp_path, sim.url))
+    await service.start()
+    try:
+        assert service.state is not None and service.state.router.single
+        url = str(fake.make_url("")).rstrip("/")
+        await service.apply(service.settings.replace(engines=f"openai:local={url}"))
+        kinds = [b.client.kind for b in service.state.router.backends]
+        assert kinds == ["ollama", "openai"]
+    finally:
+        await service.stop()
+        await fake.close()
