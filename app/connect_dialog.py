@@ -59,6 +59,21 @@ class ConnectDialog(QDialog):
         self._test_task: asyncio.Task[None] | None = None
         self.models_note = QLabel("Looking for the installed models…")
         self.models_note.setWordWrap(True)
+        right = self._right_column(base_url, token_required)
+        body = QHBoxLayout()
+        body.addWidget(self.list)
+        body.addLayout(right, 1)
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        close.rejected.connect(self.reject)
+        root = QVBoxLayout(self)
+        root.addLayout(body, 1)
+        root.addWidget(close)
+        self.list.currentRowChanged.connect(self._show)
+        self.list.setCurrentRow(0)
+        self.resize(760, 420)
+
+    def _right_column(self, base_url: str, token_required: bool) -> QVBoxLayout:
+        """Where the proxy answers, the token note, the snippet and its buttons."""
         right = QVBoxLayout()
         right.addWidget(QLabel(f"The proxy answers at <b>{base_url}</b>"))
         if token_required:
@@ -78,17 +93,7 @@ class ConnectDialog(QDialog):
         buttons.addWidget(self.copy)
         right.addLayout(buttons)
         right.addWidget(self.test_result)
-        body = QHBoxLayout()
-        body.addWidget(self.list)
-        body.addLayout(right, 1)
-        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        close.rejected.connect(self.reject)
-        root = QVBoxLayout(self)
-        root.addLayout(body, 1)
-        root.addWidget(close)
-        self.list.currentRowChanged.connect(self._show)
-        self.list.setCurrentRow(0)
-        self.resize(760, 420)
+        return right
 
     def _show(self, row: int) -> None:
         if 0 <= row < len(self.configs):

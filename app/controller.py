@@ -122,25 +122,14 @@ class AppController(QObject):
         # app never pays for a dashboard nobody looked at (docs/PERFORMANCE.md, RSS).
         self._dashboard: DashboardWindow | None = None
         self.tray = Tray()
-        menu = self.tray.menu
-        menu.open_dashboard.triggered.connect(self.open_dashboard)
-        menu.status.triggered.connect(self.open_dashboard)
+        self._connect_menu()
         # A second instance (another data folder) is told apart in its icon and tooltip.
         self.instance_label = instance_label(
             str(service.settings.data_dir), str(default_data_dir())
         )
         self.tray.set_badge(self.instance_label)
-        menu.caching.toggled.connect(self.set_caching)
-        menu.copy_openai_url.triggered.connect(self.copy_openai_url)
-        menu.copy_ollama_url.triggered.connect(self.copy_ollama_url)
-        menu.connect_ide.triggered.connect(self.open_connect)
-        menu.settings.triggered.connect(self.open_settings)
-        menu.open_metrics.triggered.connect(self.open_metrics)
-        menu.models.triggered.connect(self.open_models)
-        menu.requests.triggered.connect(self.open_inspector)
         self.inspector: InspectorWindow | None = None
         self.models_window: ModelsWindow | None = None
-        menu.raise_context.triggered.connect(lambda: self._spawn(self.raise_context()))
         self.tray.messageClicked.connect(self._message_clicked)
         # Events that need a person reach the tray through the core's listener interface.
         self.truncation: ContextTruncated | None = None
@@ -149,7 +138,6 @@ class AppController(QObject):
         # Tool actions that ask are put to the person here (non-modal prompts).
         self.asker = TrayAsker(self.notify)
         service.tool_asker = self.asker
-        menu.quit.triggered.connect(self.quit)
         self.tray.activated.connect(self._tray_clicked)
         self.status_timer = QTimer(self)
         self.status_timer.setInterval(STATUS_MS)
@@ -157,6 +145,22 @@ class AppController(QObject):
         self.connect_dialog: ConnectDialog | None = None
         self.settings_dialog: SettingsDialog | None = None
         self.warning_box: QMessageBox | None = None
+
+    def _connect_menu(self) -> None:
+        """Each tray menu entry to its action (the dashboard's menu bar reuses them)."""
+        menu = self.tray.menu
+        menu.open_dashboard.triggered.connect(self.open_dashboard)
+        menu.status.triggered.connect(self.open_dashboard)
+        menu.caching.toggled.connect(self.set_caching)
+        menu.copy_openai_url.triggered.connect(self.copy_openai_url)
+        menu.copy_ollama_url.triggered.connect(self.copy_ollama_url)
+        menu.connect_ide.triggered.connect(self.open_connect)
+        menu.settings.triggered.connect(self.open_settings)
+        menu.open_metrics.triggered.connect(self.open_metrics)
+        menu.models.triggered.connect(self.open_models)
+        menu.requests.triggered.connect(self.open_inspector)
+        menu.raise_context.triggered.connect(lambda: self._spawn(self.raise_context()))
+        menu.quit.triggered.connect(self.quit)
 
     @property
     def dashboard(self) -> DashboardWindow:

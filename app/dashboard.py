@@ -171,6 +171,43 @@ class DashboardWindow(QWidget):
         self.banner.hide()
         self.ollama_banner = OllamaBanner()
         self.summary = QLabel("Waiting for the first snapshot…")
+
+        left, right = self._columns(self._latency_box())
+        hardware = self._hardware_box()
+        scroll = self._scrolling(left, right, hardware)
+        root = QVBoxLayout(self)
+        # Every tray action, always: on a desktop without a tray (stock GNOME) this window
+        # is the only way to them (the controller fills it with the tray menu's actions).
+        self.menu_bar = QMenuBar()
+        self.actions_menu = self.menu_bar.addMenu("&Proxy")
+        root.setMenuBar(self.menu_bar)
+        root.addWidget(self.banner)
+        root.addWidget(self.ollama_banner)
+        root.addWidget(self.summary)
+        root.addWidget(scroll, 1)
+        self.setMinimumSize(640, 480)
+        self.resize(PREFERRED_SIZE)
+        self._fitted = False
+
+    def _scrolling(self, left: QVBoxLayout, right: QVBoxLayout, hardware: QGroupBox) -> QScrollArea:
+        """The two columns above the hardware box, in a scroll area."""
+        content = QWidget()
+        body = QVBoxLayout(content)
+        body.setContentsMargins(0, 0, 0, 0)
+        columns = QHBoxLayout()
+        columns.addLayout(left, 3)
+        columns.addLayout(right, 2)
+        body.addLayout(columns, 1)
+        body.addWidget(hardware)
+        # Small screens (down to 640x480) scroll instead of clipping.
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(content)
+        return scroll
+
+    def _latency_box(self) -> QGroupBox:
+        """The two generation histograms (time to first token, total), by model."""
         # Generations only: hits and the rest get a line each (chart_data.py says why).
         self.ttft_title = QLabel()
         self.ttft_chart = HistogramWidget()
@@ -181,20 +218,6 @@ class DashboardWindow(QWidget):
         self.model_choice = QComboBox()
         self.model_choice.addItem("All models", None)
         self.model_choice.currentIndexChanged.connect(self._choose_model)
-        self.timeline = TimelineWidget()
-        self.cache = _Form()
-        self.ollama = _Form()
-        self.models = _Form()
-        self.verdict = QLabel()
-        self.clients = _Form()
-        self.this_app = _Form()
-        self.tools = _Form()
-        self.tools_box = QGroupBox("Tool actions (agent tools on; newest first)")
-        QVBoxLayout(self.tools_box).addWidget(self.tools)
-        self.tools_box.hide()
-        clear = QPushButton("Clear cache")
-        clear.clicked.connect(self.clear_cache_requested)
-
         latency = QGroupBox("Latency of generations (last minute)")
         lay = QVBoxLayout(latency)
         choice = QHBoxLayout()
@@ -207,17 +230,10 @@ class DashboardWindow(QWidget):
         lay.addWidget(self.duration_title)
         lay.addWidget(self.duration_chart, 1)
         lay.addWidget(self.latency_lines)
-        traffic = QGroupBox("Traffic")
-        QVBoxLayout(traffic).addWidget(self.timeline)
-        cache = QGroupBox("Cache")
-        lay = QVBoxLayout(cache)
-        lay.addWidget(self.cache)
-        lay.addWidget(clear, alignment=Qt.AlignmentFlag.AlignRight)
-        ollama = QGroupBox("Ollama")
-        lay = QVBoxLayout(ollama)
-        lay.addWidget(self.ollama)
-        lay.addWidget(QLabel("<b>Loaded models</b>"))
-        lay.addWidget(self.models)
+        return latency
+
+    def _hardware_box(self) -> QGroupBox:
+        """The machine against the recommended specs; its rows are filled per view."""
         hardware = QGroupBox("Hardware against the recommended specs")
         grid = QGridLayout(hardware)
         purpose = QLabel(SPECS_PURPOSE)
@@ -232,6 +248,35 @@ class DashboardWindow(QWidget):
         self._hardware_grid = grid
         self._hardware_rows: list[_HardwareRow] = []
 
+        return hardware
+
+    def _columns(self, latency: QGroupBox) -> tuple[QVBoxLayout, QVBoxLayout]:
+        """Latency and traffic on the left; the cache, Ollama, this app, the hosts, the
+        clients and the tool actions on the right."""
+        self.timeline = TimelineWidget()
+        self.cache = _Form()
+        self.ollama = _Form()
+        self.models = _Form()
+        self.verdict = QLabel()
+        self.clients = _Form()
+        self.this_app = _Form()
+        self.tools = _Form()
+        self.tools_box = QGroupBox("Tool actions (agent tools on; newest first)")
+        QVBoxLayout(self.tools_box).addWidget(self.tools)
+        self.tools_box.hide()
+        clear = QPushButton("Clear cache")
+        clear.clicked.connect(self.clear_cache_requested)
+        traffic = QGroupBox("Traffic")
+        QVBoxLayout(traffic).addWidget(self.timeline)
+        cache = QGroupBox("Cache")
+        lay = QVBoxLayout(cache)
+        lay.addWidget(self.cache)
+        lay.addWidget(clear, alignment=Qt.AlignmentFlag.AlignRight)
+        ollama = QGroupBox("Ollama")
+        lay = QVBoxLayout(ollama)
+        lay.addWidget(self.ollama)
+        lay.addWidget(QLabel("<b>Loaded models</b>"))
+        lay.addWidget(self.models)
         left = QVBoxLayout()
         left.addWidget(latency, 5)
         left.addWidget(traffic, 2)
@@ -251,32 +296,7 @@ class DashboardWindow(QWidget):
         right.addWidget(self.clients_box)
         right.addWidget(self.tools_box)
         right.addStretch(1)
-        content = QWidget()
-        body = QVBoxLayout(content)
-        body.setContentsMargins(0, 0, 0, 0)
-        columns = QHBoxLayout()
-        columns.addLayout(left, 3)
-        columns.addLayout(right, 2)
-        body.addLayout(columns, 1)
-        body.addWidget(hardware)
-        # Small screens (down to 640x480) scroll instead of clipping.
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(content)
-        root = QVBoxLayout(self)
-        # Every tray action, always: on a desktop without a tray (stock GNOME) this window
-        # is the only way to them (the controller fills it with the tray menu's actions).
-        self.menu_bar = QMenuBar()
-        self.actions_menu = self.menu_bar.addMenu("&Proxy")
-        root.setMenuBar(self.menu_bar)
-        root.addWidget(self.banner)
-        root.addWidget(self.ollama_banner)
-        root.addWidget(self.summary)
-        root.addWidget(scroll, 1)
-        self.setMinimumSize(640, 480)
-        self.resize(PREFERRED_SIZE)
-        self._fitted = False
+        return left, right
 
     def _show_choices(self, models: Sequence[str]) -> None:
         """Add models as they appear; never remove one while shown (no jumping combo)."""

@@ -14,6 +14,7 @@ from proxy_core.observe.specs import (
     RAM,
     STORAGE,
     Assessment,
+    ItemVerdict,
     Requirement,
     Verdict,
 )
@@ -156,20 +157,7 @@ def hardware_rows(sample: HardwareSample, network_counts: bool = True) -> tuple[
             unit=GB,
         ),
     ]
-    rx, tx, link = sample.net_rx_mbps, sample.net_tx_mbps, sample.link_mbps
-    has_traffic = rx is not None and tx is not None
-    rows.append(
-        spec_row(
-            "Network",
-            NETWORK,
-            net.verdict,
-            net.value,
-            "link speed not reported" if link is None else format_mbps(link),
-            min(max(rx or 0.0, tx or 0.0) / link, 1.0) if link and has_traffic else None,
-            (f"↓ {format_mbps(rx)}  ↑ {format_mbps(tx)}" if has_traffic else "no counters")
-            + ("" if network_counts else " · not counted: Ollama runs on this machine"),
-        )
-    )
+    rows.append(_network_row(sample, net, network_counts))
     kind = {True: "SSD", False: "rotational disk", None: "disk kind not detectable"}[sample.ssd]
     rows.append(
         spec_row(
@@ -182,23 +170,29 @@ def hardware_rows(sample: HardwareSample, network_counts: bool = True) -> tuple[
             "optimal is an SSD; any disk meets the minimum",
         )
     )
-    for gpu in sample.gpus:  # no GPU spec is recommended: drawn as plain utilisation
-        rows.append(
-            SpecRow(
-                name="GPU",
-                capacity=gpu.name,
-                verdict=None,
-                value=gpu.utilization_percent,
-                minimum=None,
-                optimal=None,
-                scale=100.0,
-                used=gpu.memory_used / gpu.memory_total if gpu.memory_total else None,
-                detail=f"{gpu.utilization_percent:.0f}% busy, {format_bytes(gpu.memory_used)} "
-                f"of {format_bytes(gpu.memory_total)} memory",
-            )
-        )
+    rows.extend(_gpu_rows(sample))
+    return tuple(rows)
+
+
+def _network_row(sample: HardwareSample, net: ItemVerdict, network_counts: bool) -> SpecRow:
+    rx, tx, link = sample.net_rx_mbps, sample.net_tx_mbps, sample.link_mbps
+    has_traffic = rx is not None and tx is not None
+    return spec_row(
+        "Network",
+        NETWORK,
+        net.verdict,
+        net.value,
+        "link speed not reported" if link is None else format_mbps(link),
+        min(max(rx or 0.0, tx or 0.0) / link, 1.0) if link and has_traffic else None,
+        (f"↓ {format_mbps(rx)}  ↑ {format_mbps(tx)}" if has_traffic else "no counters")
+        + ("" if network_counts else " · not counted: Ollama runs on this machine"),
+    )
+
+
+def _gpu_rows(sample: HardwareSample) -> list[SpecRow]:
+    """One row per GPU: no GPU spec is recommended, so drawn as plain utilisation."""
     if not sample.gpus:
-        rows.append(
+        return [
             SpecRow(
                 name="GPU",
                 capacity="no GPU data",
@@ -210,8 +204,22 @@ def hardware_rows(sample: HardwareSample, network_counts: bool = True) -> tuple[
                 used=None,
                 detail="no NVIDIA GPU found through NVML or nvidia-smi",
             )
+        ]
+    return [
+        SpecRow(
+            name="GPU",
+            capacity=gpu.name,
+            verdict=None,
+            value=gpu.utilization_percent,
+            minimum=None,
+            optimal=None,
+            scale=100.0,
+            used=gpu.memory_used / gpu.memory_total if gpu.memory_total else None,
+            detail=f"{gpu.utilization_percent:.0f}% busy, {format_bytes(gpu.memory_used)} "
+            f"of {format_bytes(gpu.memory_total)} memory",
         )
-    return tuple(rows)
+        for gpu in sample.gpus
+    ]
 
 
 def process_text(status: str, cpu: float | None, rss: int | None) -> str:

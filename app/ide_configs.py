@@ -98,6 +98,17 @@ def ide_configs(
     v1 = root + "/v1"
     key = token or TOKEN_PLACEHOLDER
     return (
+        *_plugins(root, v1, key, model, choice),
+        *_agents(root, v1, key, model),
+        *_openai_clients(v1, key, model, bool(token)),
+    )
+
+
+def _plugins(
+    root: str, v1: str, key: str, model: str, choice: ModelChoice
+) -> tuple[IdeConfig, ...]:
+    """The IDE plugins, most of them on Ollama's native API."""
+    return (
         IdeConfig(
             "Continue",
             "~/.continue/config.yaml, under models: (native Ollama provider; "
@@ -142,6 +153,12 @@ def ide_configs(
             "Void Settings > Local providers > Ollama > Endpoint",
             root,
         ),
+    )
+
+
+def _agents(root: str, v1: str, key: str, model: str) -> tuple[IdeConfig, ...]:
+    """The coding agents, each in its own dialect."""
+    return (
         IdeConfig(
             "Claude Code",
             "environment of the shell that starts `claude` (Anthropic Messages on the proxy; "
@@ -168,6 +185,12 @@ def ide_configs(
             f'env_key = "OLLAMA_PROXY_KEY"',
             dialect="responses",
         ),
+    )
+
+
+def _openai_clients(v1: str, key: str, model: str, token: bool) -> tuple[IdeConfig, ...]:
+    """What speaks OpenAI's API: VS Code's custom endpoint, any SDK."""
+    return (
         IdeConfig(
             "VS Code custom endpoint",
             "VS Code settings.json (Copilot Chat's OpenAI-compatible models; then pick the "

@@ -20,7 +20,9 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -29,8 +31,20 @@ from proxy_core.settings import LOG_LEVELS, SPECS, ProxySettings, SettingsError
 
 from . import autostart
 from .icons import app_icon
+from .settings_fields import GROUPS, Field, field_for, label_of
 
 MB = 1 << 20
+# The settings laid out by hand on the General tab (with composite rows: the URL test,
+# folder pickers, the token row); every other one is on the More tab, made from its Spec.
+HAND_MADE = frozenset(
+    {"ollama_url", "openai_upstreams", "cache_url", "host", "port", "cache_enabled",
+     "cache_policy", "cache_ttl", "cache_size_limit", "data_dir", "log_level",
+     "require_token", "access_token", "allowed_origins", "allow_model_management",
+     "agent_tools", "workspace"}
+)  # fmt: skip
+MORE = tuple(name for name in SPECS if name not in HAND_MADE)
+# What takes effect only at the next start (Spec.scope "restart"), said in the dialog.
+RESTART = ", ".join(label_of(n).lower() for n, spec in SPECS.items() if spec.scope == "restart")
 
 
 class SettingsDialog(QDialog):
@@ -67,6 +81,135 @@ class SettingsDialog(QDialog):
         port = SPECS["port"]  # the range the settings accept, from their one description
         self.port.setRange(int(port.minimum or 0), int(port.maximum or 65535))
         self.port.setValue(current.port)
+        self._cache_fields(current)
+        self.data_dir = QLineEdit(str(current.data_dir))
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        data_row = QHBoxLayout()
+        data_row.addWidget(self.data_dir, 1)
+        data_row.addWidget(browse)
+        self.log_level = QComboBox()
+        self.log_level.addItems(list(LOG_LEVELS))
+        self.log_level.setCurrentText(current.log_level)
+        self.start_at_login = QCheckBox("Start Ollama Tray Proxy when I log in")
+        self.start_at_login.setChecked(start_at_login)
+        self.start_at_login.setEnabled(autostart.supported())
+
+        token_row = self._access_fields(current, access_token)
+
+        workspace_row = self._tools_fields(current)
+        form = self._form(url_row, data_row, token_row, workspace_row)
+        self.more = [field_for(name, getattr(current, name)) for name in MORE]
+        self.tabs = tabs = QTabWidget()
+        general = QWidget()
+        QVBoxLayout(general).addLayout(form)
+        tabs.addTab(general, "General")
+        tabs.addTab(self._more_tab(), "More settings")
+        self._lay_out(tabs)
+
+    def _tools_fields(self, current: ProxySettings) -> QHBoxLayout:
+        self.agent_tools = QCheckBox(
+            "Let models use the built-in tools (list, read and write files, run programs)"
+        )
+        self.agent_tools.setChecked(current.agent_tools)
+        self.workspace = QLineEdit(current.workspace)
+        self.workspace.setPlaceholderText("the only folder the tools may touch")
+        pick = QPushButton("Browse…")
+        pick.clicked.connect(self._pick_workspace)
+        workspace_row = QHBoxLayout()
+        workspace_row.addWidget(self.workspace, 1)
+        workspace_row.addWidget(pick)
+        return workspace_row
+
+    def _lay_out(self, tabs: QTabWidget) -> None:
+        note = QLabel(
+            "Changes apply at once; a new port or host restarts the listener. "
+            f"These take effect at the next start: {RESTART}. A listen host other than "
+            "127.0.0.1, localhost or ::1 always requires the access token "
+            "(see Security in the README)."
+        )
+        note.setWordWrap(True)
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #e03131")
+        self.error.setWordWrap(True)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        root = QVBoxLayout(self)
+        root.addWidget(tabs)
+        root.addWidget(note)
+        root.addWidget(self.error)
+        root.addWidget(buttons)
+
+    def _form(
+        self,
+        url_row: QHBoxLayout,
+        data_row: QHBoxLayout,
+        token_row: QHBoxLayout,
+        workspace_row: QHBoxLayout,
+    ) -> QFormLayout:
+        """The settings most people change, hand-laid with their composite rows."""
+        form = QFormLayout()
+        # Each field that can be wrong has its own error line right under it, in words.
+        self.field_errors: dict[str, QLabel] = {}
+
+        def row(name: str, label: str, field: Any) -> None:
+            self._row(form, name, label, field)
+
+        row("ollama_url", "Ollama URL", url_row)
+        form.addRow("", self.ollama_result)
+        row("openai_upstreams", "OpenAI-compatible servers", self.openai_upstreams)
+        row("host", "Listen host", self.host)
+        row("port", "Listen port", self.port)
+        form.addRow("Caching", self.cache_enabled)
+        form.addRow("Cache policy", self.cache_policy)
+        row("cache_ttl", "Cache TTL", self.cache_ttl)
+        row("cache_size_limit", "Cache size limit", self.cache_size)
+        row("cache_url", "Shared cache", self.cache_url)
+        row("data_dir", "Data folder", data_row)
+        form.addRow("Access", self.require_token)
+        form.addRow("Access token", token_row)
+        row("allowed_origins", "Allowed origins", self.allowed_origins)
+        form.addRow("", self.allow_model_management)
+        form.addRow("Agent tools", self.agent_tools)
+        row("workspace", "Workspace", workspace_row)
+        form.addRow("Log level", self.log_level)
+        form.addRow("", self.start_at_login)
+        return form
+
+    def _row(self, form: QFormLayout, name: str, label: str, field: Any) -> None:
+        """A field and, under it, its own error line (hidden until it has one)."""
+        form.addRow(label, field)
+        error = QLabel()
+        error.setStyleSheet("color: #e03131")
+        error.setWordWrap(True)
+        error.hide()
+        form.addRow("", error)
+        self.field_errors[name] = error
+
+    def _more_tab(self) -> QScrollArea:
+        """Every other setting, made from its description (settings_fields.py), grouped
+        by what a change of it touches."""
+        form = QFormLayout()
+        by_group: dict[str, list[Field]] = {}
+        for field in self.more:
+            by_group.setdefault(GROUPS[SPECS[field.name].scope], []).append(field)
+        for group in dict.fromkeys(GROUPS.values()):
+            if group in by_group:
+                form.addRow(QLabel(f"<b>{group}</b>"))
+            for field in by_group.get(group, []):
+                field.widget.setToolTip(SPECS[field.name].help)
+                self._row(form, field.name, field.label, field.widget)
+        inner = QWidget()
+        inner.setLayout(form)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(inner)
+        return scroll
+
+    def _cache_fields(self, current: ProxySettings) -> None:
         self.cache_enabled = QCheckBox("Cache answers on disk (which ones: Cache policy)")
         self.cache_enabled.setChecked(current.cache_enabled)
         self.cache_policy = QComboBox()
@@ -84,19 +227,9 @@ class SettingsDialog(QDialog):
         self.cache_size.setRange(1, 1 << 20)
         self.cache_size.setSuffix(" MiB")
         self.cache_size.setValue(max(1, current.cache_size_limit // MB))
-        self.data_dir = QLineEdit(str(current.data_dir))
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        data_row = QHBoxLayout()
-        data_row.addWidget(self.data_dir, 1)
-        data_row.addWidget(browse)
-        self.log_level = QComboBox()
-        self.log_level.addItems(list(LOG_LEVELS))
-        self.log_level.setCurrentText(current.log_level)
-        self.start_at_login = QCheckBox("Start Ollama Tray Proxy when I log in")
-        self.start_at_login.setChecked(start_at_login)
-        self.start_at_login.setEnabled(autostart.supported())
 
+    def _access_fields(self, current: ProxySettings, access_token: str) -> QHBoxLayout:
+        """The token row (read-only, shown on demand, copyable) and the access switches."""
         self.require_token = QCheckBox("Require the access token on every request")
         self.require_token.setChecked(current.require_token)
         self.token = QLineEdit(access_token)
@@ -122,70 +255,7 @@ class SettingsDialog(QDialog):
         )
         self.allow_model_management.setChecked(current.allow_model_management)
 
-        self.agent_tools = QCheckBox(
-            "Let models use the built-in tools (list, read and write files, run programs)"
-        )
-        self.agent_tools.setChecked(current.agent_tools)
-        self.workspace = QLineEdit(current.workspace)
-        self.workspace.setPlaceholderText("the only folder the tools may touch")
-        pick = QPushButton("Browse…")
-        pick.clicked.connect(self._pick_workspace)
-        workspace_row = QHBoxLayout()
-        workspace_row.addWidget(self.workspace, 1)
-        workspace_row.addWidget(pick)
-
-        form = QFormLayout()
-        # Each field that can be wrong has its own error line right under it, in words.
-        self.field_errors: dict[str, QLabel] = {}
-
-        def row(name: str, label: str, field: Any) -> None:
-            form.addRow(label, field)
-            error = QLabel()
-            error.setStyleSheet("color: #e03131")
-            error.setWordWrap(True)
-            error.hide()
-            form.addRow("", error)
-            self.field_errors[name] = error
-
-        row("ollama_url", "Ollama URL", url_row)
-        form.addRow("", self.ollama_result)
-        row("openai_upstreams", "OpenAI-compatible servers", self.openai_upstreams)
-        row("host", "Listen host", self.host)
-        row("port", "Listen port", self.port)
-        form.addRow("Caching", self.cache_enabled)
-        form.addRow("Cache policy", self.cache_policy)
-        row("cache_ttl", "Cache TTL", self.cache_ttl)
-        row("cache_size_limit", "Cache size limit", self.cache_size)
-        row("cache_url", "Shared cache", self.cache_url)
-        row("data_dir", "Data folder", data_row)
-        form.addRow("Access", self.require_token)
-        form.addRow("Access token", token_row)
-        row("allowed_origins", "Allowed origins", self.allowed_origins)
-        form.addRow("", self.allow_model_management)
-        form.addRow("Agent tools", self.agent_tools)
-        row("workspace", "Workspace", workspace_row)
-        form.addRow("Log level", self.log_level)
-        form.addRow("", self.start_at_login)
-        note = QLabel(
-            "Changes apply at once; a new port or host restarts the listener. "
-            "A new data folder takes effect at the next start. A listen host other than "
-            "127.0.0.1, localhost or ::1 always requires the access token "
-            "(see Security in the README)."
-        )
-        note.setWordWrap(True)
-        self.error = QLabel()
-        self.error.setStyleSheet("color: #e03131")
-        self.error.setWordWrap(True)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        root = QVBoxLayout(self)
-        root.addLayout(form)
-        root.addWidget(note)
-        root.addWidget(self.error)
-        root.addWidget(buttons)
+        return token_row
 
     def _browse(self) -> None:
         chosen = QFileDialog.getExistingDirectory(self, "Data folder", self.data_dir.text())
@@ -215,6 +285,7 @@ class SettingsDialog(QDialog):
             "allow_model_management": self.allow_model_management.isChecked(),
             "agent_tools": self.agent_tools.isChecked(),
             "workspace": self.workspace.text().strip(),
+            **{field.name: field.read() for field in self.more},
         }
 
     def validated(self) -> ProxySettings:
@@ -241,8 +312,9 @@ class SettingsDialog(QDialog):
         if label is None:
             self.error.setText(text)
             return
-        label.setText(f"{LABELS.get(name, name)} {message}".replace("  ", " "))
+        label.setText(f"{LABELS.get(name, label_of(name))} {message}".replace("  ", " "))
         label.show()
+        self.tabs.setCurrentIndex(1 if name in MORE else 0)  # where the field is
 
     def run_ollama_test(self) -> None:
         urls = [url for url in ollama_url(self.ollama_url.text()).split(", ") if url]

@@ -46,8 +46,7 @@ def _route_label(request: web.Request) -> str:
 
 @web.middleware
 async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse:
-    state = request.app[STATE]
-    metrics = state.metrics
+    metrics = request.app[STATE].metrics
     started = time.perf_counter()
     metrics.request_started()
     status = 500
@@ -74,18 +73,7 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
         status = exc.status
         if exc.status < 400:
             raise
-        if exc.status == 413:
-            request[REQUEST_REFUSED_BY] = "max_body_size"
-            message = (
-                f"request body is larger than the limit of {state.settings.max_body_size} bytes"
-            )
-        else:
-            message = exc.reason
-        response = error_response(request, exc.status, message)
-        for name in ("Allow",):
-            if name in exc.headers:
-                response.headers[name] = exc.headers[name]
-        return response
+        return _http_error(request, exc)
     except (asyncio.CancelledError, ConnectionError):
         status = 499  # the client went away; nothing to answer
         raise
@@ -93,47 +81,73 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
         log.exception("unexpected error serving %s %s", request.method, _route_label(request))
         return error_response(request, 500, "internal proxy error")
     finally:
-        elapsed = time.perf_counter() - started
-        cache = request.get(REQUEST_CACHE, "NONE")
-        route = _route_label(request)
-        metrics.request_finished(
-            route, request.method, status, cache, elapsed, request.get(REQUEST_MODEL)
-        )
-        if state.requests.enabled:  # the inspector: references only (observe/requests_log)
-            state.requests.add(
-                (
-                    time.time(),
-                    route,
-                    request.method,
-                    request.path,
-                    request.get(REQUEST_MODEL),
-                    status,
-                    cache,
-                    elapsed,
-                    request.get(REQUEST_TTFB),
-                    request.get(REQUEST_TOKENS),
-                    request.headers,
-                    reply_headers,
-                    request.get(REQUEST_BODY),  # set only with log_bodies
-                )
-            )
-        if log.isEnabledFor(logging.DEBUG):
-            ttfb = request.get(REQUEST_TTFB)
-            refused_by = request.get(REQUEST_REFUSED_BY)
-            # The real path (never the query, which may carry secrets), printable.
-            path = request.path.encode("unicode_escape").decode("ascii")[:200]
-            log.debug(
-                "request %s %s route=%s model=%s status=%s cache=%s duration_ms=%.2f ttfb_ms=%s%s",
+        _record(request, status, time.perf_counter() - started, reply_headers)
+
+
+def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
+    """aiohttp's own refusals (404, 405, 413...) in the route's dialect."""
+    if exc.status == 413:
+        request[REQUEST_REFUSED_BY] = "max_body_size"
+        limit = request.app[STATE].settings.max_body_size
+        message = f"request body is larger than the limit of {limit} bytes"
+    else:
+        message = exc.reason
+    response = error_response(request, exc.status, message)
+    for name in ("Allow",):
+        if name in exc.headers:
+            response.headers[name] = exc.headers[name]
+    return response
+
+
+def _record(
+    request: web.Request, status: int, elapsed: float, reply_headers: Mapping[str, str]
+) -> None:
+    """One request into the metrics, the inspector and (at debug level) the log."""
+    state = request.app[STATE]
+    cache = request.get(REQUEST_CACHE, "NONE")
+    route = _route_label(request)
+    state.metrics.request_finished(
+        route, request.method, status, cache, elapsed, request.get(REQUEST_MODEL)
+    )
+    if state.requests.enabled:  # the inspector: references only (observe/requests_log)
+        state.requests.add(
+            (
+                time.time(),
+                route,
                 request.method,
-                path,
-                _route_label(request),
+                request.path,
                 request.get(REQUEST_MODEL),
                 status,
                 cache,
-                elapsed * 1000,
-                "-" if ttfb is None else f"{ttfb * 1000:.2f}",
-                f" refused_by={refused_by}" if refused_by else "",
+                elapsed,
+                request.get(REQUEST_TTFB),
+                request.get(REQUEST_TOKENS),
+                request.headers,
+                reply_headers,
+                request.get(REQUEST_BODY),  # set only with log_bodies
             )
-            body = request.get(REQUEST_BODY)
-            if body is not None:  # only with the log_bodies setting
-                log.debug("request body %s %r", path, body[:LOGGED_BODY])
+        )
+    if log.isEnabledFor(logging.DEBUG):
+        _log_request(request, route, status, cache, elapsed)
+
+
+def _log_request(request: web.Request, route: str, status: int, cache: str, elapsed: float) -> None:
+    ttfb = request.get(REQUEST_TTFB)
+    refused_by = request.get(REQUEST_REFUSED_BY)
+    # The real path (never the query, which may carry secrets), printable.
+    path = request.path.encode("unicode_escape").decode("ascii")[:200]
+    log.debug(
+        "request %s %s route=%s model=%s status=%s cache=%s duration_ms=%.2f ttfb_ms=%s%s",
+        request.method,
+        path,
+        route,
+        request.get(REQUEST_MODEL),
+        status,
+        cache,
+        elapsed * 1000,
+        "-" if ttfb is None else f"{ttfb * 1000:.2f}",
+        f" refused_by={refused_by}" if refused_by else "",
+    )
+    body = request.get(REQUEST_BODY)
+    if body is not None:  # only with the log_bodies setting
+        log.debug("request body %s %r", path, body[:LOGGED_BODY])

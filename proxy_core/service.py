@@ -99,23 +99,7 @@ class ProxyService:
         router = await build_router(settings)
         cache = self._cache_override or build_cache(settings)
         await cache.open()
-        metrics = MetricsRecorder()
-        metrics.attach_cache(
-            lambda: self.state.cache.stats if self.state else cache.stats,
-            lambda: self.state.cache.volume_now() if self.state else (0, 0),
-        )
-        self.state = ProxyState(
-            settings, router.primary.client, cache, metrics, self._policy(settings)
-        )
-        self.state.router = router
-        self.state.front_stages = (agent_stage,)  # it steps aside while the tools are off
-        metrics.attach_router(lambda: self.state.router.rows() if self.state else [])
-        self.state.responses = conversations(cache, settings.data_dir)
-        self.state.profiles = build_profiles(settings)
-        self.state.events = self.events
-        self.state.requests.resize(settings.inspector_size)
-        lanes = self.state.lanes
-        metrics.attach_lanes(lanes.depth, lambda: lanes.superseded)
+        self.state = self._assemble(settings, router, cache)
         if settings.agent_tools:
             await self._start_tools(self.state, settings)
         runner = web.AppRunner(
@@ -147,6 +131,26 @@ class ProxyService:
         self._start_poller(router, settings)
         shown = redact_url(settings.ollama_base)
         log.info("proxy listening on %s, forwarding to %s", self.base_url, shown)
+
+    def _assemble(self, settings: ProxySettings, router: Router, cache: CacheLayer) -> ProxyState:
+        """The request path's state from its parts; the metrics read the current parts (a
+        settings change may swap them) through ``self.state``."""
+        metrics = MetricsRecorder()
+        metrics.attach_cache(
+            lambda: self.state.cache.stats if self.state else cache.stats,
+            lambda: self.state.cache.volume_now() if self.state else (0, 0),
+        )
+        state = ProxyState(settings, router.primary.client, cache, metrics, self._policy(settings))
+        state.router = router
+        state.front_stages = (agent_stage,)  # it steps aside while the tools are off
+        metrics.attach_router(lambda: self.state.router.rows() if self.state else [])
+        state.responses = conversations(cache, settings.data_dir)
+        state.profiles = build_profiles(settings)
+        state.events = self.events
+        state.requests.resize(settings.inspector_size)
+        lanes = state.lanes
+        metrics.attach_lanes(lanes.depth, lambda: lanes.superseded)
+        return state
 
     async def _start_tools(self, state: ProxyState, settings: ProxySettings) -> None:
         """The tool engine and /mcp (tools/); a bad workspace or policy file stops start-up

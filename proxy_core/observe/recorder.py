@@ -76,7 +76,45 @@ class MetricsRecorder:
         # The proxy's own routes (health, metrics, admin; create_app marks them): a
         # dashboard or a scraper polling them is not traffic, nor generation latency.
         self.own_routes: frozenset[str] = frozenset()
-        # Recorded per request: plain counters, families at scrape time (families.py).
+        self._declare_scraped()
+        self._declare_counters()
+        self.known_models: frozenset[str] = frozenset()
+        self._models: dict[str, ModelStats] = {}  # by model label (bounded like metrics)
+        self._lane_depth: Callable[[], dict[str, tuple[int, int]]] = dict
+        self._router_rows: Callable[[], list[tuple[str, bool, str, int, int]]] = list
+        self._lock = threading.Lock()
+        self._children: dict[Any, Any] = {}  # (metric id, labels) -> prometheus child (_child)
+        self._counts = [0] * (len(LATENCY_BUCKETS) + 1)
+        self._hit_counts = [0] * (len(LATENCY_BUCKETS) + 1)
+        self._labels: dict[str, str] = {}  # raw model name -> label, reset with the models
+        self._requests = 0
+        self._errors = 0
+        self._sum = 0.0
+        self._ttfb_count = 0
+        self._ttfb_sum = 0.0
+        self._ttft_count = 0
+        self._ttft_sum = 0.0
+        self._completion_tokens = 0
+        self._generation_seconds = 0.0
+        self._in_flight = 0
+        self._cache_stats: Callable[[], CacheStats] = CacheStats
+        # Set by the background monitor (proxy_core.observe.monitor), read by snapshot().
+        self.hardware: HardwareSample | None = None
+        self.ollama: OllamaStatus | None = None
+        self.cache_volume: tuple[int, int] = (0, 0)
+        self.registry.register(HardwareCollector(lambda: (self.hardware, self.ollama)))
+        scraped = (
+            self.request_duration,
+            self.upstream_ttfb,
+            self.queue_wait,
+            self.tokens,
+            self.tokens_per_second,
+            self.client_requests,
+        )
+        self.registry.register(ScrapeCollector(self._lock, scraped, self._in_flight_family))
+
+    def _declare_scraped(self) -> None:
+        """What every request records: plain counters, families at scrape (families.py)."""
         self.request_duration = ScrapedHistogram(
             "proxy_request_duration_seconds",
             "Time from request to the last byte of the reply",
@@ -99,6 +137,16 @@ class MetricsRecorder:
         self.client_requests = ScrapedCounter(
             "proxy_client_generations", "Generation requests by recognised client", ["client"]
         )
+        self.queue_wait = ScrapedHistogram(
+            "proxy_queue_wait_seconds",
+            "Time a generation waited in the proxy for a slot of its model",
+            ["model", "lane"],
+            LATENCY_BUCKETS,
+        )
+
+    def _declare_counters(self) -> None:
+        """What the tools, the agent and the engines' failures record (prometheus-client's
+        own metrics: rare events, no need for the scraped kind)."""
         self.tool_duration = Histogram(
             "tool_execution_duration_seconds",
             "Built-in tool execution time",
@@ -134,46 +182,6 @@ class MetricsRecorder:
             ["model", "client"],
             registry=self.registry,
         )
-        self.queue_wait = ScrapedHistogram(
-            "proxy_queue_wait_seconds",
-            "Time a generation waited in the proxy for a slot of its model",
-            ["model", "lane"],
-            LATENCY_BUCKETS,
-        )
-        self.known_models: frozenset[str] = frozenset()
-        self._models: dict[str, ModelStats] = {}  # by model label (bounded like metrics)
-        self._lane_depth: Callable[[], dict[str, tuple[int, int]]] = dict
-        self._router_rows: Callable[[], list[tuple[str, bool, str, int, int]]] = list
-        self._lock = threading.Lock()
-        self._children: dict[Any, Any] = {}  # (metric id, labels) -> prometheus child (_child)
-        self._counts = [0] * (len(LATENCY_BUCKETS) + 1)
-        self._hit_counts = [0] * (len(LATENCY_BUCKETS) + 1)
-        self._labels: dict[str, str] = {}  # raw model name -> label, reset with the models
-        self._requests = 0
-        self._errors = 0
-        self._sum = 0.0
-        self._ttfb_count = 0
-        self._ttfb_sum = 0.0
-        self._ttft_count = 0
-        self._ttft_sum = 0.0
-        self._completion_tokens = 0
-        self._generation_seconds = 0.0
-        self._in_flight = 0
-        self._cache_stats: Callable[[], CacheStats] = CacheStats
-        # Set by the background monitor (proxy_core.observe.monitor), read by snapshot().
-        self.hardware: HardwareSample | None = None
-        self.ollama: OllamaStatus | None = None
-        self.cache_volume: tuple[int, int] = (0, 0)
-        self.registry.register(HardwareCollector(lambda: (self.hardware, self.ollama)))
-        scraped = (
-            self.request_duration,
-            self.upstream_ttfb,
-            self.queue_wait,
-            self.tokens,
-            self.tokens_per_second,
-            self.client_requests,
-        )
-        self.registry.register(ScrapeCollector(self._lock, scraped, self._in_flight_family))
 
     def _in_flight_family(self) -> list[Any]:
         return [

@@ -131,7 +131,7 @@ class ProxySettings:
         choices=LOG_LEVELS,
         help="log verbosity; debug logs one line per request (method, path, route, model, "
         "status, cache, duration, time to first byte, refusing rule; no bodies)",
-        scope="restart",
+        scope="live",
     )
     log_bodies: bool = setting(
         False,

@@ -89,6 +89,16 @@ async def agent_reply(
 
 
 @dataclasses.dataclass
+class _Step:
+    """What one step of the loop collected from the model's reply."""
+
+    content: list[str] = dataclasses.field(default_factory=list)
+    calls: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    final: dict[str, Any] | None = None
+    failed: bool = False  # an error was told to the client: the turn ends
+
+
+@dataclasses.dataclass
 class _Loop:
     state: ProxyState
     engine: ToolEngine
@@ -104,7 +114,6 @@ class _Loop:
         client_names = {_tool_name(t) for t in client_tools}
         messages = list(self.body.get("messages") or [])
         headers = {**self.client_headers, "Cache-Control": _NO_CACHE}
-        client = recognise(self.client_headers)
         step_body: dict[str, Any] = {
             **self.body,
             "model": model,
@@ -113,46 +122,23 @@ class _Loop:
         }
         for step in range(1, MAX_STEPS + 1):
             step_body["messages"] = messages
-            content: list[str] = []
-            calls: list[dict[str, Any]] = []
-            final: dict[str, Any] | None = None
-            async with open_reply(self.state, "chat", dumps(step_body), step_body, headers) as up:
-                if up.status != 200:
-                    raw = b"".join([c async for c in up.chunks]) if up.chunks else b""
-                    yield self._line({"error": native_error_message(up.status, raw)})
-                    return
-                assert up.chunks is not None
-                async for line in iter_lines(up.chunks, self.state.settings.max_line_bytes):
-                    native = object_or_none(line)
-                    if native is None:
-                        continue
-                    if "error" in native:
-                        yield self._line(native)
-                        return
-                    message = native.get("message") or {}
-                    calls.extend(message.get("tool_calls") or [])
-                    content.append(str(message.get("content") or ""))
-                    if native.get("done"):
-                        final = native
-                    elif message.get("content") or message.get("thinking"):
-                        out = dict(native)
-                        out["message"] = {k: v for k, v in message.items() if k != "tool_calls"}
-                        if self.stream:
-                            yield self._line(out)
-                        else:
-                            self.emitted.append(out)
-            if final is None:
+            got = _Step()
+            async for out in self._ask(step_body, headers, got):
+                yield out
+            if got.failed:
+                return
+            if got.final is None:
                 yield self._line({"error": "Ollama ended the reply before it was complete"})
                 return
             # The client's own tools go back to it; anything else (built-in, or a name no
             # one defined) goes to the engine, whose answer the model reads.
-            theirs = [c for c in calls if _call_name(c) in client_names]
-            mine = [c for c in calls if _call_name(c) not in client_names]
+            theirs = [c for c in got.calls if _call_name(c) in client_names]
+            mine = [c for c in got.calls if _call_name(c) not in client_names]
             if mine:
                 results = await self.engine.call_many(
                     [(_call_name(c), _call_arguments(c)) for c in mine],
                     origin="agent",
-                    client=client,
+                    client=recognise(self.client_headers),
                 )
                 progress = self._progress(model, mine, results)
                 if self.stream:
@@ -161,19 +147,12 @@ class _Loop:
                     self.emitted.append(progress)
                 messages = [
                     *messages,
-                    {"role": "assistant", "content": "".join(content), "tool_calls": mine},
+                    {"role": "assistant", "content": "".join(got.content), "tool_calls": mine},
                     *({"role": "tool", "content": r.text, "tool_name": r.tool} for r in results),
                 ]
             if theirs or not mine:
                 self.state.metrics.agent_turn(step)
-                done = dict(final)
-                done_message = dict(done.get("message") or {"role": "assistant"})
-                done_message.pop("tool_calls", None)
-                if theirs:
-                    done_message["tool_calls"] = theirs
-                done["message"] = done_message
-                done["model"] = self.body.get("model")
-                yield self._final(done)
+                yield self._final(self._answer(got.final, theirs))
                 return
         self.state.metrics.agent_turn(MAX_STEPS)
         yield self._final(
@@ -188,6 +167,50 @@ class _Loop:
                 "done_reason": "stop",
             }
         )
+
+    async def _ask(
+        self, step_body: dict[str, Any], headers: Mapping[str, str], got: _Step
+    ) -> AsyncIterator[bytes]:
+        """One step: the model's reply relayed as it streams (text and thinking; tool
+        calls collected into ``got``); an error ends the turn (``got.failed``)."""
+        async with open_reply(self.state, "chat", dumps(step_body), step_body, headers) as up:
+            if up.status != 200:
+                raw = b"".join([c async for c in up.chunks]) if up.chunks else b""
+                got.failed = True
+                yield self._line({"error": native_error_message(up.status, raw)})
+                return
+            assert up.chunks is not None
+            async for line in iter_lines(up.chunks, self.state.settings.max_line_bytes):
+                native = object_or_none(line)
+                if native is None:
+                    continue
+                if "error" in native:
+                    got.failed = True
+                    yield self._line(native)
+                    return
+                message = native.get("message") or {}
+                got.calls.extend(message.get("tool_calls") or [])
+                got.content.append(str(message.get("content") or ""))
+                if native.get("done"):
+                    got.final = native
+                elif message.get("content") or message.get("thinking"):
+                    out = dict(native)
+                    out["message"] = {k: v for k, v in message.items() if k != "tool_calls"}
+                    if self.stream:
+                        yield self._line(out)
+                    else:
+                        self.emitted.append(out)
+
+    def _answer(self, final: dict[str, Any], theirs: list[dict[str, Any]]) -> dict[str, Any]:
+        """The turn's last line: the model's, with only the client's own tool calls."""
+        done = dict(final)
+        message = dict(done.get("message") or {"role": "assistant"})
+        message.pop("tool_calls", None)
+        if theirs:
+            message["tool_calls"] = theirs
+        done["message"] = message
+        done["model"] = self.body.get("model")
+        return done
 
     def _progress(
         self, model: str, calls: list[dict[str, Any]], results: list[ToolResult]

@@ -116,3 +116,57 @@ async def test_test_connection_asks_every_host(sim: Sim) -> None:
     lines = (await ask_all([sim.url, "http://127.0.0.1:9"])).splitlines()
     assert lines[0] == f"Ollama {VERSION} answers at {sim.url}."
     assert lines[1].startswith("Ollama is not answering at http://127.0.0.1:9")
+
+
+def test_every_setting_can_be_changed_in_the_tray(qtbot: QtBot, tmp_path: Path) -> None:
+    """The General tab lays out the common ones by hand; every other setting is on the
+    More tab, made from its Spec (settings_fields.py): none is left out."""
+    from app.settings_dialog import HAND_MADE
+    from proxy_core.settings import SPECS
+
+    d = dialog(qtbot, tmp_path)
+    assert {f.name for f in d.more} | HAND_MADE == set(SPECS)
+    assert set(d.values()) | {"access_token"} == set(SPECS)
+
+
+def test_a_generated_field_round_trips_with_the_specs_range(qtbot: QtBot, tmp_path: Path) -> None:
+    from PySide6.QtWidgets import QLineEdit, QSpinBox
+
+    d = dialog(qtbot, tmp_path)
+    fields = {f.name: f for f in d.more}
+    parallel = fields["default_num_parallel"].widget
+    assert isinstance(parallel, QSpinBox) and parallel.minimum() == 1  # Spec: minimum 1
+    parallel.setValue(2)
+    models = fields["models"].widget
+    assert isinstance(models, QLineEdit)
+    models.setText('{"llama3.2": {"num_ctx": 8192}}')
+    engines = fields["engines"].widget
+    assert isinstance(engines, QLineEdit)
+    engines.setText("openai:lm=http://127.0.0.1:1234")
+    d.accept()
+    assert d.accepted_settings is not None
+    assert d.accepted_settings.default_num_parallel == 2
+    assert d.accepted_settings.models == {"llama3.2": {"num_ctx": 8192}}
+    assert d.accepted_settings.engines == "openai:lm=http://127.0.0.1:1234"
+
+
+def test_a_bad_generated_value_is_told_next_to_its_field(qtbot: QtBot, tmp_path: Path) -> None:
+    from PySide6.QtWidgets import QLineEdit
+
+    d = dialog(qtbot, tmp_path)
+    d.show()
+    fields = {f.name: f for f in d.more}
+    models = fields["models"].widget
+    assert isinstance(models, QLineEdit)
+    models.setText("{not json")
+    d.accept()
+    assert d.accepted_settings is None
+    assert d.field_errors["models"].isVisible()
+    assert "is not valid JSON" in d.field_errors["models"].text()
+    engines = fields["engines"].widget
+    assert isinstance(engines, QLineEdit)
+    models.setText("")
+    engines.setText("llamacpp:http://x:1")
+    d.accept()
+    assert d.accepted_settings is None
+    assert "start with the engine's kind" in d.field_errors["engines"].text()

@@ -47,6 +47,35 @@ def _tool_result_content(content: Any, where: str) -> tuple[str, list[str]]:
     return "".join(texts), images
 
 
+def _tool_use(block: Mapping[str, Any], where: str, names: dict[str, str]) -> dict[str, Any]:
+    """A tool call of the assistant's; its id is remembered to name the result later."""
+    if not block.get("id") or not block.get("name"):
+        raise BadRequest("tool_use blocks need 'id' and 'name'", where)
+    names[str(block["id"])] = str(block["name"])
+    arguments = block.get("input")
+    return {
+        "id": str(block["id"]),
+        "function": {
+            "name": str(block["name"]),
+            "arguments": arguments if isinstance(arguments, dict) else {},
+        },
+    }
+
+
+def _tool_result(block: Mapping[str, Any], where: str, names: dict[str, str]) -> dict[str, Any]:
+    """A tool's result as a native ``tool`` message, named after the call it answers."""
+    result_text, result_images = _tool_result_content(block.get("content"), where)
+    tool_id = str(block.get("tool_use_id") or "")
+    native: dict[str, Any] = {"role": "tool", "content": result_text}
+    if result_images:
+        native["images"] = result_images
+    if tool_id:
+        native["tool_call_id"] = tool_id
+        if tool_id in names:
+            native["tool_name"] = names[tool_id]
+    return native
+
+
 def _message(message: Any, index: int, names: dict[str, str]) -> list[dict[str, Any]]:
     where = f"messages[{index}]"
     if not isinstance(message, dict):
@@ -71,30 +100,9 @@ def _message(message: Any, index: int, names: dict[str, str]) -> list[dict[str, 
         elif kind == "image":
             images.append(_image(block, where))
         elif kind == "tool_use":
-            if not block.get("id") or not block.get("name"):
-                raise BadRequest("tool_use blocks need 'id' and 'name'", where)
-            names[str(block["id"])] = str(block["name"])
-            arguments = block.get("input")
-            calls.append(
-                {
-                    "id": str(block["id"]),
-                    "function": {
-                        "name": str(block["name"]),
-                        "arguments": arguments if isinstance(arguments, dict) else {},
-                    },
-                }
-            )
+            calls.append(_tool_use(block, where, names))
         elif kind == "tool_result":
-            result_text, result_images = _tool_result_content(block.get("content"), where)
-            tool_id = str(block.get("tool_use_id") or "")
-            native: dict[str, Any] = {"role": "tool", "content": result_text}
-            if result_images:
-                native["images"] = result_images
-            if tool_id:
-                native["tool_call_id"] = tool_id
-                if tool_id in names:
-                    native["tool_name"] = names[tool_id]
-            results.append(native)
+            results.append(_tool_result(block, where, names))
         elif kind in ("thinking", "redacted_thinking"):
             thinking = str(block.get("thinking") or "")
         elif kind is None:
@@ -104,7 +112,7 @@ def _message(message: Any, index: int, names: dict[str, str]) -> list[dict[str, 
     if role == "user":
         out.extend(results)  # tool results answer the previous assistant turn: first
     if text or images or calls or thinking:
-        native = {"role": role, "content": "".join(text)}
+        native: dict[str, Any] = {"role": role, "content": "".join(text)}
         if images:
             native["images"] = images
         if calls:

@@ -197,76 +197,11 @@ class ResponseStream:
             ]
         message = native.get("message") or {}
         if message.get("thinking"):
-            if self._reasoning is None:
-                self._reasoning = {
-                    "id": secret_id("rs", 16),
-                    "type": "reasoning",
-                    "summary": [{"type": "summary_text", "text": ""}],
-                }
-                events += self._add(self._reasoning)
-            self._reasoning["summary"][0]["text"] += message["thinking"]
-            events.append(
-                self._event(
-                    "response.reasoning_summary_text.delta",
-                    item_id=self._reasoning["id"],
-                    output_index=self._output.index(self._reasoning),
-                    summary_index=0,
-                    delta=message["thinking"],
-                )
-            )
+            events += self._thinking(message["thinking"])
         if message.get("content"):
-            events += self._close_reasoning()
-            if self._message is None:
-                part = {"type": "output_text", "text": "", "annotations": []}
-                self._message = {
-                    "id": secret_id("msg", 16),
-                    "type": "message",
-                    "status": "in_progress",
-                    "role": "assistant",
-                    "content": [part],
-                }
-                events += self._add(self._message)
-                events.append(
-                    self._event(
-                        "response.content_part.added",
-                        item_id=self._message["id"],
-                        output_index=self._output.index(self._message),
-                        content_index=0,
-                        part={"type": "output_text", "text": "", "annotations": []},
-                    )
-                )
-            self._message["content"][0]["text"] += message["content"]
-            events.append(
-                self._event(
-                    "response.output_text.delta",
-                    item_id=self._message["id"],
-                    output_index=self._output.index(self._message),
-                    content_index=0,
-                    delta=message["content"],
-                )
-            )
+            events += self._close_reasoning() + self._text(message["content"])
         for call in message.get("tool_calls") or []:
-            events += self._close_reasoning() + self._close_message()
-            item = _call_item(call, secret_id("fc", 16), self.shape.namespaced)
-            arguments = item["arguments"]
-            events += self._add({**item, "arguments": "", "status": "in_progress"})
-            self._output[-1] = item
-            index = len(self._output) - 1
-            events += [
-                self._event(
-                    "response.function_call_arguments.delta",
-                    item_id=item["id"],
-                    output_index=index,
-                    delta=arguments,
-                ),
-                self._event(
-                    "response.function_call_arguments.done",
-                    item_id=item["id"],
-                    output_index=index,
-                    arguments=arguments,
-                ),
-                *self._done(item),
-            ]
+            events += self._close_reasoning() + self._close_message() + self._call(call)
         if native.get("done"):
             events += self._close_reasoning() + self._close_message()
             if not self._output:  # an empty answer is still one (empty) message
@@ -276,6 +211,83 @@ class ResponseStream:
             kind = "response.completed" if final["status"] == "completed" else "response.incomplete"
             events.append(self._event(kind, response=final))
         return events
+
+    def _thinking(self, delta: str) -> list[Event]:
+        events: list[Event] = []
+        if self._reasoning is None:
+            self._reasoning = {
+                "id": secret_id("rs", 16),
+                "type": "reasoning",
+                "summary": [{"type": "summary_text", "text": ""}],
+            }
+            events += self._add(self._reasoning)
+        self._reasoning["summary"][0]["text"] += delta
+        events.append(
+            self._event(
+                "response.reasoning_summary_text.delta",
+                item_id=self._reasoning["id"],
+                output_index=self._output.index(self._reasoning),
+                summary_index=0,
+                delta=delta,
+            )
+        )
+        return events
+
+    def _text(self, delta: str) -> list[Event]:
+        events: list[Event] = []
+        if self._message is None:
+            part = {"type": "output_text", "text": "", "annotations": []}
+            self._message = {
+                "id": secret_id("msg", 16),
+                "type": "message",
+                "status": "in_progress",
+                "role": "assistant",
+                "content": [part],
+            }
+            events += self._add(self._message)
+            events.append(
+                self._event(
+                    "response.content_part.added",
+                    item_id=self._message["id"],
+                    output_index=self._output.index(self._message),
+                    content_index=0,
+                    part={"type": "output_text", "text": "", "annotations": []},
+                )
+            )
+        self._message["content"][0]["text"] += delta
+        events.append(
+            self._event(
+                "response.output_text.delta",
+                item_id=self._message["id"],
+                output_index=self._output.index(self._message),
+                content_index=0,
+                delta=delta,
+            )
+        )
+        return events
+
+    def _call(self, call: dict[str, Any]) -> list[Event]:
+        item = _call_item(call, secret_id("fc", 16), self.shape.namespaced)
+        arguments = item["arguments"]
+        events = self._add({**item, "arguments": "", "status": "in_progress"})
+        self._output[-1] = item
+        index = len(self._output) - 1
+        return [
+            *events,
+            self._event(
+                "response.function_call_arguments.delta",
+                item_id=item["id"],
+                output_index=index,
+                delta=arguments,
+            ),
+            self._event(
+                "response.function_call_arguments.done",
+                item_id=item["id"],
+                output_index=index,
+                arguments=arguments,
+            ),
+            *self._done(item),
+        ]
 
     def error(self, status: int, message: str) -> list[Event]:
         failed = self.shape.response("failed", self._output)
