@@ -317,11 +317,8 @@ class ProxyService:
             raise
 
     def _start_poller(self, router: Router, settings: ProxySettings) -> None:
-        """Several hosts: ask each for its models and health on an interval (poller.py)."""
-        if not router.single:
-            self._poller = asyncio.get_running_loop().create_task(
-                poller.run(router, settings.upstream_poll_interval), name="proxy-upstream-poller"
-            )
+        """Several engines: ask each for its models and health on an interval."""
+        self._poller = poller.start(router, settings.upstream_poll_interval)
 
     def _retire(self, client: Engine, grace: float) -> None:
         """Close a replaced upstream client once requests still using it had time to end."""

@@ -44,3 +44,12 @@ async def run(router: Router, interval: float) -> None:
         except Exception:  # a poll must never end the loop
             log.exception("polling the Ollama hosts failed")
         await asyncio.sleep(interval)
+
+
+def start(router: Router, interval: float) -> asyncio.Task[None] | None:
+    """The poller's task, with several engines (one is the background monitor's)."""
+    if router.single:
+        return None
+    return asyncio.get_running_loop().create_task(
+        run(router, interval), name="proxy-upstream-poller"
+    )

@@ -146,9 +146,20 @@ class Router:
 
     def hosts_with(self, model: str) -> int:
         """How many usable hosts have ``model`` (at least 1: the lanes' slot multiplier)."""
+        if self.single:
+            return 1
         wanted = normalize_model(model)
         now = self.clock()
         return max(1, sum(1 for b in self.backends if wanted in b.models and self.usable(b, now)))
+
+    def route_for(
+        self, model: str, chat: Mapping[str, Any] | None
+    ) -> tuple[str | None, int | None]:
+        """What picks the engine for a request: its model, and for a chat its conversation
+        (sticky); nothing with one engine (the fast path computes no key)."""
+        if self.single:
+            return (None, None)
+        return (model, conversation_key(model, chat) if chat is not None else None)
 
     def _chosen(self, backend: Backend, now: float) -> Backend:
         if backend.breaker(now) == HALF_OPEN:

@@ -36,8 +36,7 @@ def lane_for(
     else:
         background = profile.priority == "background"
     slots = profile.num_parallel or state.settings.default_num_parallel
-    if not state.router.single:  # each host that has the model runs that many
-        slots *= state.router.hosts_with(str(body.get("model")))
+    slots *= state.router.hosts_with(str(body.get("model")))  # each host runs that many
     return Lane(normalize_model(str(body.get("model"))), slots, background)
 
 

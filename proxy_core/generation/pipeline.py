@@ -21,7 +21,6 @@ from typing import Any, Protocol
 from ..cache import RouteKind, is_cacheable_request, parse_cache_control
 from ..cache.flight import Flight
 from ..clients import recognise
-from ..engines.router import conversation_key
 from ..events import ContextTruncated
 from ..forwarding import request_headers
 from ..ndjson import dumps
@@ -105,8 +104,7 @@ def _profiled(
     model = body.get("model") if body is not None else None
     if body is None or not isinstance(model, str):
         return request
-    if not state.router.single:
-        request.route = (model, conversation_key(model, body) if kind == "chat" else None)
+    request.route = state.router.route_for(model, body if kind == "chat" else None)
     if kind in ("chat", "generate"):
         request.profile = state.profiles.profile_for(model)
         if request.profile is not NO_PROFILE and apply_profile(body, request.profile):

@@ -1,0 +1,133 @@
+"""Sending one native request through the router: the engine it picks, one retry on
+another engine when the first gave no answer at all, and the reply in one shape whatever
+the engine's kind (:class:`EngineReply`). One engine, the common case, is sent to
+directly with no routing bookkeeping (measured: tests/perf/bench_routing.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import aiohttp
+
+from ..errors import UpstreamTimeout, UpstreamUnavailable
+from ..forwarding import response_headers
+from .base import Engine
+from .pool import PoolReply
+from .router import NoUpstream, Router
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EngineReply:
+    status: int
+    headers: dict[str, str]
+    chunks: AsyncIterator[bytes]  # as they arrive (a whole reply: in one piece)
+    body: bytes | None  # the whole reply, when it was read whole
+    length: int | None  # the engine's Content-Length, when it sent one
+    ttfb: float  # seconds to the reply's head
+
+
+Route = tuple[str | None, int | None]  # (model, conversation): which engine (router.py)
+
+
+@asynccontextmanager
+async def send(
+    router: Router,
+    path: str,
+    raw_body: bytes,
+    headers: dict[str, str],
+    whole: bool,
+    route: Route = (None, None),
+    retried: Callable[[], None] = lambda: None,
+) -> AsyncIterator[EngineReply]:
+    """The engine's reply; leaving the block releases (or closes) its connection.
+
+    ``whole`` (the client asked for no stream, or an embedding): the lean pool, which
+    reads a small framed reply in one go and relays anything else as it arrives;
+    ``retried`` is told when a request went to a second engine."""
+    if not router.single:
+        async with _routed(router, path, raw_body, headers, whole, route, retried) as reply:
+            yield reply
+        return
+    client = router.primary.client  # one engine: no routing, no bookkeeping
+    started = time.perf_counter()
+    if whole or client.translating:  # translated replies: fetch() only
+        got = await client.fetch("POST", path, headers, raw_body)
+        try:
+            yield _fetched(got, started)
+        finally:
+            got.release()
+        return
+    async with client.request("POST", path, headers=headers, data=raw_body) as resp:
+        yield _streamed(client, resp, started)
+
+
+def _fetched(got: PoolReply, started: float) -> EngineReply:
+    return EngineReply(
+        got.status,
+        response_headers(got.headers),
+        got.chunks(),
+        got.body,
+        got.length,
+        time.perf_counter() - started,
+    )
+
+
+def _streamed(client: Engine, resp: aiohttp.ClientResponse, started: float) -> EngineReply:
+    return EngineReply(
+        resp.status,
+        response_headers(resp.headers),
+        client.iter_body(resp),
+        None,
+        resp.content_length,
+        time.perf_counter() - started,
+    )
+
+
+@asynccontextmanager
+async def _routed(
+    router: Router,
+    path: str,
+    raw_body: bytes,
+    headers: dict[str, str],
+    whole: bool,
+    route: Route,
+    retried: Callable[[], None],
+) -> AsyncIterator[EngineReply]:
+    """Several engines: the one the router picks; one that gives no answer at all is
+    tried once more elsewhere, since nothing reached the client yet."""
+    backend = router.pick(*route)
+    again = False
+    async with contextlib.AsyncExitStack() as stack:
+        while True:
+            started = time.perf_counter()
+            router.started(backend)
+            client = backend.client
+            try:
+                if whole or client.translating:  # translated replies: fetch() only
+                    got = await client.fetch("POST", path, headers, raw_body)
+                    stack.callback(got.release)
+                else:
+                    resp = await stack.enter_async_context(
+                        client.request("POST", path, headers=headers, data=raw_body)
+                    )
+            except (UpstreamUnavailable, UpstreamTimeout) as exc:
+                router.finished(backend, False, str(exc))
+                if again:
+                    raise
+                again = True
+                try:
+                    backend = router.pick(*route, exclude=backend)
+                except NoUpstream:
+                    raise exc from None
+                retried()
+                continue
+            break
+        stack.callback(router.finished, backend, True)
+        if whole or client.translating:
+            yield _fetched(got, started)
+        else:
+            yield _streamed(client, resp, started)
