@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox, QWidget
 
-from proxy_core.settings import SPECS, ProxySettings, SettingsError, Spec
+from proxy_core.settings import SPECS, SettingsError, Spec, kind_of
 
 # What a scope is called in the dialog (Spec.scope), in the order the groups appear.
 GROUPS = {
@@ -55,9 +54,9 @@ def label_of(name: str) -> str:
 def field_for(name: str, value: Any) -> Field:
     """The widget for setting ``name`` showing ``value``, by its declared type."""
     spec = SPECS[name]
-    kind = typing.get_type_hints(ProxySettings)[name]
+    kind = kind_of(name)
     label = label_of(name)
-    if kind is bool:
+    if kind == "bool":
         box = QCheckBox()
         box.setChecked(bool(value))
         return Field(name, label, box, box.isChecked)
@@ -66,11 +65,11 @@ def field_for(name: str, value: Any) -> Field:
         combo.addItems(list(spec.choices))
         combo.setCurrentText(str(value))
         return Field(name, label, combo, combo.currentText)
-    if kind is int:
+    if kind == "int":
         return Field(name, label, *_int_box(spec, int(value)))
-    if kind is float:
+    if kind == "float":
         return Field(name, label, *_float_box(spec, float(value)))
-    if typing.get_origin(kind) is Mapping or kind is Mapping:
+    if kind == "mapping":
         return Field(name, label, *_json_line(name, value))
     return Field(name, label, *_text_line(spec, kind, value))
 
@@ -114,12 +113,12 @@ def _json_line(name: str, value: Any) -> tuple[QWidget, Callable[[], Any]]:
     return line, read
 
 
-def _text_line(spec: Spec, kind: Any, value: Any) -> tuple[QWidget, Callable[[], Any]]:
+def _text_line(spec: Spec, kind: str, value: Any) -> tuple[QWidget, Callable[[], Any]]:
     line = QLineEdit("" if value is None else str(value))
     if spec.secret:
         line.setEchoMode(QLineEdit.EchoMode.Password)
     if spec.default_text and not spec.secret:
         line.setPlaceholderText(spec.default_text)
-    if kind is Path:
+    if kind == "path":
         return line, lambda: Path(line.text().strip()).expanduser()
     return line, lambda: line.text().strip()

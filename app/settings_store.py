@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QSettings
 
-from proxy_core.settings import FIELDS, ProxySettings
+from proxy_core.settings import FIELDS, ProxySettings, kind_of
 
 ORGANIZATION = "OllamaTrayProxy"
 APPLICATION = "ollama-tray-proxy"
@@ -22,11 +22,6 @@ START_AT_LOGIN = "app/start_at_login"
 
 # QSettings hands back strings from INI files unless asked for a type; ask explicitly.
 _QT_TYPES: dict[str, type] = {"bool": bool, "int": int, "float": float, "str": str}
-
-
-def _kind(name: str) -> str:
-    field_type = FIELDS[name].type
-    return field_type if isinstance(field_type, str) else getattr(field_type, "__name__", "str")
 
 
 class SettingsStore:
@@ -41,10 +36,10 @@ class SettingsStore:
             for name in FIELDS:
                 if not self.q.contains(name):
                     continue
-                kind = _kind(name)
-                if kind.startswith("Mapping"):  # stored as JSON text
+                kind = kind_of(name)
+                if kind == "mapping":  # stored as JSON text
                     out[name] = json.loads(str(self.q.value(name, "{}", type=str)))
-                elif kind == "Path":
+                elif kind == "path":
                     out[name] = Path(str(self.q.value(name, "", type=str)))
                 else:
                     out[name] = self.q.value(name, type=_QT_TYPES.get(kind, str))
@@ -60,7 +55,7 @@ class SettingsStore:
         try:
             for name in changed:
                 value = new[name]
-                if _kind(name).startswith("Mapping"):
+                if kind_of(name) == "mapping":
                     value = json.dumps(value, sort_keys=True)
                 self.q.setValue(name, value)
         finally:

@@ -16,12 +16,12 @@ from .errors import PortInUse, StartupError
 from .service import ProxyService
 from .settings import (
     ENV_PREFIX,
-    FIELDS,
     SETTINGS_FILE,
     SPECS,
     ProxySettings,
     SettingsError,
     default_text,
+    kind_of,
     resolve,
 )
 from .version import __version__
@@ -51,7 +51,7 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
             continue
         default = default_text(name)
         help_text = f"{spec.help} (default {default})"
-        kind = FIELDS[name].type
+        kind = kind_of(name)
         if kind == "bool":
             value = True if spec.flag_value is None else spec.flag_value
             parser.add_argument(
@@ -62,7 +62,7 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
         elif spec.choices:
             parser.add_argument(spec.flag, dest=name, choices=spec.choices, help=help_text)
         else:
-            convert = {"int": int, "float": float}.get(str(kind), str)
+            convert = {"int": int, "float": float}.get(kind, str)
             parser.add_argument(spec.flag, dest=name, type=convert, help=help_text)
 
 

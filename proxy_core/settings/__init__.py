@@ -11,6 +11,7 @@ from .schema import (
     URL_SETTINGS,
     ProxySettings,
     changed_scopes,
+    kind_of,
 )
 from .sources import coerce, default_text, from_env, from_file, resolve, save, settings_table
 from .spec import (
@@ -44,6 +45,7 @@ __all__ = [
     "coerce",
     "default_data_dir",
     "default_text",
+    "kind_of",
     "from_env",
     "from_file",
     "resolve",

@@ -4,7 +4,9 @@ line (:class:`SettingsError`) instead of a traceback deep in the server."""
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -355,6 +357,22 @@ class ProxySettings:
 FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(ProxySettings)}
 SPECS: dict[str, Spec] = {name: f.metadata["spec"] for name, f in FIELDS.items()}
 SECRET_SETTINGS = tuple(name for name, spec in SPECS.items() if spec.secret)
+TYPES: dict[str, Any] = typing.get_type_hints(ProxySettings)  # the real types, not their names
+
+
+def kind_of(name: str) -> str:
+    """A setting's type in one word, from its real type: bool, int, float, path, mapping
+    or str (what the CLI, the environment, the settings file and the tray convert by)."""
+    hint = TYPES[name]
+    if hint in (bool, int, float):
+        return str(hint.__name__)
+    if hint is Path:
+        return "path"
+    if typing.get_origin(hint) is collections.abc.Mapping:
+        return "mapping"
+    return "str"
+
+
 SCOPES = frozenset(
     {"live", "listen", "engines", "cache_store", "cache", "profiles", "access", "inspector",
      "tools", "restart"}

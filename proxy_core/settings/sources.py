@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .schema import FIELDS, SPECS, ProxySettings
+from .schema import FIELDS, SPECS, ProxySettings, kind_of
 from .spec import ENV_PREFIX, SETTINGS_FILE, SettingsError, default_data_dir
 
 
@@ -42,10 +42,9 @@ def settings_table() -> str:
 
 def coerce(name: str, value: Any) -> Any:
     """Turn a raw value (a string from env/CLI, or JSON) into the field's type."""
-    field = FIELDS.get(name)
-    if field is None:
+    if name not in FIELDS:
         raise SettingsError(f"{name}: unknown setting")
-    kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
+    kind = kind_of(name)
     try:
         if kind == "bool":
             if isinstance(value, bool):
@@ -64,9 +63,9 @@ def coerce(name: str, value: Any) -> Any:
             if isinstance(value, bool):
                 raise ValueError
             return float(value)
-        if kind == "Path":
+        if kind == "path":
             return Path(str(value)).expanduser()
-        if kind.startswith("Mapping"):  # JSON objects: num_ctx_defaults, models
+        if kind == "mapping":  # JSON objects: num_ctx_defaults, models
             parsed = json.loads(value) if isinstance(value, str) else value
             if not isinstance(parsed, dict):
                 raise ValueError
@@ -75,7 +74,8 @@ def coerce(name: str, value: Any) -> Any:
             return {str(k): v for k, v in parsed.items()}  # checked as profiles by validate()
         return str(value).lower() if SPECS[name].choices else str(value)
     except (TypeError, ValueError, OverflowError, json.JSONDecodeError):
-        raise SettingsError(f"{name}: {value!r} is not a valid {kind or 'value'}") from None
+        shown = {"path": "Path", "mapping": "Mapping"}.get(kind, kind)
+        raise SettingsError(f"{name}: {value!r} is not a valid {shown}") from None
 
 
 def from_env(environ: Mapping[str, str]) -> dict[str, Any]:
