@@ -91,3 +91,38 @@ async def test_a_proxy_whose_only_engine_is_a_spec(tmp_path: Path) -> None:
         await service.stop()
         await server.close()
         del os.environ["TEST_SPEC_KEY"]
+
+
+def test_what_a_spec_accepts_exactly() -> None:
+    """Pinned against the survivors of `make mutate MUTANTS='proxy_core.engines.registry*'`."""
+    assert parse_spec("openai:https://h:1").url == "https://h:1"
+    assert parse_spec("ollama:http://BOX/").url == "http://BOX"
+    # "=" in the URL's query: the name is what comes before the first "="
+    spec = parse_spec("openai:vllm=http://h:1/v1?a=b")
+    assert (spec.name, spec.url) == ("vllm", "http://h:1/v1?a=b")
+    spec = parse_spec("openai:http://h:1/v1?a=b")  # no name, "=" only in the query
+    assert (spec.name, spec.url) == ("h:1", "http://h:1/v1?a=b")
+    assert parse_spec("openai:http://h:1;read_timeout=1").read_timeout == 1.0
+    assert parse_spec("openai:http://h:1;connect_timeout=0.5").connect_timeout == 0.5
+
+
+def test_what_a_spec_refuses_says_exactly_why() -> None:
+    def refusal(text: str) -> str:
+        with pytest.raises(SpecError) as caught:
+            parse_spec(text)
+        return str(caught.value)
+
+    assert "start with the engine's kind (ollama, openai)" in refusal("ollama://gpu:11434")
+    assert refusal("openai:x=http://u:p@h:1").startswith("no password in an engine's URL")
+    assert "(key_env, connect_timeout, read_timeout)" in refusal("openai:http://h:1;x=1")
+    zero = refusal("openai:http://h:1;read_timeout=0")
+    assert "'openai:http://h:1;read_timeout=0': read_timeout must be a positive" in zero
+
+
+def test_build_defaults_and_a_missing_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = build(parse_spec("ollama:http://h:1"))
+    assert (engine._connect_timeout, engine._read_timeout, engine._max_connections) == (5, 600, 64)
+    assert engine._headers is None and engine.prefix == ""
+    monkeypatch.delenv("TEST_ENGINE_MISSING", raising=False)
+    missing = build(parse_spec("openai:http://h:1;key_env=TEST_ENGINE_MISSING"))
+    assert missing._headers is None  # no variable, no key: never "Bearer " alone
