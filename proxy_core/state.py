@@ -51,7 +51,7 @@ class ProxyState:
     # Stages before the generation pipeline's own (generation.FrontStage: the agent
     # loop), set by the service; typed loosely here since the pipeline imports this.
     front_stages: tuple[Any, ...] = ()
-    # Which Ollama host serves a request (routing.py); ``upstream`` is its primary.
+    # Which Ollama host serves a request (engines/router.py); ``upstream`` is its primary.
     router: Router = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:

@@ -173,7 +173,7 @@ async def passthrough(request: web.Request) -> web.StreamResponse:
                 headers["Content-Length"] = str(length)
     target = encode_path(path, request.rel_url.raw_query_string)
     client = state.upstream
-    if not state.router.single:  # several Ollama hosts (routing.py)
+    if not state.router.single:  # several Ollama hosts (engines/router.py)
         if request.method == "GET" and path in UNION_PATHS:
             status, listed_headers, listed = await fetch_listing(state.router, path)
             if path == "/api/tags" and status == 200:
@@ -183,7 +183,7 @@ async def passthrough(request: web.Request) -> web.StreamResponse:
             )
         client = _host_for(state, path, data)
     if not isinstance(data, AsyncIterator) and (request.method != "HEAD" or client.translating):
-        # The lean pool (upstream_pool.py): a small framed reply whole, anything else
+        # The lean pool (engines/pool.py): a small framed reply whole, anything else
         # relayed as it arrives. HEAD (no body despite a length) and uploads: aiohttp.
         got = await client.fetch(request.method, target, headers, data)
         try:

@@ -1,4 +1,4 @@
-"""Polls every Ollama host for its models, loaded models and health (routing.py uses
+"""Polls every Ollama host for its models, loaded models and health (engines/router.py uses
 them). Runs only when there are several hosts; one host is the background monitor's."""
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ class _Request:
     headers: dict[str, str]  # what goes upstream
     profile: Profile = NO_PROFILE
     facts: Facts = NO_FACTS
-    route: tuple[str | None, int | None] = (None, None)  # which host (routing.py)
+    route: tuple[str | None, int | None] = (None, None)  # which host (engines/router.py)
 
     @property
     def generation(self) -> bool:

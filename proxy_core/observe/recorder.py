@@ -66,7 +66,7 @@ class MetricsSnapshot:
     # Time to first token of streamed generations (all models): the traffic chart's line.
     ttft_count: int = 0
     ttft_sum: float = 0.0
-    # Per Ollama host: (url, usable, breaker state, in flight, routed) (routing.py)
+    # Per Ollama host: (url, usable, breaker state, in flight, routed) (engines/router.py)
     upstreams: tuple[tuple[str, bool, str, int, int], ...] = ()
 
 

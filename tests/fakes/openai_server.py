@@ -1,5 +1,5 @@
 """A small OpenAI-compatible server, as llama.cpp's ``llama-server``, LM Studio or vLLM
-answer (test double for proxy_core/openai_upstream.py): ``/v1/models``,
+answer (test double for proxy_core/engines/openai_compat.py): ``/v1/models``,
 ``/v1/chat/completions`` (whole or SSE, with tool calls), ``/v1/completions`` (with
 ``suffix``), ``/v1/embeddings`` and llama-server's ``/infill``. Replies are deterministic
 and say what they were asked, so tests can check the translation both ways.

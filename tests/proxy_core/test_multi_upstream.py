@@ -1,4 +1,4 @@
-"""Several Ollama hosts behind one proxy (``ollama_url`` lists them; routing.py), driven
+"""Several Ollama hosts behind one proxy (``ollama_url`` lists them; engines/router.py), driven
 by the official ollama client: routing by model and load, union listings, stickiness,
 failover without client errors, the breaker opening and recovering."""
 

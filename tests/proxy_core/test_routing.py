@@ -1,4 +1,4 @@
-"""Which Ollama host a request goes to (routing.py): pure, with a clock moved by hand."""
+"""Which Ollama host a request goes to (engines/router.py): pure, with a clock moved by hand."""
 
 from __future__ import annotations
 
