@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import ClassVar
+from typing import ClassVar, NotRequired, TypedDict
 
 import aiohttp
 
@@ -28,6 +28,17 @@ from .pool import PoolReply
 
 # Headers aiohttp would add on its own; the client's own headers are forwarded instead.
 _SKIP_AUTO = frozenset({"User-Agent", "Accept", "Accept-Encoding"})
+
+
+class EngineOptions(TypedDict):
+    """How an engine is reached, whatever its kind (a subclass passes them on as they are)."""
+
+    connect_timeout: float
+    read_timeout: float
+    max_connections: int
+    authorization: NotRequired[str]  # the whole header value, e.g. "Bearer sk-…"
+    name: NotRequired[str]
+    prefix: NotRequired[str]
 
 
 class Engine:

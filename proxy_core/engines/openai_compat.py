@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any
+from typing import Any, Unpack
 
 import aiohttp
 
 from ..ndjson import dumps, loads
-from .base import Engine
+from .base import Engine, EngineOptions
 from .openai_wire import (
     FINISH,
     FIXED_CONTEXT_KEY,
@@ -45,26 +45,8 @@ class OpenAICompatEngine(Engine):
     kind = "openai"
     translating = True
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        connect_timeout: float,
-        read_timeout: float,
-        max_connections: int,
-        authorization: str = "",
-        name: str = "",
-        prefix: str = "",
-    ) -> None:
-        super().__init__(
-            base_url.rstrip("/").removesuffix("/v1"),
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            max_connections=max_connections,
-            authorization=authorization,
-            name=name,
-            prefix=prefix,
-        )
+    def __init__(self, base_url: str, **options: Unpack[EngineOptions]) -> None:
+        super().__init__(base_url.rstrip("/").removesuffix("/v1"), **options)
         self.has_infill: bool | None = None  # llama-server's /infill; learnt on first use
         # The context the server runs with (llama-server's /props); None elsewhere. The
         # server fixes it at start: a request's num_ctx cannot change it.
