@@ -24,7 +24,7 @@ import aiohttp
 
 from ..credentials import redact_url
 from ..errors import ProxyError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from .pool import PoolReply
+from .connection import PoolReply
 
 # Headers aiohttp would add on its own; the client's own headers are forwarded instead.
 _SKIP_AUTO = frozenset({"User-Agent", "Accept", "Accept-Encoding"})

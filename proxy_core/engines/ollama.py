@@ -18,7 +18,8 @@ import aiohttp
 from yarl import URL
 
 from .base import Engine
-from .pool import LeanPool, PoolReply
+from .connection import PoolReply
+from .pool import LeanPool
 
 # A reused keep-alive connection that Ollama closed (restart) fails with one of these
 # before any byte of the reply; the request is safe to send once more on a new connection.

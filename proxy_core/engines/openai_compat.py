@@ -15,6 +15,7 @@ import aiohttp
 
 from ..ndjson import dumps, loads
 from .base import Engine, EngineOptions
+from .connection import PoolReply
 from .openai_wire import (
     FINISH,
     FIXED_CONTEXT_KEY,
@@ -35,7 +36,6 @@ from .openai_wire import (
     sse_events,
     usage_counts,
 )
-from .pool import PoolReply
 
 
 class OpenAICompatEngine(Engine):

@@ -14,7 +14,7 @@ import aiohttp
 from multidict import CIMultiDict
 
 from ..ndjson import dumps, loads
-from .pool import PoolReply
+from .connection import PoolReply
 
 JSON = "application/json; charset=utf-8"
 NDJSON = "application/x-ndjson"

@@ -16,7 +16,7 @@ import aiohttp
 from ..errors import UpstreamTimeout, UpstreamUnavailable
 from ..forwarding import response_headers
 from .base import Engine
-from .pool import PoolReply
+from .connection import PoolReply
 from .router import NoUpstream, Router
 
 
