@@ -13,9 +13,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 
-from proxy_core.observe.histogram import percentile
-from proxy_core.observe.rates import format_seconds
-from proxy_core.observe.recorder import MetricsSnapshot
+from proxy_core import MetricsSnapshot, format_seconds, percentile
 
 MIN_BARS = 8  # a chart of one busy bucket still shows its neighbours, for scale
 QUANTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))

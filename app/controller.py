@@ -17,14 +17,17 @@ from PySide6.QtCore import QObject, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QInputDialog, QMessageBox, QSystemTrayIcon, QWidget
 
-from proxy_core import ProxyService
-from proxy_core.errors import PortInUse, StartupError
-from proxy_core.events import ContextTruncated
-from proxy_core.observe.rates import compare
-from proxy_core.observe.recorder import MetricsSnapshot
-from proxy_core.observe.requests_log import RequestRecord
-from proxy_core.settings import default_data_dir
-from proxy_core.tools.audit import AuditEntry
+from proxy_core import (
+    AuditEntry,
+    ContextTruncated,
+    MetricsSnapshot,
+    PortInUse,
+    ProxyService,
+    RequestRecord,
+    StartupError,
+    compare,
+    default_data_dir,
+)
 
 from .ide_configs import choose_models
 from .presenter import DashboardPresenter

@@ -22,9 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from proxy_core.observe.recorder import MetricsSnapshot
-from proxy_core.observe.requests_log import RequestRecord
-from proxy_core.tools.audit import AuditEntry
+from proxy_core import AuditEntry, MetricsSnapshot, RequestRecord
 
 from .charts import VERDICT_COLORS, HistogramWidget, SpecBar, TimelineWidget
 from .hardware_view import SPECS_PURPOSE, SpecRow

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 
-from proxy_core.observe.hardware import HardwareSample
-from proxy_core.observe.specs import (
+from proxy_core import (
     CPU,
     GB,
     NETWORK,
     RAM,
     STORAGE,
     Assessment,
+    HardwareSample,
     ItemVerdict,
     Requirement,
     Verdict,

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from proxy_core.observe.requests_log import RequestRecord
+from proxy_core import RequestRecord
 
 from .icons import app_icon
 

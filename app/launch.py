@@ -11,8 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from proxy_core import __version__
-from proxy_core.cli import PROG
+from proxy_core import PROG, __version__
 
 from . import HEADLESS_FLAG
 
@@ -35,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{verb} {path}")
         return 0
     if HEADLESS_FLAG in args:
-        from proxy_core.cli import main as headless
+        from proxy_core import run_headless as headless
 
         args.remove(HEADLESS_FLAG)
         return headless(args)

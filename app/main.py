@@ -10,9 +10,7 @@ from collections.abc import Sequence
 
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from proxy_core import ProxyService
-from proxy_core.cli import build_parser, settings_from_args
-from proxy_core.settings import SettingsError
+from proxy_core import ProxyService, SettingsError, build_parser, settings_from_args
 
 from . import HEADLESS_FLAG
 from .controller import AppController
@@ -43,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.headless:  # reached only when main() is called directly (launch.py handles it)
-        from proxy_core.cli import main as headless
+        from proxy_core import run_headless as headless
 
         return headless([a for a in (sys.argv[1:] if argv is None else argv) if a != HEADLESS_FLAG])
     del args.headless

@@ -12,9 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 
-from proxy_core.observe.hardware import HardwareSample
-from proxy_core.observe.ollama_status import OllamaStatus
-from proxy_core.observe.specs import GB
+from proxy_core import GB, HardwareSample, OllamaStatus
 
 CONTEXT_SHARE = 1.2  # weights plus room for the context
 SYSTEM_SHARE = 4 * GB  # RAM left to the OS, the IDE and this app

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from proxy_core.observe.recorder import MetricsSnapshot
+from proxy_core import MetricsSnapshot
 
 from .icons import app_icon
 from .models_view import EDITABLE, ModelRow, edited_profile, model_rows, profile_for

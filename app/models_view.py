@@ -7,10 +7,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from proxy_core.cache.keys import normalize_model
-from proxy_core.observe.model_stats import ModelFigures, model_figures
-from proxy_core.observe.rates import format_seconds
-from proxy_core.observe.recorder import MetricsSnapshot
+from proxy_core import MetricsSnapshot, ModelFigures, format_seconds, model_figures, normalize_model
 
 EDITABLE = ("num_ctx", "keep_alive", "mode")
 

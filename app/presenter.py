@@ -11,12 +11,16 @@ import dataclasses
 import time
 from collections.abc import Sequence
 
-from proxy_core.observe.hardware import HardwareSample
-from proxy_core.observe.ollama_status import OllamaStatus
-from proxy_core.observe.rates import DashboardFigures, compare, format_seconds
-from proxy_core.observe.recorder import MetricsSnapshot
-from proxy_core.observe.requests_log import RequestRecord
-from proxy_core.tools.audit import AuditEntry
+from proxy_core import (
+    AuditEntry,
+    DashboardFigures,
+    HardwareSample,
+    MetricsSnapshot,
+    OllamaStatus,
+    RequestRecord,
+    compare,
+    format_seconds,
+)
 
 from .chart_data import (
     LatencyChart,

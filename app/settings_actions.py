@@ -10,11 +10,15 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from proxy_core import ProxyService, ProxySettings
-from proxy_core.cache.keys import normalize_model
-from proxy_core.errors import PortInUse, StartupError
-from proxy_core.events import ContextTruncated
-from proxy_core.settings import SettingsError
+from proxy_core import (
+    ContextTruncated,
+    PortInUse,
+    ProxyService,
+    ProxySettings,
+    SettingsError,
+    StartupError,
+    normalize_model,
+)
 
 from . import autostart
 from .models_view import profile_for

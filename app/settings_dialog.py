@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from proxy_core.settings import LOG_LEVELS, SPECS, ProxySettings, SettingsError
+from proxy_core import LOG_LEVELS, SPECS, ProxySettings, SettingsError
 
 from . import autostart
 from .icons import app_icon

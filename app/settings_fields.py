@@ -16,7 +16,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox, QWidget
 
-from proxy_core.settings import SPECS, SettingsError, Spec, kind_of
+from proxy_core import SPECS, SettingsError, Spec, kind_of
 
 # What a scope is called in the dialog (Spec.scope), in the order the groups appear.
 GROUPS = {

@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QSettings
 
-from proxy_core.settings import FIELDS, ProxySettings, kind_of
+from proxy_core import FIELDS, ProxySettings, kind_of
 
 ORGANIZATION = "OllamaTrayProxy"
 APPLICATION = "ollama-tray-proxy"

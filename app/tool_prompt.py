@@ -20,8 +20,7 @@ import html
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from proxy_core.tools import Action
-from proxy_core.tools.engine import Answer
+from proxy_core import Action, Answer
 
 from .icons import app_icon
 

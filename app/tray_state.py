@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import enum
 
-from proxy_core.events import ContextTruncated
-from proxy_core.observe.ollama_status import OllamaStatus
-from proxy_core.observe.rates import DashboardFigures
+from proxy_core import ContextTruncated, DashboardFigures, OllamaStatus
 
 
 class TrayState(enum.Enum):

@@ -159,3 +159,16 @@ def test_the_tray_talks_to_the_service_not_its_state() -> None:
             ):
                 reaches.append(f"{path.name}:{node.lineno} service.{node.attr}")
     assert reaches == []
+
+
+def test_the_tray_imports_only_the_cores_top_level() -> None:
+    """app/ uses the names proxy_core exports at its top level, never a module inside it:
+    the core can be rearranged without touching the tray."""
+    inside = sorted(
+        f"{module} imports {imported}"
+        for module, imports in GRAPH.items()
+        if _within(module, "app")
+        for imported in imports
+        if imported.startswith("proxy_core.")
+    )
+    assert inside == []

@@ -14,9 +14,9 @@ from aiohttp import web
 
 from ..access import MANAGEMENT_PATHS
 from ..cache import RouteKind
+from ..engines.connection import PoolReply
 from ..engines.listings import UNION_PATHS, client_for_model, fetch_listing
 from ..engines.openai_wire import FIXED_CONTEXT_KEY
-from ..engines.connection import PoolReply
 from ..errors import UpstreamError
 from ..forwarding import encode_path, request_headers, response_headers, upstream_path
 from ..generation import (
