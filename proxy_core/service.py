@@ -27,7 +27,8 @@ from .engines.router import Router
 from .errors import PortInUse, StartupError, UpstreamError
 from .events import EventHub, Listener
 from .observe.hardware import HardwareMonitor
-from .observe.monitor import BackgroundMonitor, refresh_ollama
+from .observe.monitor import BackgroundMonitor
+from .observe.ollama_status import OllamaStatus
 from .observe.recorder import MetricsRecorder, MetricsSnapshot
 from .observe.requests_log import RequestRecord
 from .settings import ProxySettings, changed_scopes
@@ -120,7 +121,7 @@ class ProxyService:
             # Learn the models' digests before the first request, or an answer cached in
             # the first seconds would be keyed without its digest and lost once it is
             # known. Bounded by the check's timeout; Ollama down only delays this.
-            await refresh_ollama(self.state)
+            await self.check_engines()
         try:
             await self._bind(settings.host, settings.port)
         except BaseException:
@@ -176,8 +177,8 @@ class ProxyService:
         loop = asyncio.get_running_loop()
         hardware = await loop.run_in_executor(None, HardwareMonitor, settings.data_dir)
         interval = settings.monitor_interval
-        # Ollama is asked every fifth tick (5 s by default): enough for a tray alert.
-        monitor = BackgroundMonitor(state, hardware, interval=interval, ollama_every=5 * interval)
+        # nvidia-smi costs tens of ms of CPU: every fifth tick (5 s by default).
+        monitor = BackgroundMonitor(state, hardware, interval=interval, gpu_every=5 * interval)
         self._monitor = loop.create_task(monitor.run(), name="proxy-monitor")
 
     def _policy(self, settings: ProxySettings) -> Policy:
@@ -317,8 +318,24 @@ class ProxyService:
             raise
 
     def _start_poller(self, router: Router, settings: ProxySettings) -> None:
-        """Several engines: ask each for its models and health on an interval."""
-        self._poller = poller.start(router, settings.upstream_poll_interval)
+        """The one health poller: always with several engines (routing needs it); with one,
+        while the monitor runs (the tray's status, the models' digests)."""
+        if router.single and settings.monitor_interval <= 0:
+            return
+        self._poller = poller.start(router, settings.upstream_poll_interval, self._learn)
+
+    def _learn(self, status: OllamaStatus) -> None:
+        """The primary engine's status: the tray's, and the models' labels and digests
+        (cache keys include a model's digest: cache/keys.py)."""
+        state = self.state
+        if state is None:
+            return
+        state.metrics.ollama = status
+        if status.reachable:
+            state.metrics.set_known_models(status.models)
+            state.cache.learn_digests(
+                [{"model": name, "digest": digest} for name, digest in status.digests]
+            )
 
     def _retire(self, client: Engine, grace: float) -> None:
         """Close a replaced upstream client once requests still using it had time to end."""
@@ -357,10 +374,10 @@ class ProxyService:
             return None
 
     async def check_engines(self) -> None:
-        """Ask the primary engine now (version, models, health) instead of at the
-        monitor's next turn."""
+        """Ask the engines now (version, models, health) instead of at the poller's next
+        turn."""
         if self.state is not None:
-            await refresh_ollama(self.state)
+            self._learn(await poller.poll_all(self.state.router))
 
     async def clear_cache(self) -> int | None:
         """Empty the cache; the entries removed, None when the proxy is not running."""

@@ -160,7 +160,8 @@ class ProxySettings:
     upstream_poll_interval: float = setting(
         2.0,
         **_SECONDS,
-        help="with several Ollama hosts: seconds between asking each for its models and health",
+        help="seconds between asking each engine for its models and health "
+        "(one engine: only while the monitor is on)",
         scope="engines",
     )
     breaker_failures: int = setting(
@@ -211,7 +212,7 @@ class ProxySettings:
         1.0,
         minimum=0,
         unit="s",
-        help="seconds between hardware and Ollama samples (0: off)",
+        help="seconds between hardware samples (0: off, and one engine is then not polled)",
         scope="restart",
     )
     # Security (docs/SECURITY.md). A token is always required on a non-loopback address.

@@ -19,6 +19,7 @@ from app.settings_store import SettingsStore
 from app.tray_state import STATE_TEXT, TrayState
 from proxy_core import ProxyService
 from proxy_core.engines.ollama import OllamaEngine
+from proxy_core.engines.router import Router
 from proxy_core.errors import PortInUse
 from tests.conftest import make_settings
 from tests.fakes.ollama_sim import SIM_CONFIG, SIM_RECORDER, create_sim_app
@@ -223,10 +224,13 @@ def test_ollama_down_and_back_notify_and_change_the_icon(
             assert controller.settings_dialog.isVisible()
             controller.settings_dialog.reject()
             assert controller.service.state is not None
-            controller.service.state.upstream = OllamaEngine(
+            # Ollama starts where the settings point (here: the engine is swapped in).
+            engine = OllamaEngine(
                 sim_url(sim), connect_timeout=2, read_timeout=30, max_connections=4
             )
-            await controller.service.state.upstream.start()
+            await engine.start()
+            controller.service.state.router = Router([engine])
+            controller.service.state.upstream = engine
             banner.retry.click()  # Ollama is there now: Retry hides the banner at once
             await until(lambda: not banner.isVisible())
             # Ollama is back (here: the user points the settings at it).
