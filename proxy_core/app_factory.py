@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from aiohttp import web
 
 from . import admin
 from .access import MCP_PATH
-from .dialects.base import PROXY, ROUTE_DIALECTS, Dialect, Route
+from .dialects.base import PROXY, ROUTE_DIALECTS, Dialect, Route, shared
 from .dialects.registry import DIALECTS
 from .guard import add_cors_headers, deferred_expect, guard
 from .middleware import boundary
@@ -38,9 +40,16 @@ def create_app(state: ProxyState) -> web.Application:
     for route in (*admin.ROUTES, Route("*", MCP_PATH, mcp_route.route)):
         add(route, PROXY)
     for fallback in (False, True):  # catch-alls last: routes match in this order
+        by_path: dict[tuple[str, str], list[tuple[Route, Dialect]]] = {}
         for dialect in DIALECTS:
             for route in dialect.routes:
                 if route.fallback is fallback:
-                    add(route, dialect)
+                    by_path.setdefault((route.method, route.path), []).append((route, dialect))
+        for pairs in by_path.values():
+            route, dialect = pairs[0]
+            if len(pairs) > 1:  # a path two dialects serve, told apart per request
+                route = dataclasses.replace(route, handler=shared(pairs), when=None)
+                dialect = next(d for r, d in pairs if r.when is None)
+            add(route, dialect)
     state.metrics.own_routes = frozenset(own)
     return app

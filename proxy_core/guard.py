@@ -8,7 +8,8 @@ Checks run in this order, each answering in the route's dialect:
 2. Origin: a browser request from an origin not on the allow-list gets 403; a preflight
    from an allowed one is answered here (it carries no token by design).
 3. Token: when required (always on ``/mcp``, the tool server), ``Authorization: Bearer
-   <token>`` or ``x-api-key: <token>``, compared in constant time.
+   <token>``, ``x-api-key``/``x-goog-api-key: <token>`` or Google's ``?key=<token>``,
+   compared in constant time.
 4. Model management (pull, push, create, copy, delete, blobs): off unless allowed.
 5. Size: a declared Content-Length over ``max_body_size`` is 413 before any body is read.
 Only then does a client that sent ``Expect: 100-continue`` get its ``100 Continue``:
@@ -67,7 +68,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             return web.Response(status=204, headers=headers)
     tools = path == MCP_PATH or path.startswith(MCP_PATH + "/")
     sent = request.headers
-    if not policy.token_ok(sent.get("Authorization"), sent.get("x-api-key"), always=tools):
+    if not policy.token_ok(sent.get("Authorization"), _api_key(request), always=tools):
         request[REQUEST_REFUSED_BY] = "token"
         response = error_response(
             request, 401, "a valid access token is required: send Authorization: Bearer <token>"
@@ -111,3 +112,13 @@ async def add_cors_headers(request: web.Request, response: web.StreamResponse) -
     if origin is not None and request.app[STATE].policy.origin_allowed(origin):
         for name, value in _cors_headers(origin).items():
             response.headers.setdefault(name, value)
+
+
+def _api_key(request: web.Request) -> str | None:
+    """The token sent as a key: ``x-api-key`` (the Anthropic SDKs), ``x-goog-api-key``
+    (Google's clients) or Google's ``?key=`` (read only when a query string is there)."""
+    sent = request.headers
+    key = sent.get("x-api-key") or sent.get("x-goog-api-key")
+    if key is None and request.rel_url.raw_query_string:
+        key = request.rel_url.query.get("key")
+    return key

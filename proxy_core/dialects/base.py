@@ -30,6 +30,9 @@ class Route:
     handler: Handler
     own: bool = False  # the proxy's own (health, metrics, admin): not counted as traffic
     fallback: bool = False  # a catch-all: registered after every other route
+    # Serves only requests it is true for; the other dialect's route at the same method and
+    # path serves the rest (GET /v1/models: Google's SDK when it sends Google's headers).
+    when: Callable[[web.Request], bool] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -52,10 +55,30 @@ class Dialect:
 PROXY = Dialect("native", native_error)
 
 ROUTE_DIALECTS = web.AppKey("route_dialects", dict)
+CHOSEN_DIALECT = web.RequestKey("chosen_dialect", Dialect)  # set where a path is shared
+
+
+def shared(routes: list[tuple[Route, Dialect]]) -> Handler:
+    """One handler for routes of several dialects at one method and path: the first whose
+    ``when`` holds serves the request (and answers errors in its dialect), else the one
+    without a ``when``."""
+    choices = sorted(routes, key=lambda pair: pair[0].when is None)
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        for route, dialect in choices:
+            if route.when is None or route.when(request):
+                request[CHOSEN_DIALECT] = dialect
+                return await route.handler(request)
+        raise web.HTTPNotFound()
+
+    return handler
 
 
 def dialect_of(request: web.Request) -> Dialect:
     """The dialect of the route this request matched (Ollama's when none matched)."""
+    chosen: Dialect | None = request.get(CHOSEN_DIALECT)
+    if chosen is not None:
+        return chosen
     resource = request.match_info.route.resource
     if resource is None:
         return PROXY

@@ -113,9 +113,11 @@ async def generate(
     mapper: EventMapper,
     whole: Callable[[dict[str, Any]], dict[str, Any]],
     finished: Callable[[dict[str, Any]], None] | None = None,
+    framing: Framing | None = None,
 ) -> web.StreamResponse:
-    """Run ``native`` (a chat request) and answer as events or as ``whole(merged)``;
-    ``finished(merged)`` is told the whole answer once it is complete (either way)."""
+    """Run ``native`` (a chat request) and answer as events (named ones unless another
+    ``framing`` is given) or as ``whole(merged)``; ``finished(merged)`` is told the whole
+    answer once it is complete (either way)."""
     state = request.app[STATE]
     model = str(native.get("model") or "")
     request[REQUEST_MODEL] = model
@@ -123,7 +125,8 @@ async def generate(
         note_reply(request, reply)
         await raise_for_status(reply)
         if stream:
-            return await stream_events(request, reply, mapper, model, NAMED_EVENTS, finished)
+            framing = framing or NAMED_EVENTS
+            return await stream_events(request, reply, mapper, model, framing, finished)
         chunks, truncated = await whole_chunks(request, reply, model)
     merged = merge_chunks(chunks)
     if finished is not None:
@@ -182,10 +185,12 @@ async def open_event_stream(request: web.Request, reply: Reply) -> web.StreamRes
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Framing:
-    """How a dialect writes an event on the wire, and what ends a complete stream."""
+    """How a dialect writes an event on the wire, what ends a complete stream, and what
+    closes any stream, complete or not (a JSON array's bracket)."""
 
     encode: Callable[[Event], bytes]
     epilogue: bytes = b""
+    close: Callable[[], bytes] | None = None
 
 
 NAMED_EVENTS = Framing(lambda event: sse(*event))  # Anthropic, Responses: event + data
@@ -238,6 +243,8 @@ async def stream_events(
                 await response.write(framing.epilogue)
         elif not told:
             await write(mapper.error(502, "Ollama ended the stream before the reply was complete"))
+        if framing.close is not None:
+            await response.write(framing.close())
         await response.write_eof()
     except ConnectionResetError:
         client_gone(request)

@@ -12,7 +12,6 @@ from aiohttp import web
 
 from ...cache import RouteKind, normalize_model
 from ...cache.answers import with_placeholders
-from ...engines.listings import fetch_listing
 from ...errors import BadRequest, ReplyError, UpstreamMalformed
 from ...generation import (
     TRUNCATED_HEADER,
@@ -21,13 +20,12 @@ from ...generation import (
     remember_answer,
     remembered_response,
 )
-from ...ndjson import dumps, loads, native_error_message
+from ...ndjson import dumps
 from ...slow_clients import read_body
 from ...state import (
     REQUEST_CACHE,
     REQUEST_MODEL,
     STATE,
-    learn_tags,
 )
 from ...tools.listing import with_agent_models
 from ..kit import (
@@ -40,6 +38,7 @@ from ..kit import (
     stream_events,
     whole_chunks,
 )
+from ..models import engine_object, installed_tags
 from ..shapes import openai_error
 from . import request_map, response_map
 
@@ -156,38 +155,13 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
         else:
             assert reply.chunks is not None
             raw = b"".join([c async for c in reply.chunks])
-    result = _upstream_object(state.upstream.base_url, "/api/embed", raw)
+    result = engine_object(state.upstream.base_url, "/api/embed", raw)
     vectors = result.get("embeddings")
     if not isinstance(vectors, list) or not all(isinstance(v, list) for v in vectors):
         raise UpstreamMalformed(
             f"Ollama at {state.upstream.base_url} answered /api/embed without embeddings"
         )
     return _json(response_map.embeddings(native["model"], result, encoding), reply)
-
-
-def _upstream_object(base_url: str, path: str, raw: bytes) -> dict[str, Any]:
-    """Ollama's reply as a JSON object, or a 502 naming the upstream."""
-    try:
-        parsed = loads(raw)
-    except (ValueError, RecursionError):
-        parsed = None
-    if not isinstance(parsed, dict):
-        raise UpstreamMalformed(f"Ollama at {base_url} answered {path} with something not JSON")
-    return parsed
-
-
-async def _tags(request: web.Request) -> list[dict[str, Any]]:
-    state = request.app[STATE]
-    status, _, raw = await fetch_listing(state.router, "/api/tags")
-    if status != 200:
-        raise ReplyError(status, native_error_message(status, raw))
-    models = _upstream_object(state.upstream.base_url, "/api/tags", raw).get("models")
-    if not isinstance(models, list):
-        raise UpstreamMalformed(
-            f"Ollama at {state.upstream.base_url} answered /api/tags without a model list"
-        )
-    learn_tags(state, models)
-    return [m for m in models if isinstance(m, dict)]
 
 
 def _with_context(request: web.Request, entry: dict[str, Any]) -> dict[str, Any]:
@@ -199,7 +173,7 @@ def _with_context(request: web.Request, entry: dict[str, Any]) -> dict[str, Any]
 
 
 async def list_models(request: web.Request) -> web.Response:
-    models = await with_agent_models(request.app[STATE], await _tags(request))
+    models = await with_agent_models(request.app[STATE], await installed_tags(request))
     data = [_with_context(request, response_map.model_object(m)) for m in models]
     return web.Response(
         body=dumps({"object": "list", "data": data}), content_type="application/json"
@@ -208,7 +182,7 @@ async def list_models(request: web.Request) -> web.Response:
 
 async def get_model(request: web.Request) -> web.Response:
     wanted = request.match_info["model"]
-    for tag in await _tags(request):
+    for tag in await installed_tags(request):
         name = str(tag.get("model") or tag.get("name") or "")
         if normalize_model(name) == normalize_model(wanted):
             return web.Response(
