@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from proxy_core import AuditEntry, MetricsSnapshot, RequestRecord
+from proxy_core import AuditEntry, MetricsSnapshot, RequestRecord, name_of
 
 from .charts import VERDICT_COLORS, HistogramWidget, SpecBar, TimelineWidget
 from .hardware_view import SPECS_PURPOSE, SpecRow
@@ -352,7 +352,10 @@ class DashboardWindow(QWidget):
         else:
             self.clients_box.setTitle("Clients (last minute)")
         self.clients.set_rows(
-            [(r.client, f"{r.requests} requests, {r.errors} errors · {r.models}") for r in rows]
+            [
+                (name_of(r.client), f"{r.requests} requests, {r.errors} errors · {r.models}")
+                for r in rows
+            ]
             or (("", "no client in the last minute"),)
         )
         entries = self._tool_actions()

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from proxy_core import RequestRecord
+from proxy_core import RequestRecord, name_of
 
 from .icons import app_icon
 
@@ -40,7 +40,7 @@ Source = Callable[[], Sequence[RequestRecord]]
 
 def matches(record: RequestRecord, client: str, model: str, status: str) -> bool:
     """The filters: case-insensitive substrings; status also as a class ("4xx")."""
-    if client and client.lower() not in record.client.lower():
+    if client and client.lower() not in f"{record.client} {name_of(record.client)}".lower():
         return False
     if model and model.lower() not in (record.model or "").lower():
         return False
@@ -73,7 +73,7 @@ def row_text(record: RequestRecord) -> tuple[str, ...]:
     rate = "-" if record.tokens_per_second is None else f"{record.tokens_per_second:.0f}"
     return (
         time.strftime("%H:%M:%S", time.localtime(record.time)),
-        record.client,
+        name_of(record.client),
         record.dialect,
         f"{record.method} {record.path}",
         record.model or "-",

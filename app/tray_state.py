@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 
-from proxy_core import ContextTruncated, DashboardFigures, OllamaStatus
+from proxy_core import ContextTruncated, DashboardFigures, OllamaStatus, name_of
 
 
 class TrayState(enum.Enum):
@@ -83,28 +83,13 @@ def raised_context(num_ctx: int) -> int:
 
 def truncation_notice(event: ContextTruncated) -> tuple[str, str]:
     """(title, message) for a prompt that filled the model's context."""
-    who = CLIENT_NAMES.get(event.client, "A client")
+    who = name_of(event.client) if event.client != "other" else "A client"
     return (
         f"Prompt cut short for {event.model}",
         f"{who} sent {event.model} a prompt that filled its whole context "
         f"({event.prompt_tokens} of {event.num_ctx} tokens), so its start was likely lost. "
         f"Click to raise num_ctx for {event.model} to {raised_context(event.num_ctx)}.",
     )
-
-
-CLIENT_NAMES = {
-    "claude-code": "Claude Code",
-    "codex": "Codex CLI",
-    "copilot": "Copilot Chat",
-    "continue": "Continue",
-    "cline": "Cline",
-    "roo": "Roo Code",
-    "zed": "Zed",
-    "jetbrains": "JetBrains AI",
-    "void": "Void",
-    "aider": "aider",
-    "open-webui": "Open WebUI",
-}
 
 
 def ollama_notice(before: bool | None, now: bool | None, url: str) -> tuple[str, str] | None:

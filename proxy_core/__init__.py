@@ -8,6 +8,7 @@ figures. A test (tests/test_layers.py) holds ``app/`` to these names.
 from .cache.keys import normalize_model
 from .cli import PROG, build_parser, settings_from_args
 from .cli import main as run_headless
+from .clients import name_of
 from .errors import PortInUse, ProxyError, StartupError
 from .events import ContextTruncated
 from .observe.hardware import HardwareSample
@@ -76,6 +77,7 @@ __all__ = [
     "Answer",
     # pure helpers that turn those into figures
     "normalize_model",
+    "name_of",
     "percentile",
     "DashboardFigures",
     "compare",

@@ -104,3 +104,11 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def agents() -> Path:
+    """The real coding agents' commands (tests/agent_clis.py installs them once)."""
+    from tests.agent_clis import install_agents
+
+    return install_agents()

@@ -1,85 +1,16 @@
 """The real coding agents, unmodified, against the proxy in front of the simulator:
 Claude Code (Anthropic Messages) and Codex CLI (OpenAI Responses), run headless and
-offline, each in a temporary HOME with telemetry and updates off.
-
-They are installed from npm once per machine into ``.venv/agents`` (about 660 MB; npm
-is on the machine). Without npm the tests skip, unless ``OTP_REQUIRE_AGENTS=1`` (set by
-``.ci/run``) makes that a failure.
-"""
+offline, each in a temporary HOME with telemetry and updates off (tests/agent_clis.py
+installs them; test_agent_clis.py has the other agents)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
-
 from proxy_core import ProxyService
+from tests.agent_clis import base_env, run
 from tests.conftest import Sim
-
-ROOT = Path(__file__).resolve().parents[3]
-AGENTS = ROOT / ".venv" / "agents"
-PACKAGES = {"@anthropic-ai/claude-code": "2.1.332", "@openai/codex": "0.171.0"}
-
-
-def _installed(name: str) -> str | None:
-    manifest = AGENTS / "node_modules" / name / "package.json"
-    if not manifest.exists():
-        return None
-    return str(json.loads(manifest.read_text())["version"])
-
-
-@pytest.fixture(scope="module")
-def agents() -> Path:
-    npm = shutil.which("npm")
-    if npm is None:
-        if os.environ.get("OTP_REQUIRE_AGENTS") == "1":
-            pytest.fail("npm is needed to install the coding agents")
-        pytest.skip("npm is not installed")
-    if any(_installed(name) != version for name, version in PACKAGES.items()):
-        AGENTS.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                npm,
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=error",
-                "--prefix",
-                str(AGENTS),
-                *(f"{n}@{v}" for n, v in PACKAGES.items()),
-            ],
-            check=True,
-            timeout=900,
-        )
-    return AGENTS / "node_modules" / ".bin"
-
-
-async def run(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=cwd,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), 180)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    return int(process.returncode or 0), out.decode(), err.decode()
-
-
-def base_env(home: Path) -> dict[str, str]:
-    keep = ("PATH", "LANG", "TERM", "SYSTEMROOT")
-    return {k: v for k, v in os.environ.items() if k in keep} | {"HOME": str(home)}
 
 
 async def test_claude_code_prints_the_simulators_answer(

@@ -10,10 +10,8 @@ import pytest
 
 from app.ide_configs import mcp_configs
 from proxy_core import ProxyService
+from tests.agent_clis import base_env, run
 from tests.conftest import Sim, make_settings
-from tests.proxy_core.dialects.test_real_agents import agents, base_env, run
-
-__all__ = ["agents"]  # the npm-installed agents fixture, shared
 
 
 @pytest.fixture

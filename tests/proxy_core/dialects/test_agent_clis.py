@@ -1,0 +1,179 @@
+"""The other coding agents of 2026, unmodified, against the proxy in front of the simulator,
+each configured only as its docs say (a base URL, and the token where it takes one):
+
+- a plain prompt: exit 0, the simulator's answer printed, the agent named (client label);
+- a tool round trip with one of the agent's own tools: the simulator calls it (its
+  ``script``), the agent runs it and sends the result back, the answer quotes the result;
+- streaming: the agent's generations reached Ollama as streams (where the agent streams);
+- the access token required (``require_token``) and sent the way the agent sends keys:
+  with a wrong one the agent is refused and nothing reaches Ollama.
+
+Installed from npm by tests/agent_clis.py; headless, offline, in a temporary HOME."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from proxy_core import ProxyService
+from tests.agent_clis import base_env, run
+from tests.conftest import Sim
+
+MARKER = "the-file-says-42"
+Setup = Callable[[Path, Path, ProxyService, str], dict[str, str]]  # home, work, proxy, key
+
+
+@dataclasses.dataclass(frozen=True)
+class Agent:
+    name: str  # the client label the proxy gives it
+    argv: Callable[[Path, str], list[str]]  # (the agents' bin folder, prompt) -> command
+    setup: Setup  # writes its config files; the environment to run it in
+    tool: tuple[str, str]  # one of its own tools that reads a file, and its path argument
+    streams: bool = True
+
+
+# -- each agent as its docs configure it ------------------------------------------------------
+
+
+def gemini_setup(home: Path, work: Path, proxy: ProxyService, key: str) -> dict[str, str]:
+    """GOOGLE_GEMINI_BASE_URL and GEMINI_API_KEY; the auth type in settings.json, since
+    Gemini CLI 0.61 takes the base URL alone for a gateway login it then refuses."""
+    settings = {
+        "security": {"auth": {"selectedType": "gemini-api-key"}},
+        "privacy": {"usageStatisticsEnabled": False},
+        "general": {"disableAutoUpdate": True},
+    }
+    (home / ".gemini").mkdir(parents=True)
+    (home / ".gemini" / "settings.json").write_text(json.dumps(settings))
+    return {
+        "GOOGLE_GEMINI_BASE_URL": proxy.base_url,
+        "GEMINI_API_KEY": key,
+        "GEMINI_CLI_TRUST_WORKSPACE": "true",
+    }
+
+
+def opencode_setup(home: Path, work: Path, proxy: ProxyService, key: str) -> dict[str, str]:
+    """opencode.json: a provider on @ai-sdk/openai-compatible with baseURL and apiKey."""
+    config = {
+        "$schema": "https://opencode.ai/config.json",
+        "provider": {
+            "proxy": {
+                "npm": "@ai-sdk/openai-compatible",
+                "name": "Ollama Tray Proxy",
+                "options": {"baseURL": proxy.base_url + "/v1", "apiKey": key},
+                "models": {"llama3.2": {"name": "llama3.2"}},
+            }
+        },
+        "model": "proxy/llama3.2",
+        "autoupdate": False,
+        "share": "disabled",
+    }
+    (work / "opencode.json").write_text(json.dumps(config))
+    return {"OPENCODE_DISABLE_AUTOUPDATE": "1"}
+
+
+def qwen_setup(home: Path, work: Path, proxy: ProxyService, key: str) -> dict[str, str]:
+    """OPENAI_BASE_URL, OPENAI_API_KEY and OPENAI_MODEL, as Qwen Code's docs say."""
+    return {
+        "OPENAI_BASE_URL": proxy.base_url + "/v1",
+        "OPENAI_API_KEY": key,
+        "OPENAI_MODEL": "llama3.2",
+    }
+
+
+AGENTS = [
+    Agent(
+        "gemini-cli",
+        lambda bin, prompt: [str(bin / "gemini"), "-p", prompt, "-m", "llama3.2"],
+        gemini_setup,
+        ("read_file", "file_path"),
+    ),
+    Agent(
+        "opencode",
+        lambda bin, prompt: [str(bin / "opencode"), "run", prompt, "-m", "proxy/llama3.2"],
+        opencode_setup,
+        ("read", "filePath"),
+    ),
+    Agent(
+        "qwen-code",
+        lambda bin, prompt: [str(bin / "qwen"), "-p", prompt],
+        qwen_setup,
+        ("read_file", "file_path"),
+    ),
+]
+
+
+# -- the tests --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def proxy_changes() -> dict[str, object]:
+    return {"require_token": True}
+
+
+def generations(sim: Sim) -> list[dict[str, Any]]:
+    return [r.json() for r in sim.recorder.by_path("/api/chat")]
+
+
+async def run_agent(
+    agent: Agent, agents: Path, proxy: ProxyService, tmp_path: Path, prompt: str, key: str
+) -> tuple[int, str, str]:
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    (work / "notes.txt").write_text(MARKER + "\n")
+    env = base_env(home) | agent.setup(home, work, proxy, key)
+    return await run(agent.argv(agents, prompt), env, work)
+
+
+@pytest.mark.parametrize("agent", AGENTS, ids=lambda a: a.name)
+async def test_plain_prompt(
+    agent: Agent, agents: Path, proxy: ProxyService, sim: Sim, tmp_path: Path
+) -> None:
+    sim.config.script = []  # tools offered, none called
+    code, out, err = await run_agent(
+        agent, agents, proxy, tmp_path, "say hello", proxy.access_token
+    )
+    assert code == 0, (out + err)[-3000:]
+    assert "Simulated reply to:" in out
+    sent = generations(sim)
+    assert sent and sent[-1]["model"].startswith("llama3.2")
+    if agent.streams:
+        assert all(g["stream"] is True for g in sent)
+    assert any(g.get("tools") for g in sent), "the agent offered its tools"
+    clients = {r.client for r in proxy.recent_requests() if r.path != "/_proxy/requests"}
+    assert clients == {agent.name}
+
+
+@pytest.mark.parametrize("agent", AGENTS, ids=lambda a: a.name)
+async def test_tool_round_trip(
+    agent: Agent, agents: Path, proxy: ProxyService, sim: Sim, tmp_path: Path
+) -> None:
+    tool, argument = agent.tool
+    path = str(tmp_path / "work" / "notes.txt")
+    sim.config.script = [[{"name": tool, "arguments": {argument: path}}]]
+    code, out, err = await run_agent(
+        agent, agents, proxy, tmp_path, "what do my notes say?", proxy.access_token
+    )
+    assert code == 0, (out + err)[-3000:]
+    offered = {t["function"]["name"] for g in generations(sim) for t in g.get("tools") or []}
+    assert tool in offered, sorted(offered)
+    results = [m for g in generations(sim) for m in g["messages"] if m["role"] == "tool"]
+    assert results and MARKER in results[-1]["content"], (out + err)[-3000:]
+    assert MARKER in out  # the answer quotes the tool's result
+
+
+@pytest.mark.parametrize("agent", AGENTS, ids=lambda a: a.name)
+async def test_a_wrong_key_is_refused(
+    agent: Agent, agents: Path, proxy: ProxyService, sim: Sim, tmp_path: Path
+) -> None:
+    code, out, _ = await run_agent(agent, agents, proxy, tmp_path, "say hello", "not-the-token")
+    assert "Simulated reply" not in out
+    assert not sim.recorder.by_path("/api/chat")
+    refused = [r for r in proxy.recent_requests() if r.status == 401]
+    assert refused, "the agent reached the proxy and was refused"
