@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,11 @@ PACKAGES = {
     "@google/gemini-cli": "0.61.0",
     "opencode-ai": "1.18.33",
     "@qwen-code/qwen-code": "0.24.4",
+    "@kilocode/cli": "7.7.7",  # 7.8.1's platform binary is not on npm
+    "@continuedev/cli": "1.5.47",
+    "cline": "3.0.65",
+    "@mariozechner/pi-coding-agent": "0.73.1",
+    "@github/copilot": "1.0.102",
 }
 
 
@@ -81,3 +87,25 @@ async def run(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str
 def base_env(home: Path) -> dict[str, str]:
     keep = ("PATH", "LANG", "TERM", "SYSTEMROOT")
     return {k: v for k, v in os.environ.items() if k in keep} | {"HOME": str(home)}
+
+
+AIDER = "aider-chat==0.86.2"  # from PyPI, into its own venv (its dependencies are many)
+
+
+def install_aider() -> Path:
+    """aider's command, installing it into ``.venv/aider`` first where needed."""
+    venv = ROOT / ".venv" / "aider"
+    stamp = venv / "installed.txt"
+    if not stamp.exists() or stamp.read_text() != AIDER:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        pip = [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+        ]
+        subprocess.run([*pip, AIDER], check=True, timeout=900)
+        stamp.write_text(AIDER)
+    return venv / "bin" / "aider"

@@ -112,3 +112,11 @@ def agents() -> Path:
     from tests.agent_clis import install_agents
 
     return install_agents()
+
+
+@pytest.fixture(scope="session")
+def aider() -> Path:
+    """aider's command (tests/agent_clis.py installs it once, from PyPI)."""
+    from tests.agent_clis import install_aider
+
+    return install_aider()

@@ -35,6 +35,8 @@ class Agent:
     setup: Setup  # writes its config files; the environment to run it in
     tool: tuple[str, str]  # one of its own tools that reads a file, and its path argument
     streams: bool = True
+    # a command to run first, as its docs say (Cline CLI's `cline auth …`)
+    before: Callable[[Path, ProxyService, str], list[str]] | None = None
 
 
 # -- each agent as its docs configure it ------------------------------------------------------
@@ -86,6 +88,58 @@ def qwen_setup(home: Path, work: Path, proxy: ProxyService, key: str) -> dict[st
     }
 
 
+def kilo_setup(home: Path, work: Path, proxy: ProxyService, key: str) -> dict[str, str]:
+    """kilo.json, opencode's shape: the provider's ``options.baseURL`` (its docs'
+    ``provider.ollama.baseURL`` is not read)."""
+    opencode_setup(home, work, proxy, key)
+    (work / "opencode.json").rename(work / "kilo.json")
+    return {}
+
+
+def continue_setup(home: Path, work: Path, proxy: ProxyService, key: str) -> dict[str, str]:
+    """config.yaml: provider ollama with apiBase and apiKey."""
+    (home / "config.yaml").write_text(
+        "name: proxy\nversion: 0.0.1\nschema: v1\nmodels:\n"
+        "  - name: llama3.2\n    provider: ollama\n    model: llama3.2\n"
+        f"    apiBase: {proxy.base_url}\n    apiKey: {key}\n"
+        "    roles: [chat, edit, apply]\n"
+    )
+    return {}
+
+
+def cline_auth(bin: Path, proxy: ProxyService, key: str) -> list[str]:
+    """`cline auth` with the OpenAI-compatible provider, its base URL and key."""
+    base = proxy.base_url + "/v1"
+    return [str(bin / "cline"), "auth", "-p", "openai", "-k", key, "-m", "llama3.2", "-b", base]
+
+
+def pi_setup(home: Path, work: Path, proxy: ProxyService, key: str) -> dict[str, str]:
+    """~/.pi/agent/models.json: a provider on Google's API (``google-generative-ai``)
+    with the proxy's /v1beta as baseUrl; X-Title names pi to the proxy."""
+    provider = {
+        "baseUrl": proxy.base_url + "/v1beta",
+        "api": "google-generative-ai",
+        "apiKey": key,
+        "headers": {"X-Title": "pi"},
+        "models": [{"id": "llama3.2"}],
+    }
+    (home / ".pi" / "agent").mkdir(parents=True)
+    (home / ".pi" / "agent" / "models.json").write_text(
+        json.dumps({"providers": {"proxy": provider}})
+    )
+    return {"PI_OFFLINE": "1"}
+
+
+def copilot_setup(home: Path, work: Path, proxy: ProxyService, key: str) -> dict[str, str]:
+    """BYOK: COPILOT_PROVIDER_BASE_URL and _API_KEY; offline, no GitHub login."""
+    return {
+        "COPILOT_OFFLINE": "true",
+        "COPILOT_PROVIDER_BASE_URL": proxy.base_url + "/v1",
+        "COPILOT_PROVIDER_API_KEY": key,
+        "COPILOT_MODEL": "llama3.2",
+    }
+
+
 AGENTS = [
     Agent(
         "gemini-cli",
@@ -104,6 +158,40 @@ AGENTS = [
         lambda bin, prompt: [str(bin / "qwen"), "-p", prompt],
         qwen_setup,
         ("read_file", "file_path"),
+    ),
+    Agent(
+        "kilo",
+        lambda bin, prompt: [str(bin / "kilo"), "run", prompt, "-m", "proxy/llama3.2"],
+        kilo_setup,
+        ("read", "filePath"),
+    ),
+    Agent(
+        "continue-cli",
+        lambda bin, prompt: [str(bin / "cn"), "-p", prompt, "--config", "../home/config.yaml"],
+        continue_setup,
+        ("Read", "filepath"),
+    ),
+    Agent(
+        "cline-cli",
+        lambda bin, prompt: [str(bin / "cline"), prompt],
+        lambda home, work, proxy, key: {},
+        ("read_files", "files"),
+        before=cline_auth,
+    ),
+    Agent(
+        "pi",
+        lambda bin, prompt: [
+            *(str(bin / "pi"), "-p", "--provider", "proxy", "--model", "llama3.2"),
+            *("--no-session", prompt),
+        ],
+        pi_setup,
+        ("read", "path"),
+    ),
+    Agent(
+        "copilot-cli",
+        lambda bin, prompt: [str(bin / "copilot"), "-p", prompt, "--allow-all-tools"],
+        copilot_setup,
+        ("view", "path"),
     ),
 ]
 
@@ -128,6 +216,9 @@ async def run_agent(
     work.mkdir()
     (work / "notes.txt").write_text(MARKER + "\n")
     env = base_env(home) | agent.setup(home, work, proxy, key)
+    if agent.before is not None:
+        code, out, err = await run(agent.before(agents, proxy, key), env, work)
+        assert code == 0, (out + err)[-2000:]
     return await run(agent.argv(agents, prompt), env, work)
 
 
@@ -177,3 +268,36 @@ async def test_a_wrong_key_is_refused(
     assert not sim.recorder.by_path("/api/chat")
     refused = [r for r in proxy.recent_requests() if r.status == 401]
     assert refused, "the agent reached the proxy and was refused"
+
+
+# -- aider (PyPI): LiteLLM's ollama_chat provider on the native API --------------------------
+
+
+async def test_aider_through_the_native_api(
+    aider: Path, proxy: ProxyService, sim: Sim, tmp_path: Path
+) -> None:
+    """OLLAMA_API_BASE and OLLAMA_API_KEY (LiteLLM sends it as a Bearer token), as the
+    README says; X-Title from .aider.model.settings.yml names aider. aider edits files
+    through text formats, not function tools: there is no tool round trip to run."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    (work / ".aider.model.settings.yml").write_text(
+        "- name: ollama_chat/llama3.2\n  extra_params:\n    extra_headers:\n      X-Title: aider\n"
+    )
+    argv = [
+        *(str(aider), "--model", "ollama_chat/llama3.2", "--message", "say hello"),
+        *("--yes-always", "--no-git", "--no-check-update", "--no-show-model-warnings"),
+        *("--no-analytics", "--no-show-release-notes"),
+    ]
+    env = base_env(home) | {"OLLAMA_API_BASE": proxy.base_url}
+    code, out, err = await run(argv, env | {"OLLAMA_API_KEY": "not-the-token"}, work)
+    assert "Simulated reply" not in out and not sim.recorder.by_path("/api/chat")
+    code, out, err = await run(argv, env | {"OLLAMA_API_KEY": proxy.access_token}, work)
+    assert code == 0, (out + err)[-3000:]
+    assert "Simulated reply to: say hello" in out
+    sent = generations(sim)
+    assert sent and all(g["stream"] is True for g in sent)
+    # the generations carry the settings' extra headers (LiteLLM's /api/show does not)
+    chats = {r.client for r in proxy.recent_requests() if r.path == "/api/chat" and r.status == 200}
+    assert chats == {"aider"}
