@@ -16,6 +16,13 @@ _PROBES: dict[str, tuple[str, Any]] = {
     "openai": ("/v1/chat/completions", {"messages": SAY_OK, "max_tokens": 8}),
     "anthropic": ("/v1/messages", {"messages": SAY_OK, "max_tokens": 8}),
     "responses": ("/v1/responses", {"input": "Reply with OK.", "max_output_tokens": 8}),
+    "gemini": (
+        "/v1beta/models/{model}:generateContent",
+        {
+            "contents": [{"role": "user", "parts": [{"text": "Reply with OK."}]}],
+            "generationConfig": {"maxOutputTokens": 8},
+        },
+    ),
 }
 _MCP_INIT = {
     "jsonrpc": "2.0",
@@ -29,12 +36,26 @@ _MCP_INIT = {
 }
 
 
-async def probe_client(base_url: str, dialect: str, model: str, token: str) -> str:
-    """One line for a person: what happened, how long it took, what came back."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+async def probe_client(
+    base_url: str,
+    dialect: str,
+    model: str,
+    token: str,
+    names: tuple[tuple[str, str], ...] = (),
+) -> str:
+    """One line for a person: what happened, how long it took, what came back. ``names``
+    are the headers by which the client names itself (the inspector then shows it)."""
+    headers = dict(names)
+    if token:  # where that client sends its key
+        headers["x-goog-api-key" if dialect == "gemini" else "Authorization"] = (
+            token if dialect == "gemini" else f"Bearer {token}"
+        )
     if dialect == "mcp":
         path, body = "/mcp", _MCP_INIT
         headers["Accept"] = "application/json, text/event-stream"
+    elif dialect == "gemini":
+        path, body = _PROBES[dialect]
+        path = path.format(model=model)
     else:
         path, template = _PROBES[dialect]
         body = {"model": model, **template}

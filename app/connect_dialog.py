@@ -140,7 +140,9 @@ class ConnectDialog(QDialog):
 
         async def run() -> None:
             self.test_result.setText(
-                await probe_client(self._base_url, config.dialect, model, token)
+                await probe_client(
+                    self._base_url, config.dialect, model, token, config.headers
+                )
             )
 
         self._test_task = asyncio.ensure_future(run())

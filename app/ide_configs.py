@@ -9,8 +9,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-README_BASE = "http://127.0.0.1:PORT"
-TOKEN_PLACEHOLDER = "any-non-empty-key"  # when the proxy requires no token
+from .agent_configs import agent_configs
+from .snippet import README_BASE, TOKEN_PLACEHOLDER, IdeConfig
+
+__all__ = ["IdeConfig", "ModelChoice", "README_CHOICE", "choose_models", "ide_configs"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -40,7 +42,7 @@ def choose_models(installed: Sequence[tuple[str, frozenset[str]]]) -> ModelChoic
     )
 
 
-def _continue(root: str, choice: ModelChoice) -> str:
+def _continue(root: str, key: str, choice: ModelChoice) -> str:
     lines = ["models:"]
     if choice.chat:
         lines += [
@@ -48,6 +50,7 @@ def _continue(root: str, choice: ModelChoice) -> str:
             "    provider: ollama",
             f"    model: {choice.chat}",
             f"    apiBase: {root}",
+            f"    apiKey: {key}",
             "    roles: [chat, edit, apply]",
         ]
     else:
@@ -58,6 +61,7 @@ def _continue(root: str, choice: ModelChoice) -> str:
             "    provider: ollama",
             f"    model: {choice.autocomplete}",
             f"    apiBase: {root}",
+            f"    apiKey: {key}",
             "    roles: [autocomplete]",
         ]
     else:
@@ -71,17 +75,10 @@ def _continue(root: str, choice: ModelChoice) -> str:
             "    provider: ollama",
             f"    model: {choice.embed}",
             f"    apiBase: {root}",
+            f"    apiKey: {key}",
             "    roles: [embed]",
         ]
     return "\n".join(lines)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class IdeConfig:
-    name: str
-    where: str  # where the text goes, in the plugin's own words
-    text: str
-    dialect: str = "native"  # what the client speaks: native, openai, anthropic, responses, mcp
 
 
 def ide_configs(
@@ -99,7 +96,7 @@ def ide_configs(
     key = token or TOKEN_PLACEHOLDER
     return (
         *_plugins(root, v1, key, model, choice),
-        *_agents(root, v1, key, model),
+        *agent_configs(root, v1, key, model),
         *_openai_clients(v1, key, model, bool(token)),
     )
 
@@ -113,8 +110,8 @@ def _plugins(
             "Continue",
             "~/.continue/config.yaml, under models: (native Ollama provider; "
             "autocomplete uses fill-in-the-middle through /api/generate, so it goes to a "
-            "model that can)",
-            _continue(root, dataclasses.replace(choice, chat=model)),
+            "model that can; apiKey is the token)",
+            _continue(root, key, dataclasses.replace(choice, chat=model)),
         ),
         IdeConfig(
             "GitHub Copilot Chat",
@@ -134,11 +131,6 @@ def _plugins(
             dialect="openai",
         ),
         IdeConfig(
-            "aider",
-            "a shell (aider talks to Ollama's native API through LiteLLM's ollama_chat)",
-            f"export OLLAMA_API_BASE={root}\naider --model ollama_chat/{model}",
-        ),
-        IdeConfig(
             "Zed",
             "~/.config/zed/settings.json",
             f'"language_models": {{\n  "ollama": {{\n    "api_url": "{root}"\n  }}\n}}',
@@ -152,38 +144,6 @@ def _plugins(
             "Void",
             "Void Settings > Local providers > Ollama > Endpoint",
             root,
-        ),
-    )
-
-
-def _agents(root: str, v1: str, key: str, model: str) -> tuple[IdeConfig, ...]:
-    """The coding agents, each in its own dialect."""
-    return (
-        IdeConfig(
-            "Claude Code",
-            "environment of the shell that starts `claude` (Anthropic Messages on the proxy; "
-            "the token is sent as Authorization: Bearer)",
-            f"export ANTHROPIC_BASE_URL={root}\n"
-            f"export ANTHROPIC_AUTH_TOKEN={key}\n"
-            f"export ANTHROPIC_MODEL={model}\n"
-            f"export ANTHROPIC_DEFAULT_HAIKU_MODEL={model}  # its small/fast model\n"
-            f"export ANTHROPIC_SMALL_FAST_MODEL={model}  # the same, for older versions\n"
-            "export CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
-            dialect="anthropic",
-        ),
-        IdeConfig(
-            "Codex CLI",
-            "~/.codex/config.toml (OpenAI Responses on the proxy); run codex with "
-            "OLLAMA_PROXY_KEY set to the token",
-            f'model = "{model}"\n'
-            f'model_provider = "ollama-tray-proxy"\n'
-            f"\n"
-            f"[model_providers.ollama-tray-proxy]\n"
-            f'name = "Ollama Tray Proxy"\n'
-            f'base_url = "{v1}"\n'
-            f'wire_api = "responses"\n'
-            f'env_key = "OLLAMA_PROXY_KEY"',
-            dialect="responses",
         ),
     )
 

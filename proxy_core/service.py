@@ -360,7 +360,7 @@ class ProxyService:
         return list(state.tools.audit.recent)
 
     def recent_requests(self) -> list[RequestRecord]:
-        """The inspector's requests, oldest first."""
+        """The inspector's requests, newest first."""
         state = self.state
         return state.requests.latest(len(state.requests.records)) if state is not None else []
 

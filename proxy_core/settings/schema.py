@@ -227,7 +227,8 @@ class ProxySettings:
         secret=True,
         default_text="per install",
         help="the token (16+ characters); default: generated into the data dir's "
-        "access-token file (0600). Clients send it as Authorization: Bearer or x-api-key",
+        "access-token file (0600). Clients send it as Authorization: Bearer, x-api-key, "
+        "x-goog-api-key or ?key=",
         scope="access",
     )
     allowed_origins: str = setting(

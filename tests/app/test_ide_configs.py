@@ -24,6 +24,15 @@ def test_every_plugin_is_covered_with_the_live_url() -> None:
         "Void",
         "Claude Code",
         "Codex CLI",
+        "Gemini CLI",
+        "Copilot CLI",
+        "opencode",
+        "Kilo Code CLI",
+        "Qwen Code",
+        "Continue CLI (cn)",
+        "Cline CLI",
+        "pi",
+        "Crush",
         "VS Code custom endpoint",
         "Any OpenAI-compatible client",
     }
@@ -67,6 +76,14 @@ def test_agent_snippets_point_at_their_dialects_with_the_token() -> None:
     model = vscode["github.copilot.chat.customOAIModels"]["qwen3"]
     assert model["url"] == "http://127.0.0.1:7/v1" and model["requiresAPIKey"] is True
     assert 'api_key="tok-123"' in configs["Any OpenAI-compatible client"].text
+    # Codex will not start without its env_key's variable: the snippet says to set it
+    assert "export OLLAMA_PROXY_KEY=tok-123" in configs["Codex CLI"].text
+    assert "any value" in configs["Codex CLI"].where
+    # the token reaches every agent, the way each sends keys
+    for name in ("Gemini CLI", "Copilot CLI", "Qwen Code", "Cline CLI", "aider", "Continue"):
+        assert "tok-123" in configs[name].text, name
+    for name in ("opencode", "Kilo Code CLI", "pi", "Crush"):
+        assert "tok-123" in json.dumps(json.loads(configs[name].text)), name
 
 
 def test_mcp_snippets_carry_the_url_and_token_and_parse() -> None:

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from app.agent_configs import PROVIDER, agent_configs
 from proxy_core import ProxyService
 from tests.agent_clis import base_env, run
 from tests.conftest import Sim
@@ -39,12 +41,27 @@ class Agent:
     before: Callable[[Path, ProxyService, str], list[str]] | None = None
 
 
-# -- each agent as its docs configure it ------------------------------------------------------
+# -- each agent configured with the README's snippet (app/agent_configs.py) -------------------
+
+
+def snippet(name: str, proxy: ProxyService, key: str) -> str:
+    root = proxy.base_url
+    return {c.name: c.text for c in agent_configs(root, root + "/v1", key, "llama3.2")}[name]
+
+
+def exports(text: str) -> dict[str, str]:
+    """The ``export NAME=value`` lines of a snippet, as a shell would set them."""
+    pairs = (
+        line.removeprefix("export ").split("  #")[0].split("=", 1)
+        for line in text.splitlines()
+        if line.startswith("export ")
+    )
+    return dict(pairs)
 
 
 def gemini_setup(home: Path, work: Path, proxy: ProxyService, key: str) -> dict[str, str]:
-    """GOOGLE_GEMINI_BASE_URL and GEMINI_API_KEY; the auth type in settings.json, since
-    Gemini CLI 0.61 takes the base URL alone for a gateway login it then refuses."""
+    """The snippet's exports, and the settings.json its text names (telemetry and
+    updates off besides, for the test)."""
     settings = {
         "security": {"auth": {"selectedType": "gemini-api-key"}},
         "privacy": {"usageStatisticsEnabled": False},
@@ -52,123 +69,68 @@ def gemini_setup(home: Path, work: Path, proxy: ProxyService, key: str) -> dict[
     }
     (home / ".gemini").mkdir(parents=True)
     (home / ".gemini" / "settings.json").write_text(json.dumps(settings))
-    return {
-        "GOOGLE_GEMINI_BASE_URL": proxy.base_url,
-        "GEMINI_API_KEY": key,
-        "GEMINI_CLI_TRUST_WORKSPACE": "true",
-    }
+    env = exports(snippet("Gemini CLI", proxy, key))
+    return env | {"GEMINI_CLI_TRUST_WORKSPACE": "true"}
 
 
-def opencode_setup(home: Path, work: Path, proxy: ProxyService, key: str) -> dict[str, str]:
-    """opencode.json: a provider on @ai-sdk/openai-compatible with baseURL and apiKey."""
-    config = {
-        "$schema": "https://opencode.ai/config.json",
-        "provider": {
-            "proxy": {
-                "npm": "@ai-sdk/openai-compatible",
-                "name": "Ollama Tray Proxy",
-                "options": {"baseURL": proxy.base_url + "/v1", "apiKey": key},
-                "models": {"llama3.2": {"name": "llama3.2"}},
-            }
-        },
-        "model": "proxy/llama3.2",
-        "autoupdate": False,
-        "share": "disabled",
-    }
-    (work / "opencode.json").write_text(json.dumps(config))
-    return {"OPENCODE_DISABLE_AUTOUPDATE": "1"}
+def file_setup(name: str, file: str, extra: dict[str, str] | None = None) -> Setup:
+    """An agent configured by a file in the project: the snippet's text, as it is."""
+
+    def setup(home: Path, work: Path, proxy: ProxyService, key: str) -> dict[str, str]:
+        (work / file).write_text(snippet(name, proxy, key))
+        return extra or {}
+
+    return setup
 
 
-def qwen_setup(home: Path, work: Path, proxy: ProxyService, key: str) -> dict[str, str]:
-    """OPENAI_BASE_URL, OPENAI_API_KEY and OPENAI_MODEL, as Qwen Code's docs say."""
-    return {
-        "OPENAI_BASE_URL": proxy.base_url + "/v1",
-        "OPENAI_API_KEY": key,
-        "OPENAI_MODEL": "llama3.2",
-    }
+def env_setup(name: str) -> Setup:
+    def setup(home: Path, work: Path, proxy: ProxyService, key: str) -> dict[str, str]:
+        return exports(snippet(name, proxy, key))
 
-
-def kilo_setup(home: Path, work: Path, proxy: ProxyService, key: str) -> dict[str, str]:
-    """kilo.json, opencode's shape: the provider's ``options.baseURL`` (its docs'
-    ``provider.ollama.baseURL`` is not read)."""
-    opencode_setup(home, work, proxy, key)
-    (work / "opencode.json").rename(work / "kilo.json")
-    return {}
-
-
-def continue_setup(home: Path, work: Path, proxy: ProxyService, key: str) -> dict[str, str]:
-    """config.yaml: provider ollama with apiBase and apiKey."""
-    (home / "config.yaml").write_text(
-        "name: proxy\nversion: 0.0.1\nschema: v1\nmodels:\n"
-        "  - name: llama3.2\n    provider: ollama\n    model: llama3.2\n"
-        f"    apiBase: {proxy.base_url}\n    apiKey: {key}\n"
-        "    roles: [chat, edit, apply]\n"
-    )
-    return {}
-
-
-def cline_auth(bin: Path, proxy: ProxyService, key: str) -> list[str]:
-    """`cline auth` with the OpenAI-compatible provider, its base URL and key."""
-    base = proxy.base_url + "/v1"
-    return [str(bin / "cline"), "auth", "-p", "openai", "-k", key, "-m", "llama3.2", "-b", base]
+    return setup
 
 
 def pi_setup(home: Path, work: Path, proxy: ProxyService, key: str) -> dict[str, str]:
-    """~/.pi/agent/models.json: a provider on Google's API (``google-generative-ai``)
-    with the proxy's /v1beta as baseUrl; X-Title names pi to the proxy."""
-    provider = {
-        "baseUrl": proxy.base_url + "/v1beta",
-        "api": "google-generative-ai",
-        "apiKey": key,
-        "headers": {"X-Title": "pi"},
-        "models": [{"id": "llama3.2"}],
-    }
     (home / ".pi" / "agent").mkdir(parents=True)
-    (home / ".pi" / "agent" / "models.json").write_text(
-        json.dumps({"providers": {"proxy": provider}})
-    )
+    (home / ".pi" / "agent" / "models.json").write_text(snippet("pi", proxy, key))
     return {"PI_OFFLINE": "1"}
 
 
-def copilot_setup(home: Path, work: Path, proxy: ProxyService, key: str) -> dict[str, str]:
-    """BYOK: COPILOT_PROVIDER_BASE_URL and _API_KEY; offline, no GitHub login."""
-    return {
-        "COPILOT_OFFLINE": "true",
-        "COPILOT_PROVIDER_BASE_URL": proxy.base_url + "/v1",
-        "COPILOT_PROVIDER_API_KEY": key,
-        "COPILOT_MODEL": "llama3.2",
-    }
+def cline_auth(bin: Path, proxy: ProxyService, key: str) -> list[str]:
+    """The snippet's `cline auth …` line."""
+    argv = shlex.split(snippet("Cline CLI", proxy, key))
+    return [str(bin / argv[0]), *argv[1:]]
 
 
 AGENTS = [
     Agent(
         "gemini-cli",
-        lambda bin, prompt: [str(bin / "gemini"), "-p", prompt, "-m", "llama3.2"],
+        lambda bin, prompt: [str(bin / "gemini"), "-p", prompt],
         gemini_setup,
         ("read_file", "file_path"),
     ),
     Agent(
         "opencode",
-        lambda bin, prompt: [str(bin / "opencode"), "run", prompt, "-m", "proxy/llama3.2"],
-        opencode_setup,
+        lambda bin, prompt: [str(bin / "opencode"), "run", prompt],
+        file_setup("opencode", "opencode.json", {"OPENCODE_DISABLE_AUTOUPDATE": "1"}),
         ("read", "filePath"),
     ),
     Agent(
         "qwen-code",
         lambda bin, prompt: [str(bin / "qwen"), "-p", prompt],
-        qwen_setup,
+        env_setup("Qwen Code"),
         ("read_file", "file_path"),
     ),
     Agent(
         "kilo",
-        lambda bin, prompt: [str(bin / "kilo"), "run", prompt, "-m", "proxy/llama3.2"],
-        kilo_setup,
+        lambda bin, prompt: [str(bin / "kilo"), "run", prompt],
+        file_setup("Kilo Code CLI", "kilo.json"),
         ("read", "filePath"),
     ),
     Agent(
         "continue-cli",
-        lambda bin, prompt: [str(bin / "cn"), "-p", prompt, "--config", "../home/config.yaml"],
-        continue_setup,
+        lambda bin, prompt: [str(bin / "cn"), "-p", prompt, "--config", "config.yaml"],
+        file_setup("Continue CLI (cn)", "config.yaml"),
         ("Read", "filepath"),
     ),
     Agent(
@@ -181,7 +143,7 @@ AGENTS = [
     Agent(
         "pi",
         lambda bin, prompt: [
-            *(str(bin / "pi"), "-p", "--provider", "proxy", "--model", "llama3.2"),
+            *(str(bin / "pi"), "-p", "--provider", PROVIDER, "--model", "llama3.2"),
             *("--no-session", prompt),
         ],
         pi_setup,
@@ -190,7 +152,7 @@ AGENTS = [
     Agent(
         "copilot-cli",
         lambda bin, prompt: [str(bin / "copilot"), "-p", prompt, "--allow-all-tools"],
-        copilot_setup,
+        env_setup("Copilot CLI"),
         ("view", "path"),
     ),
 ]
@@ -282,18 +244,18 @@ async def test_aider_through_the_native_api(
     home, work = tmp_path / "home", tmp_path / "work"
     home.mkdir()
     work.mkdir()
-    (work / ".aider.model.settings.yml").write_text(
-        "- name: ollama_chat/llama3.2\n  extra_params:\n    extra_headers:\n      X-Title: aider\n"
-    )
+    text = snippet("aider", proxy, proxy.access_token)
+    settings = [line.removeprefix("# ") for line in text.splitlines() if line.startswith("# ")]
+    (work / ".aider.model.settings.yml").write_text("\n".join(settings[1:]) + "\n")
     argv = [
         *(str(aider), "--model", "ollama_chat/llama3.2", "--message", "say hello"),
         *("--yes-always", "--no-git", "--no-check-update", "--no-show-model-warnings"),
         *("--no-analytics", "--no-show-release-notes"),
     ]
-    env = base_env(home) | {"OLLAMA_API_BASE": proxy.base_url}
+    env = base_env(home) | exports(text)
     code, out, err = await run(argv, env | {"OLLAMA_API_KEY": "not-the-token"}, work)
     assert "Simulated reply" not in out and not sim.recorder.by_path("/api/chat")
-    code, out, err = await run(argv, env | {"OLLAMA_API_KEY": proxy.access_token}, work)
+    code, out, err = await run(argv, env, work)
     assert code == 0, (out + err)[-3000:]
     assert "Simulated reply to: say hello" in out
     sent = generations(sim)
