@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -39,14 +40,18 @@ async def healthz(request: web.Request) -> web.Response:
         "ollama": ollama,
         "cache": {"enabled": state.cache.enabled},
     }
+    if state.cluster is not None:  # which worker answered (connections are spread)
+        body["worker"] = {"index": state.cluster.index, "pid": os.getpid()}
     return web.json_response(body)
 
 
 async def metrics(request: web.Request) -> web.Response:
-    registry = request.app[STATE].metrics.registry
-    loop = asyncio.get_running_loop()
-    # The cache collector reads sqlite: keep it off the event loop.
-    payload = await loop.run_in_executor(None, generate_latest, registry)
+    state = request.app[STATE]
+    if state.cluster is not None:  # one of several workers: the whole proxy's, summed
+        payload = await state.cluster.scrape()
+    else:  # the cache collector reads sqlite: keep it off the event loop
+        registry = state.metrics.registry
+        payload = await asyncio.get_running_loop().run_in_executor(None, generate_latest, registry)
     return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
@@ -74,7 +79,10 @@ async def cache_stats(request: web.Request) -> web.Response:
 
 
 async def cache_clear(request: web.Request) -> web.Response:
-    removed = await request.app[STATE].cache.clear()
+    state = request.app[STATE]
+    removed = await state.cache.clear()
+    if state.cluster is not None:  # the other workers forget their memory layers first
+        await state.cluster.cleared()
     return web.json_response({"cleared": removed})
 
 

@@ -25,6 +25,7 @@ from .settings import (
     resolve,
 )
 from .version import __version__
+from .workers.supervisor import Supervisor, worker_count
 
 PROG = "ollama-tray-proxy"
 
@@ -79,9 +80,13 @@ def settings_from_args(
 
 
 async def serve(settings: ProxySettings) -> None:
-    service = ProxyService(settings)
+    count = worker_count(settings.workers)
+    service: ProxyService | Supervisor = (
+        Supervisor(settings, count) if count > 1 else ProxyService(settings)
+    )
     await service.start()
-    print(f"{PROG}: listening on {service.base_url} -> {settings.ollama_base}", flush=True)
+    workers = f" ({count} workers)" if count > 1 else ""
+    print(f"{PROG}: listening on {service.base_url}{workers} -> {settings.ollama_base}", flush=True)
     if service.token_required:
         where = (
             f"{ENV_PREFIX}ACCESS_TOKEN"

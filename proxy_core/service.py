@@ -10,9 +10,10 @@ import asyncio
 import errno
 import logging
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from prometheus_client import generate_latest
 
 from .access import Policy, load_or_create_token, token_required
 from .app_factory import create_app
@@ -38,12 +39,24 @@ from .tools.audit import AuditEntry
 from .tools.engine import Asker
 from .version import __version__
 
+if TYPE_CHECKING:
+    from .workers.link import BrokerLink
+
 log = logging.getLogger(__name__)
 
 
 class ProxyService:
-    def __init__(self, settings: ProxySettings, *, cache: CacheLayer | None = None) -> None:
+    def __init__(
+        self,
+        settings: ProxySettings,
+        *,
+        cache: CacheLayer | None = None,
+        worker: BrokerLink | None = None,
+    ) -> None:
         self.settings = settings
+        # One of several workers (proxy_core/workers/): the port is shared (SO_REUSEPORT),
+        # the model slots and the metrics are the supervisor's broker's.
+        self._worker = worker
         self._cache_override = cache
         self.state: ProxyState | None = None
         self._runner: web.AppRunner | None = None
@@ -105,7 +118,7 @@ class ProxyService:
             await self._start_tools(self.state, settings)
         runner = web.AppRunner(
             create_app(self.state),
-            keepalive_timeout=settings.idle_timeout,  # also bounds a slow head (slow_clients)
+            keepalive_timeout=settings.keepalive_timeout,  # also a slow head (slow_clients)
             handler_cancellation=True,  # a client disconnect closes the upstream request
             shutdown_timeout=settings.shutdown_grace,
             access_log=None,
@@ -149,9 +162,21 @@ class ProxyService:
         state.profiles = build_profiles(settings)
         state.events = self.events
         state.requests.resize(settings.inspector_size)
+        if self._worker is not None:
+            state.lanes = self._worker.lanes  # type: ignore[assignment]  # the same interface
+            state.cluster = self._worker
+            self._worker.collect = lambda: asyncio.get_running_loop().run_in_executor(
+                None, generate_latest, metrics.registry
+            )
+            self._worker.drop_memory = self._drop_cache_memory
         lanes = state.lanes
         metrics.attach_lanes(lanes.depth, lambda: lanes.superseded)
         return state
+
+    def _drop_cache_memory(self) -> None:
+        """Another worker cleared the shared cache: what this one holds in memory goes."""
+        if self.state is not None:
+            self.state.cache.drop_memory()
 
     async def _start_tools(self, state: ProxyState, settings: ProxySettings) -> None:
         """The tool engine and /mcp (tools/); a bad workspace or policy file stops start-up
@@ -195,7 +220,8 @@ class ProxyService:
 
     async def _bind(self, host: str, port: int) -> None:
         assert self._runner is not None
-        site = web.TCPSite(self._runner, host, port)
+        # Workers share the port; the kernel spreads the connections over them.
+        site = web.TCPSite(self._runner, host, port, reuse_port=self._worker is not None or None)
         try:
             await site.start()
         except socket.gaierror:

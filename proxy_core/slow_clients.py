@@ -2,7 +2,7 @@
 
 Heads: aiohttp (3.14) arms its keep-alive timer when a connection opens and after each
 reply, and closes the connection when it fires while no complete request head has
-arrived. So ``idle_timeout`` (passed as aiohttp's ``keepalive_timeout``) bounds both an
+arrived. So ``keepalive_timeout`` (passed as aiohttp's ``keepalive_timeout``) bounds both an
 idle keep-alive connection and a head trickled byte by byte (tests/proxy_core/
 test_slow_clients.py proves it). Bodies: handlers read them under ``body_timeout`` with
 the helpers below. Idle connections cost a socket and no task, so many of them do not

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
@@ -23,6 +23,17 @@ if TYPE_CHECKING:  # guard.py and the dialects import this module
     from .dialects.response_store import ConversationStore
     from .tools.engine import ToolEngine
     from .tools.mcp_endpoint import McpEndpoint
+
+
+class Cluster(Protocol):
+    """What a worker knows of the others (workers/link.py): its index, a scrape of every
+    worker's metrics summed, and telling them all that the cache was cleared."""
+
+    index: int
+
+    async def scrape(self) -> bytes: ...
+
+    async def cleared(self) -> None: ...
 
 
 @dataclasses.dataclass
@@ -51,6 +62,8 @@ class ProxyState:
     # Stages before the generation pipeline's own (generation.FrontStage: the agent
     # loop), set by the service; typed loosely here since the pipeline imports this.
     front_stages: tuple[Any, ...] = ()
+    # One of several workers (proxy_core/workers/): the whole proxy's metrics come from it.
+    cluster: Cluster | None = None
     # Which Ollama host serves a request (engines/router.py); ``upstream`` is its primary.
     router: Router = dataclasses.field(init=False)
 

@@ -47,6 +47,8 @@ class Checked(Protocol):
     def openai_servers(self) -> tuple[tuple[str, str], ...]: ...
     @property
     def engine_specs(self) -> tuple[EngineSpec, ...]: ...
+    @property
+    def workers(self) -> str: ...
 
 
 def _check_spec(s: Checked, name: str, spec: Spec) -> None:
@@ -106,6 +108,8 @@ def validate(s: Checked, specs: Mapping[str, Spec]) -> None:
         )
     if any(ch in s.upstream_authorization for ch in "\r\n\x00"):
         raise SettingsError("upstream_authorization: must be one header line")
+    if s.workers != "auto" and not (s.workers.isdigit() and 1 <= int(s.workers) <= 64):
+        raise SettingsError(f"workers: {s.workers!r} must be auto or a number from 1 to 64")
     if s.agent_tools and not s.workspace.strip():
         raise SettingsError("workspace: required when agent_tools is on (the folder tools use)")
     for model, ctx in s.num_ctx_defaults.items():

@@ -250,12 +250,23 @@ class ProxySettings:
         scope="access",
     )
     # A connection with no complete request head this long after opening or after its
-    # last reply is closed (idle keep-alive and slowloris alike); clients keep idle
-    # connections 4-15 s, so they close first.
-    idle_timeout: float = setting(
-        30.0,
+    # last reply is closed (idle keep-alive and slowloris alike). 65 s, as the server
+    # guide this product follows says (KEEPALIVE_TIMEOUT): longer than any client keeps
+    # an idle connection, so the client closes first. Formerly idle_timeout (30 s).
+    keepalive_timeout: float = setting(
+        65.0,
         **_SECONDS,
-        help="close a connection with no complete request head after this many seconds",
+        flag="--keepalive-timeout",
+        help="seconds a client connection may sit without a complete request head (idle "
+        "keep-alive between requests, or a head sent too slowly) before it is closed",
+        scope="restart",
+    )
+    # Several processes on one port (proxy_core/workers/), headless only.
+    workers: str = setting(
+        "1",
+        flag="--workers",
+        help="proxy processes sharing the port, headless only (auto: one per core); "
+        "they share the cache, the model slots and the metrics; the tray app runs one",
         scope="restart",
     )
     body_timeout: float = setting(60.0, **_SECONDS, help="408 when a request body takes longer")
@@ -301,8 +312,8 @@ class ProxySettings:
     max_client_connections: int = setting(
         2048,
         minimum=1,
-        help="client connections held at once; past it the oldest idle ones are closed "
-        "(also kept 128 below the open-file limit, raised at start)",
+        help="client connections each worker holds at once; past it the oldest idle ones "
+        "are closed (also kept 128 below the open-file limit, raised at start)",
         scope="restart",
     )
 

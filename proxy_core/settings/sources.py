@@ -78,13 +78,26 @@ def coerce(name: str, value: Any) -> Any:
         raise SettingsError(f"{name}: {value!r} is not a valid {shown}") from None
 
 
+# Settings renamed since a release: their old names are still read (environment, the
+# settings file, the tray's store); the new name wins where both are given.
+RENAMED = {"idle_timeout": "keepalive_timeout"}
+
+
+def renamed(values: Mapping[str, Any]) -> dict[str, Any]:
+    out = {name: value for name, value in values.items() if name not in RENAMED}
+    for old, new in RENAMED.items():
+        if old in values and new not in out:
+            out[new] = values[old]
+    return out
+
+
 def from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name in FIELDS:
+    for name in (*FIELDS, *RENAMED):
         key = ENV_PREFIX + name.upper()
         if key in environ:
-            out[name] = coerce(name, environ[key])
-    return out
+            out[name] = environ[key]
+    return {name: coerce(name, value) for name, value in renamed(out).items()}
 
 
 def from_file(path: Path) -> dict[str, Any]:
@@ -96,7 +109,7 @@ def from_file(path: Path) -> dict[str, Any]:
         raise SettingsError(f"settings file {path}: cannot be read ({exc})") from None
     if not isinstance(raw, dict):
         raise SettingsError(f"settings file {path}: must hold a JSON object")
-    return {name: coerce(name, value) for name, value in raw.items()}
+    return {name: coerce(name, value) for name, value in renamed(raw).items()}
 
 
 def resolve(
@@ -109,7 +122,7 @@ def resolve(
     ``stored`` is the tray app's QSettings (already typed); headless mode has none.
     """
     env = from_env(os.environ if environ is None else environ)
-    saved = {k: coerce(k, v) for k, v in (stored or {}).items()}
+    saved = {k: coerce(k, v) for k, v in renamed(stored or {}).items()}
     data_dir = cli.get("data_dir") or env.get("data_dir") or saved.get("data_dir")
     data_dir = data_dir or default_data_dir()
     merged: dict[str, Any] = {}

@@ -24,6 +24,7 @@ from . import (
     bench_tools,
     bench_tray,
     bench_upstream,
+    bench_workers,
     bench_wrk,
 )
 from .harness import print_table
@@ -42,6 +43,7 @@ SECTIONS: dict[str, Callable[[], Awaitable[list[tuple[str, str]]]]] = {
     "shared-cache": bench_routing.run_cache,
     "real-engine": bench_real_engine.run,
     "ide-session": bench_ide_session.run,
+    "workers": bench_workers.run,
 }
 
 

@@ -122,7 +122,7 @@ def test_every_setting_is_described_once_and_the_readme_carries_it() -> None:
         ("max_line_bytes", 0),
         ("monitor_interval", -1),
         ("cache_ttl", 0),
-        ("idle_timeout", -5),
+        ("keepalive_timeout", -5),
     ],
 )
 def test_spec_limits_are_enforced(name: str, bad: object) -> None:
@@ -158,3 +158,26 @@ def test_several_ollama_hosts_by_repeating_the_flag_or_commas(tmp_path: Path) ->
         ProxySettings(ollama_url="http://a:1, http://a:1")
     with pytest.raises(SettingsError, match="'ftp://b' must be an http"):
         ProxySettings(ollama_url="http://a:1, ftp://b")
+
+
+def test_keepalive_timeout_was_idle_timeout_and_the_old_name_is_still_read(
+    tmp_path: Path,
+) -> None:
+    from proxy_core.settings import resolve
+
+    assert resolve({"data_dir": str(tmp_path)}, environ={}).keepalive_timeout == 65.0
+    old_env = {"OLLAMA_PROXY_IDLE_TIMEOUT": "40"}
+    assert resolve({"data_dir": str(tmp_path)}, environ=old_env).keepalive_timeout == 40.0
+    both = old_env | {"OLLAMA_PROXY_KEEPALIVE_TIMEOUT": "50"}
+    assert resolve({"data_dir": str(tmp_path)}, environ=both).keepalive_timeout == 50.0
+    (tmp_path / "settings.json").write_text('{"idle_timeout": 12}')
+    assert resolve({"data_dir": str(tmp_path)}, environ={}).keepalive_timeout == 12.0
+
+
+@pytest.mark.parametrize("value", ["0", "65", "two", "-1", ""])
+def test_workers_is_auto_or_a_count(tmp_path: Path, value: str) -> None:
+    from proxy_core.settings import SettingsError, resolve
+
+    with pytest.raises(SettingsError, match="workers"):
+        resolve({"data_dir": str(tmp_path), "workers": value}, environ={})
+    assert resolve({"data_dir": str(tmp_path), "workers": "auto"}, environ={}).workers == "auto"

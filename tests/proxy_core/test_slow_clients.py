@@ -20,7 +20,7 @@ async def strict(sim: Sim, tmp_path: Path) -> AsyncIterator[ProxyService]:
         make_settings(
             tmp_path,
             sim.url,
-            idle_timeout=0.5,
+            keepalive_timeout=0.5,
             body_timeout=0.5,
             max_body_size=10_000,
         )
