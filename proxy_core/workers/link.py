@@ -1,6 +1,6 @@
 """A worker's side of the broker (broker.py): the model slots shared by every worker, with
-the interface of lanes.Lanes (the lane stage cannot tell them apart), and the scrape of
-the whole proxy's metrics."""
+the interface of lanes.Lanes (the lane stage cannot tell them apart): a free one taken in
+the shared table (slots.py), a wait in the broker's line; and the whole proxy's metrics."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..lanes import Superseded
+from .slots import SlotTable
 from .wire import LINE_LIMIT, parse, send
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ class BrokerLink:
         self._reader, self._writer = await asyncio.open_unix_connection(
             str(self.path), limit=LINE_LIMIT
         )
+        self.lanes.table = SlotTable(self.path.parent / "slots", self.index)
+        self.tell({"op": "hello", "index": self.index})
         self._task = asyncio.get_running_loop().create_task(self._read())
 
     async def close(self) -> None:
@@ -45,6 +48,9 @@ class BrokerLink:
             await asyncio.gather(self._task, return_exceptions=True)
         if self._writer is not None:
             self._writer.close()
+        if self.lanes.table is not None:
+            self.lanes.table.close()
+            self.lanes.table = None
 
     def tell(self, message: dict[str, Any]) -> None:
         if self._writer is None:
@@ -105,7 +111,7 @@ class BrokerLink:
         if future is not None and not future.done():
             future.set_result(message)
         elif message.get("ok") is True and "model" in message:
-            self.tell({"op": "release", "model": message["model"]})  # its waiter left
+            self.lanes.release(str(message["model"]))  # granted after its waiter left
 
     async def _collect(self, ident: int) -> None:
         text = await self.collect() if self.collect is not None else b""
@@ -114,15 +120,18 @@ class BrokerLink:
 
 
 class SharedLanes:
-    """lanes.Lanes' interface, the slots held by the broker: every acquire is a round trip
-    (there is no free slot to take locally), every release a message."""
+    """lanes.Lanes' interface over the shared table: a free slot is taken there (a lock,
+    no round trip); only a request that must wait asks the broker, which keeps the line."""
 
     def __init__(self, link: BrokerLink) -> None:
         self._link = link
+        self.table: SlotTable | None = None  # set once connected
         self.superseded = 0
+        self._seen: set[str] = set()  # the models this worker served (for depth())
 
     def try_acquire(self, model: str, slots: int) -> bool:
-        return False
+        self._seen.add(model)
+        return self.table is not None and self.table.try_take(model, slots)
 
     async def acquire(self, model: str, slots: int, *, background: bool, client: str) -> float:
         message = {"op": "acquire", "model": model, "slots": slots}
@@ -142,7 +151,11 @@ class SharedLanes:
         return float(reply.get("waited") or 0.0)
 
     def release(self, model: str) -> None:
-        self._link.tell({"op": "release", "model": model})
+        if self.table is not None and self.table.give_back(model):
+            self._link.tell({"op": "freed", "model": model})  # someone waits in line
 
     def depth(self) -> dict[str, tuple[int, int]]:
-        return {}  # the broker's: one worker does not know the others' queues
+        """model -> (running, waiting) across every worker (the same in each)."""
+        if self.table is None:
+            return {}
+        return {model: self.table.depth(model) for model in self._seen}

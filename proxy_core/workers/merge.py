@@ -1,6 +1,7 @@
 """The whole proxy's metrics from each worker's: counters and histograms add up, as do the
 gauges of each worker's own (requests in flight, its CPU and memory); the gauges every
-worker reads from the same place (the machine, Ollama, the shared cache) are taken once.
+worker reads from the same place (the machine, Ollama, the shared cache, the shared
+model slots) are taken once.
 
 Why a parent that sums and not prometheus-client's multiprocess mode: the recorder's
 counters are plain integers rendered at scrape (observe/families.py), a few nanoseconds
@@ -24,8 +25,6 @@ SUMMED_GAUGES = frozenset(
         "proxy_upstream_in_flight",
         "proxy_process_cpu_percent",
         "proxy_process_rss_bytes",
-        "proxy_generations_running",
-        "proxy_generations_waiting",
     }
 )
 

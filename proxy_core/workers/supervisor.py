@@ -21,6 +21,7 @@ from pathlib import Path
 from ..access import load_or_create_token, token_required
 from ..errors import StartupError
 from ..settings import ProxySettings
+from . import slots
 from .broker import Broker
 from .wire import EXIT_STARTUP
 
@@ -64,7 +65,8 @@ class Supervisor:
         self.count = count
         self.workers = [Worker(i) for i in range(count)]
         self._runtime = Path(tempfile.mkdtemp(prefix="ollama-tray-proxy-"))
-        self.broker = Broker(self._runtime / "broker.sock")
+        slots.create(self._runtime / "slots")
+        self.broker = Broker(self._runtime / "broker.sock", self._runtime / "slots")
         self._stopping = False
         self._holder: socket.socket | None = None
         self._watchers: list[asyncio.Task[None]] = []
@@ -164,4 +166,5 @@ class Supervisor:
             self._holder.close()
         with contextlib.suppress(OSError):
             self.broker.path.unlink()
+            (self._runtime / "slots").unlink()
             self._runtime.rmdir()

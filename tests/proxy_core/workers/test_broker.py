@@ -11,6 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 from proxy_core.lanes import Superseded
+from proxy_core.workers import slots
 from proxy_core.workers.broker import Broker
 from proxy_core.workers.link import BrokerLink
 from proxy_core.workers.merge import merge
@@ -18,7 +19,8 @@ from proxy_core.workers.merge import merge
 
 @pytest.fixture
 async def broker(tmp_path: Path) -> AsyncIterator[Broker]:
-    running = Broker(tmp_path / "broker.sock")
+    slots.create(tmp_path / "slots")
+    running = Broker(tmp_path / "broker.sock", tmp_path / "slots")
     await running.start()
     try:
         yield running
@@ -34,20 +36,23 @@ async def linked(broker: Broker, index: int) -> BrokerLink:
 
 async def test_one_slot_is_one_for_every_worker(broker: Broker) -> None:
     a, b = await linked(broker, 0), await linked(broker, 1)
-    await a.lanes.acquire("llama3.2", 1, background=False, client="x")
+    assert a.lanes.try_acquire("llama3.2", 1)  # free: taken in the table, no round trip
+    assert not b.lanes.try_acquire("llama3.2", 1)
     waiting = asyncio.ensure_future(b.lanes.acquire("llama3.2", 1, background=False, client="y"))
     await asyncio.sleep(0.05)
     assert not waiting.done()  # worker 1 waits for worker 0's slot
     a.lanes.release("llama3.2")
     assert await asyncio.wait_for(waiting, 2) >= 0.0
+    assert a.lanes.depth()["llama3.2"] == (1, 0)  # every worker sees the same counts
     b.lanes.release("llama3.2")
+    assert a.lanes.try_acquire("llama3.2", 1)
     await a.close()
     await b.close()
 
 
 async def test_a_dead_workers_slots_come_back(broker: Broker) -> None:
     a, b = await linked(broker, 0), await linked(broker, 1)
-    await a.lanes.acquire("llama3.2", 1, background=False, client="x")
+    assert a.lanes.try_acquire("llama3.2", 1)
     waiting = asyncio.ensure_future(b.lanes.acquire("llama3.2", 1, background=False, client="y"))
     await asyncio.sleep(0.05)
     await a.close()  # the worker died holding the slot
@@ -63,7 +68,7 @@ async def test_a_cancelled_wait_leaves_no_slot_behind(broker: Broker) -> None:
     gone.cancel()  # its client hung up while it waited
     await asyncio.sleep(0.05)
     a.lanes.release("m")
-    await asyncio.wait_for(a.lanes.acquire("m", 1, background=False, client="x"), 2)
+    assert a.lanes.try_acquire("m", 1)  # nobody waits any more: free for the taking
     await a.close()
     await b.close()
 
