@@ -46,6 +46,7 @@ class SlotTable:
         self.worker = worker  # this process's column (the broker's own index is unused)
         self._fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
         self._map = mmap.mmap(self._fd, SIZE)
+        self._offsets: dict[str, int] = {}  # an entry, once claimed, never moves
 
     def close(self) -> None:
         self._map.close()
@@ -62,15 +63,18 @@ class SlotTable:
     # -- under the lock ----------------------------------------------------------------------
     def entry(self, model: str) -> int | None:
         """The model's entry offset, claiming a free one; None when the table is full."""
+        known = self._offsets.get(model)
+        if known is not None:
+            return known
         wanted = model_hash(model)
         start = wanted % MODELS
         for step in range(MODELS):
             offset = ((start + step) % MODELS) * ENTRY
             found, _ = _HEAD.unpack_from(self._map, offset)
-            if found == wanted:
-                return offset
             if found == 0:
                 _HEAD.pack_into(self._map, offset, wanted, 0)
+            if found in (0, wanted):
+                self._offsets[model] = offset
                 return offset
         return None
 
@@ -98,7 +102,8 @@ class SlotTable:
     def try_take(self, model: str, slots: int) -> bool:
         """A free slot, when nobody waits for one (past MODELS models at once, a model the
         table cannot hold is not limited)."""
-        with self.locked():
+        fcntl.flock(self._fd, fcntl.LOCK_EX)  # by hand: on every generation's path
+        try:
             offset = self.entry(model)
             if offset is None:
                 return True
@@ -106,15 +111,20 @@ class SlotTable:
                 return False
             self.add_running(offset, self.worker, 1)
             return True
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def give_back(self, model: str) -> bool:
         """Return a slot this worker held; True when someone waits at the broker for it."""
-        with self.locked():
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
             offset = self.entry(model)
             if offset is None:
                 return False
             self.add_running(offset, self.worker, -1)
             return self.waiting(offset) > 0
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def depth(self, model: str) -> tuple[int, int]:
         with self.locked():
