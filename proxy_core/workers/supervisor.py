@@ -32,7 +32,9 @@ RESTART_DELAY = 1.0  # between a worker's death and its replacement (no tight cr
 
 def worker_count(setting: str) -> int:
     """``auto`` is one worker per core."""
-    return os.cpu_count() or 1 if setting == "auto" else int(setting)
+    if setting == "auto":
+        return os.cpu_count() or 1
+    return int(setting)
 
 
 def reserve_port(host: str, port: int) -> tuple[int, socket.socket | None]:

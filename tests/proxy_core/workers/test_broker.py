@@ -116,3 +116,12 @@ def _exposition(requests: int, in_flight: int, up: int) -> bytes:
     Gauge("proxy_requests_in_flight", "in flight", registry=registry).set(in_flight)
     Gauge("proxy_ollama_up", "up", registry=registry).set(up)
     return generate_latest(registry)
+
+
+def test_worker_count_is_the_setting_or_the_cores() -> None:
+    import os
+
+    from proxy_core.workers.supervisor import worker_count
+
+    assert [worker_count(n) for n in ("1", "3", "64")] == [1, 3, 64]
+    assert worker_count("auto") == (os.cpu_count() or 1)
