@@ -155,11 +155,14 @@ class OpenAICompatEngine(Engine):
         if status == 200 and isinstance(n_ctx, int) and n_ctx > 0:
             self.context = n_ctx
 
-    async def _tags(self) -> TranslatedReply:
+    async def _tags(self, *, learn_context: bool = True) -> TranslatedReply:
+        """/api/tags from /v1/models, and the server's context from /props (a health poll
+        asks /api/tags then /api/ps: the second does not ask /props again)."""
         status, listed = await self._get("/v1/models")
         if status != 200 or not isinstance(listed, dict):
             return refused_reply(status, listed)
-        await self._learn_context()
+        if learn_context:
+            await self._learn_context()
         models = [
             native_model(entry, self.context)
             for entry in listed.get("data") or []
@@ -173,7 +176,7 @@ class OpenAICompatEngine(Engine):
         nothing is claimed."""
         if self.context is None:
             return TranslatedReply(200, JSON, dumps({"models": []}))
-        listed = await self._tags()
+        listed = await self._tags(learn_context=False)
         models = loads(listed.body or b"{}").get("models") if listed.status == 200 else None
         running = [
             {**model, "size_vram": 0, "expires_at": "0001-01-01T00:00:00Z"}

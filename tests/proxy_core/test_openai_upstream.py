@@ -257,3 +257,27 @@ async def test_insert_is_claimed_only_for_a_model_that_can_fill_in(
         capabilities = (await client.show(CODER)).capabilities or []
         assert ("insert" in capabilities) is fim_tokens and "completion" in capabilities
     assert len(state_of(fake).bodies("/infill")) == 1
+
+
+async def test_a_health_poll_asks_the_server_for_its_context_once(fake: TestServer) -> None:
+    """A poll asks /api/version, /api/tags and /api/ps: llama-server's /props once."""
+    from proxy_core.engines.openai_compat import OpenAICompatEngine
+    from proxy_core.observe.ollama_status import check_ollama
+
+    engine = OpenAICompatEngine(
+        str(fake.make_url("/v1")).rstrip("/"),
+        name="llamacpp",
+        authorization="Bearer sk-local",
+        connect_timeout=2,
+        read_timeout=10,
+        max_connections=4,
+    )
+    await engine.start()
+    try:
+        await check_ollama(engine)  # the first learns the context
+        state_of(fake).requests.clear()
+        status = await check_ollama(engine)
+        assert status.reachable and status.loaded  # llama-server's model is loaded
+        assert [path for path, _ in state_of(fake).requests].count("/props") == 1
+    finally:
+        await engine.close()
