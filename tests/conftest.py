@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -13,6 +14,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from proxy_core import ProxyService, ProxySettings
+from proxy_core.cache import CacheLayer
 from tests.fakes.ollama_sim import SIM_CONFIG, SIM_RECORDER, SimConfig, SimRecorder, create_sim_app
 from tests.fakes.redis_server import RedisServer, installed
 
@@ -68,12 +70,8 @@ def proxy_changes() -> dict[str, object]:
 async def proxy(
     sim: Sim, tmp_path: Path, proxy_changes: dict[str, object]
 ) -> AsyncIterator[ProxyService]:
-    service = ProxyService(make_settings(tmp_path, sim.url, **proxy_changes))
-    await service.start()
-    try:
+    async with serving(make_settings(tmp_path, sim.url, **proxy_changes)) as service:
         yield service
-    finally:
-        await service.stop()
 
 
 @pytest.fixture
@@ -89,6 +87,21 @@ async def wait_polled(service: ProxyService) -> None:
         if all(b.polled for b in service.state.router.backends):
             return
         await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    settings: ProxySettings, *, polled: bool = False, cache: CacheLayer | None = None
+) -> AsyncIterator[ProxyService]:
+    """A started proxy (once every engine was polled, when ``polled``), stopped after."""
+    service = ProxyService(settings, cache=cache)
+    await service.start()
+    try:
+        if polled:
+            await wait_polled(service)
+        yield service
+    finally:
+        await service.stop()
 
 
 @pytest.fixture

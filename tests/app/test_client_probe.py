@@ -12,7 +12,7 @@ import pytest
 from app.client_probe import probe_client
 from app.ide_configs import ide_configs
 from proxy_core import ProxyService, RequestRecord
-from tests.conftest import Sim, make_settings
+from tests.conftest import Sim, make_settings, serving
 
 # The label the proxy gives each snippet's client (proxy_core/clients.py).
 LABELS = {
@@ -32,12 +32,8 @@ LABELS = {
 
 @pytest.fixture
 async def guarded(sim: Sim, tmp_path: Path):  # type: ignore[no-untyped-def]
-    service = ProxyService(make_settings(tmp_path, sim.url, require_token=True))
-    await service.start()
-    try:
+    async with serving(make_settings(tmp_path, sim.url, require_token=True)) as service:
         yield service
-    finally:
-        await service.stop()
 
 
 async def test_each_agents_test_goes_its_way_and_names_it(guarded: ProxyService) -> None:

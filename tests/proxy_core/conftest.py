@@ -9,7 +9,7 @@ import pytest
 
 from proxy_core import ProxyService
 from proxy_core.cache import CacheLayer
-from tests.conftest import Sim, make_settings
+from tests.conftest import Sim, make_settings, serving
 from tests.fakes.clock import Clock
 
 
@@ -29,9 +29,5 @@ async def cached(sim: Sim, tmp_path: Path, clock: Clock) -> AsyncIterator[ProxyS
         size_limit=1 << 30,
         clock=clock,
     )
-    service = ProxyService(settings, cache=layer)
-    await service.start()
-    try:
+    async with serving(settings, cache=layer) as service:
         yield service
-    finally:
-        await service.stop()

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestServer
 
 from proxy_core import ProxyService
 from proxy_core.settings import ProxySettings, SettingsError
-from tests.conftest import make_settings, wait_polled
+from tests.conftest import make_settings, serving
 from tests.fakes.openai_server import FakeState, create_app
 
 CODER = "qwen2.5-coder-7b-instruct"
@@ -42,13 +42,8 @@ async def proxy(tmp_path: Path, fake: TestServer) -> AsyncIterator[ProxyService]
         upstream_poll_interval=0.05,
         allow_model_management=True,
     )
-    service = ProxyService(settings)
-    await service.start()
-    await wait_polled(service)
-    try:
+    async with serving(settings, polled=True) as service:
         yield service
-    finally:
-        await service.stop()
 
 
 def test_none_needs_an_openai_compatible_server(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 from proxy_core import ProxyService
 from proxy_core.access import TOKEN_FILE, host_name, token_required
 from proxy_core.settings import ProxySettings
-from tests.conftest import Sim, make_settings
+from tests.conftest import Sim, make_settings, serving
 
 CHAT = {"model": "llama3.2", "messages": [{"role": "user", "content": "hi"}], "stream": False}
 
@@ -166,12 +166,8 @@ async def test_extra_origins_setting(sim: Sim, tmp_path: Path) -> None:
 
 @pytest.fixture
 async def locked(sim: Sim, tmp_path: Path) -> AsyncIterator[ProxyService]:
-    service = ProxyService(make_settings(tmp_path, sim.url, require_token=True))
-    await service.start()
-    try:
+    async with serving(make_settings(tmp_path, sim.url, require_token=True)) as service:
         yield service
-    finally:
-        await service.stop()
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ import pytest
 from aiohttp import web
 
 from proxy_core import ProxyService
-from tests.conftest import Sim, make_settings
+from tests.conftest import Sim, make_settings, serving
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None and not os.environ.get("OTP_REQUIRE_BROWSER"):
@@ -138,12 +138,8 @@ async def run_page(
 
 @pytest.fixture
 async def proxy_on_free_port(sim: Sim, tmp_path: Path) -> AsyncIterator[ProxyService]:
-    service = ProxyService(make_settings(tmp_path, sim.url, port=free_port()))
-    await service.start()
-    try:
+    async with serving(make_settings(tmp_path, sim.url, port=free_port())) as service:
         yield service
-    finally:
-        await service.stop()
 
 
 def calls(sim: Sim, path: str) -> int:

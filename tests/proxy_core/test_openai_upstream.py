@@ -15,7 +15,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from proxy_core import ProxyService
-from tests.conftest import Sim, make_settings, wait_polled
+from tests.conftest import Sim, make_settings, serving
 from tests.fakes.openai_server import FAKE, FakeState, create_app
 
 CODER = "qwen2.5-coder-7b-instruct"
@@ -45,13 +45,8 @@ async def proxy(tmp_path: Path, sim: Sim, fake: TestServer) -> AsyncIterator[Pro
         openai_api_key="sk-local",
         upstream_poll_interval=0.05,
     )
-    service = ProxyService(settings)
-    await service.start()
-    await wait_polled(service)
-    try:
+    async with serving(settings, polled=True) as service:
         yield service
-    finally:
-        await service.stop()
 
 
 async def test_its_models_are_listed_and_chat_reaches_it(

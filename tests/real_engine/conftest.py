@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from proxy_core import ProxyService
-from tests.conftest import Sim, make_settings, wait_polled
+from tests.conftest import Sim, make_settings, serving
 from tests.real_engine import engine as real
 from tests.real_engine.engine import Engine
 
@@ -38,13 +38,8 @@ async def proxy(engine: Engine, sim: Sim, tmp_path: Path) -> AsyncIterator[Proxy
     settings = make_settings(
         tmp_path, sim.url, openai_upstreams=f"llamacpp={engine.url}", upstream_poll_interval=0.05
     )
-    service = ProxyService(settings)
-    await service.start()
-    await wait_polled(service)
-    try:
+    async with serving(settings, polled=True) as service:
         yield service
-    finally:
-        await service.stop()
 
 
 @pytest.fixture
@@ -52,10 +47,5 @@ async def alone(engine: Engine, tmp_path: Path) -> AsyncIterator[ProxyService]:
     settings = make_settings(
         tmp_path, "none", openai_upstreams=f"llamacpp={engine.url}", upstream_poll_interval=0.05
     )
-    service = ProxyService(settings)
-    await service.start()
-    await wait_polled(service)
-    try:
+    async with serving(settings, polled=True) as service:
         yield service
-    finally:
-        await service.stop()
