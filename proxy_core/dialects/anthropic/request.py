@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...errors import BadRequest
+from ..functions import native_function, tool_objects
 from ..images import base64_image
 
 _EFFORTS = {"high", "medium", "low", "max"}
@@ -126,26 +127,13 @@ def _message(message: Any, index: int, names: dict[str, str]) -> list[dict[str, 
 
 
 def _tools(body: Mapping[str, Any]) -> list[dict[str, Any]] | None:
-    tools = body.get("tools")
-    if tools is None:
-        return None
-    if not isinstance(tools, list):
-        raise BadRequest("'tools' must be an array", "tools")
     out: list[dict[str, Any]] = []
-    for tool in tools:
-        if not isinstance(tool, dict):
-            raise BadRequest("each tool must be an object", "tools")
+    for tool in tool_objects(body):
         if str(tool.get("type") or "").startswith("web_search"):
             continue  # no internet behind a local model (README)
         if not isinstance(tool.get("name"), str):
             raise BadRequest("each tool needs a 'name'", "tools")
-        schema = tool.get("input_schema")
-        schema = dict(schema) if isinstance(schema, dict) else {"type": "object"}
-        schema.pop("$schema", None)
-        function: dict[str, Any] = {"name": tool["name"], "parameters": schema}
-        if isinstance(tool.get("description"), str):
-            function["description"] = tool["description"]
-        out.append({"type": "function", "function": function})
+        out.append(native_function(tool["name"], tool.get("input_schema"), tool.get("description")))
     choice = body.get("tool_choice")
     if isinstance(choice, dict):
         if choice.get("type") == "none":

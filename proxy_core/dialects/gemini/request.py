@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...errors import BadRequest
+from ..functions import native_function, tool_objects
 from ..images import base64_image
 
 _ROLES = {"user": "user", "model": "assistant", "function": "user", "tool": "user"}
@@ -161,24 +162,12 @@ def _declaration(declaration: Any, where: str) -> dict[str, Any]:
         raise BadRequest("each function declaration needs a 'name'", where)
     schema = field(declaration, "parametersJsonSchema")
     schema = schema if schema is not None else json_schema(declaration.get("parameters"))
-    schema = dict(schema) if isinstance(schema, dict) else {"type": "object", "properties": {}}
-    schema.pop("$schema", None)
-    function: dict[str, Any] = {"name": declaration["name"], "parameters": schema}
-    if isinstance(declaration.get("description"), str):
-        function["description"] = declaration["description"]
-    return {"type": "function", "function": function}
+    return native_function(declaration["name"], schema, declaration.get("description"))
 
 
 def _tools(body: Mapping[str, Any]) -> list[dict[str, Any]]:
-    tools = body.get("tools")
-    if tools is None:
-        return []
-    if not isinstance(tools, list):
-        raise BadRequest("'tools' must be an array", "tools")
     out: list[dict[str, Any]] = []
-    for tool in tools:
-        if not isinstance(tool, dict):
-            raise BadRequest("each tool must be an object", "tools")
+    for tool in tool_objects(body):
         declarations = field(tool, "functionDeclarations")
         if declarations is None:
             if any(name in tool for name in _IGNORED_TOOLS):
