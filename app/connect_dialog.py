@@ -140,9 +140,7 @@ class ConnectDialog(QDialog):
 
         async def run() -> None:
             self.test_result.setText(
-                await probe_client(
-                    self._base_url, config.dialect, model, token, config.headers
-                )
+                await probe_client(self._base_url, config.dialect, model, token, config.headers)
             )
 
         self._test_task = asyncio.ensure_future(run())
