@@ -108,6 +108,10 @@ class Supervisor:
             str(worker.index),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
+            # Its own process group: a terminal's Ctrl-C reaches the supervisor alone, which
+            # then stops every worker in order (they would otherwise die at once, and be
+            # taken for crashed and restarted).
+            start_new_session=True,
         )
         worker.process = process
         assert process.stdin is not None and process.stdout is not None

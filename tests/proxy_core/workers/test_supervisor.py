@@ -35,6 +35,7 @@ async def workers(sim: Sim, tmp_path: Path) -> AsyncIterator[Running]:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=env,
+        start_new_session=True,  # its own process group, as a shell gives a command
     )
     assert process.stdout is not None
     line = (await asyncio.wait_for(process.stdout.readline(), 60)).decode()
@@ -157,3 +158,13 @@ async def test_stopping_drains_an_open_stream(workers: Running, sim: Sim) -> Non
             rest = await resp.content.read()
     assert first and rest.rstrip().endswith(b'"done":true}') or b'"done":true' in rest
     assert await asyncio.wait_for(workers.process.wait(), 60) == 0
+
+
+async def test_ctrl_c_stops_every_worker_in_order(workers: Running) -> None:
+    """A terminal's Ctrl-C signals the whole foreground group: the workers are in their
+    own, so none dies first and is taken for crashed."""
+    os.killpg(workers.process.pid, signal.SIGINT)
+    assert await asyncio.wait_for(workers.process.wait(), 60) == 0
+    assert workers.process.stderr is not None
+    logged = await workers.process.stderr.read()
+    assert b"restarting" not in logged
