@@ -36,6 +36,8 @@ from .settings_store import SettingsStore
 from .tool_prompt import TrayAsker
 from .tray import Tray
 from .tray_state import (
+    ENGINE,
+    OLLAMA,
     TrayState,
     instance_label,
     ollama_down,
@@ -264,18 +266,19 @@ class AppController(QObject, SettingsActions):
         figures = None if snap is None else compare(self._status_snapshot, snap)
         self._status_snapshot = snap
         settings = self.service.settings
+        who = OLLAMA if settings.ollama_bases else ENGINE  # ollama_url none: not Ollama
         caching = settings.cache_enabled
         self.presenter.caching = caching
         self.tray.show_state(
             state,
             tooltip(state, self.service.base_url, figures, caching, self.instance_label),
-            status_line(state, self.service.base_url, settings.ollama_base, self.error),
+            status_line(state, self.service.base_url, settings.ollama_base, self.error, who),
         )
         tools = self.tray.menu.agent_tools
         tools.setVisible(settings.agent_tools)
         tools.setText(f"Agent tools on — {settings.workspace}")
         now = None if ollama is None else ollama.reachable
-        notice = ollama_notice(self._ollama_up, now, self.service.settings.ollama_base)
+        notice = ollama_notice(self._ollama_up, now, settings.ollama_base, who)
         if now is not None:
             self._ollama_up = now
         if notice is not None:
@@ -283,7 +286,7 @@ class AppController(QObject, SettingsActions):
         if self._dashboard is not None:
             banner = self._dashboard.ollama_banner
             if now is False:
-                banner.show_down(*ollama_down(self.service.settings.ollama_base, sys.platform))
+                banner.show_down(*ollama_down(settings.ollama_base, sys.platform, who))
             elif now:
                 banner.hide()
 

@@ -40,11 +40,22 @@ def instance_label(data_dir: str, default_dir: str) -> str | None:
     return name or data_dir
 
 
-def status_line(state: TrayState, base_url: str, ollama_url: str, error: str | None) -> str:
-    """The tray menu's first line: the state in words and what it concerns."""
+OLLAMA = "Ollama"
+ENGINE = "the engine"  # with ollama_url none: llama-server, LM Studio or vLLM alone
+
+
+def _capital(who: str) -> str:
+    return who[:1].upper() + who[1:]
+
+
+def status_line(
+    state: TrayState, base_url: str, ollama_url: str, error: str | None, who: str = OLLAMA
+) -> str:
+    """The tray menu's first line: the state in words and what it concerns (``who``: the
+    primary engine, Ollama unless there is none)."""
     if state is TrayState.OLLAMA_DOWN:
         where = ollama_url.split("://", 1)[-1].rstrip("/")
-        return f"⚠ Ollama is not answering at {where}"
+        return f"⚠ {_capital(who)} is not answering at {where}"
     if state is TrayState.PROXY_ERROR and error:
         return f"⚠ {error[:90]}"
     return f"{STATE_TEXT[state]} — {base_url}"
@@ -92,24 +103,30 @@ def truncation_notice(event: ContextTruncated) -> tuple[str, str]:
     )
 
 
-def ollama_notice(before: bool | None, now: bool | None, url: str) -> tuple[str, str] | None:
-    """(title, message) when Ollama went down or came back; None otherwise.
+def ollama_notice(
+    before: bool | None, now: bool | None, url: str, who: str = OLLAMA
+) -> tuple[str, str] | None:
+    """(title, message) when the primary engine went down or came back; None otherwise.
 
     ``before`` None is the first check: being down at start-up is news, being up is not.
     """
     if now is None or before == now:
         return None
+    name = _capital(who)
     if not now:
-        return "Ollama is unreachable", f"Requests will fail until Ollama answers at {url}."
+        return f"{name} is unreachable", f"Requests will fail until {who} answers at {url}."
     if before is False:
-        return "Ollama is back", f"Ollama answers again at {url}."
+        return f"{name} is back", f"{name} answers again at {url}."
     return None
 
 
-def ollama_down(url: str, platform: str) -> tuple[str, str]:
-    """The dashboard's banner when Ollama does not answer: what is wrong, and how to
-    start Ollama on this OS (``sys.platform``)."""
+def ollama_down(url: str, platform: str, who: str = OLLAMA) -> tuple[str, str]:
+    """The dashboard's banner when the primary engine does not answer: what is wrong, and
+    how to start it (Ollama: on this OS, ``sys.platform``)."""
     where = url.split("://", 1)[-1].rstrip("/")
+    if who != OLLAMA:
+        how = "Start the server there (llama-server, LM Studio or vLLM), or change the URL"
+        return f"{_capital(who)} is not running at {where}", how
     if platform == "darwin":
         how = "Open the Ollama app (it lives in the menu bar), or run: ollama serve"
     elif platform == "win32":

@@ -200,6 +200,34 @@ def test_giving_up_on_the_port_ends_the_app(
         blocker.close()
 
 
+def test_with_no_ollama_the_engine_is_named_as_what_it_is(
+    on_qt_loop: Run, tmp_path: Path, store: SettingsStore
+) -> None:
+    """ollama_url none: a llama-server that is down is "the engine", not "Ollama", with
+    no advice to run `ollama serve`."""
+
+    async def scenario() -> None:
+        settings = make_settings(
+            tmp_path, "none", openai_upstreams="llamacpp=http://127.0.0.1:9", monitor_interval=0.05
+        )
+        controller = AppController(ProxyService(settings), store, tray_available=True)
+        assert await controller.start()
+        try:
+            await until(lambda: controller.tray.state is TrayState.OLLAMA_DOWN)
+            title, message = controller.notices[-1]
+            assert title == "The engine is unreachable" and "Ollama" not in message
+            assert controller.tray.menu.status.text().startswith("⚠ The engine is not answering")
+            controller.open_dashboard()
+            controller.update_status()
+            banner = controller.dashboard.ollama_banner
+            assert banner.headline.text() == "The engine is not running at 127.0.0.1:9"
+            assert "ollama serve" not in banner.how.text()
+        finally:
+            await controller.shutdown()
+
+    on_qt_loop(scenario())
+
+
 def test_ollama_down_and_back_notify_and_change_the_icon(
     on_qt_loop: Run, tmp_path: Path, store: SettingsStore
 ) -> None:
