@@ -7,6 +7,7 @@ the agent sends that names it: the Test button sends them too."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from .snippet import IdeConfig
 
@@ -14,7 +15,11 @@ PROVIDER = "ollama-tray-proxy"  # the provider's name in the agents' config file
 
 
 def agent_configs(root: str, v1: str, key: str, model: str) -> tuple[IdeConfig, ...]:
-    return (*_vendor_agents(root, v1, key, model), *_open_agents(root, v1, key, model))
+    return (
+        *_vendor_agents(root, v1, key, model),
+        *_file_agents(root, v1, key, model),
+        *_shell_agents(root, v1, key, model),
+    )
 
 
 def _vendor_agents(root: str, v1: str, key: str, model: str) -> tuple[IdeConfig, ...]:
@@ -75,8 +80,8 @@ def _vendor_agents(root: str, v1: str, key: str, model: str) -> tuple[IdeConfig,
     )
 
 
-def _open_agents(root: str, v1: str, key: str, model: str) -> tuple[IdeConfig, ...]:
-    """The open agents, most on OpenAI's chat API."""
+def _file_agents(root: str, v1: str, key: str, model: str) -> tuple[IdeConfig, ...]:
+    """The open agents configured by a file (JSON)."""
     opencode = {
         "$schema": "https://opencode.ai/config.json",
         "provider": {
@@ -90,27 +95,6 @@ def _open_agents(root: str, v1: str, key: str, model: str) -> tuple[IdeConfig, .
         "model": f"{PROVIDER}/{model}",
     }
     kilo = {k: v for k, v in opencode.items() if k != "$schema"}
-    pi = {
-        "providers": {
-            PROVIDER: {
-                "baseUrl": root + "/v1beta",
-                "api": "google-generative-ai",
-                "apiKey": key,
-                "headers": {"X-Title": "pi"},
-                "models": [{"id": model}],
-            }
-        }
-    }
-    crush = {
-        "providers": {
-            PROVIDER: {
-                "type": "openai-compat",
-                "base_url": v1,
-                "api_key": key,
-                "models": [{"id": model, "name": model}],
-            }
-        }
-    }
     return (
         IdeConfig(
             "opencode",
@@ -127,6 +111,55 @@ def _open_agents(root: str, v1: str, key: str, model: str) -> tuple[IdeConfig, .
             dialect="openai",
             headers=(("User-Agent", "Kilo-Code/7.7.7 ai-sdk/provider-utils/4.0.27"),),
         ),
+        IdeConfig(
+            "pi",
+            f"~/.pi/agent/models.json, then `pi --provider {PROVIDER} --model {model}` "
+            "(Google's Gemini API on the proxy; X-Title names pi to it)",
+            json.dumps(_pi(root, key, model), indent=2),
+            dialect="gemini",
+            headers=(("User-Agent", "google-genai-sdk/1.52.0 gl-node/v20"), ("X-Title", "pi")),
+        ),
+        IdeConfig(
+            "Crush",
+            "crush.json in the project (not tested: its npm package downloads the program "
+            "from GitHub when installed, which the test machines cannot reach)",
+            json.dumps(_crush(v1, key, model), indent=2),
+            dialect="openai",
+        ),
+    )
+
+
+def _pi(root: str, key: str, model: str) -> dict[str, Any]:
+    """pi's models.json: Google's API on the proxy; X-Title names pi to it."""
+    return {
+        "providers": {
+            PROVIDER: {
+                "baseUrl": root + "/v1beta",
+                "api": "google-generative-ai",
+                "apiKey": key,
+                "headers": {"X-Title": "pi"},
+                "models": [{"id": model}],
+            }
+        }
+    }
+
+
+def _crush(v1: str, key: str, model: str) -> dict[str, Any]:
+    return {
+        "providers": {
+            PROVIDER: {
+                "type": "openai-compat",
+                "base_url": v1,
+                "api_key": key,
+                "models": [{"id": model, "name": model}],
+            }
+        }
+    }
+
+
+def _shell_agents(root: str, v1: str, key: str, model: str) -> tuple[IdeConfig, ...]:
+    """The open agents configured from a shell (variables, a command, a YAML file)."""
+    return (
         IdeConfig(
             "Qwen Code",
             "the shell that starts `qwen` (OpenAI chat on the proxy)",
@@ -154,14 +187,6 @@ def _open_agents(root: str, v1: str, key: str, model: str) -> tuple[IdeConfig, .
             headers=(("User-Agent", "ai-sdk/openai-compatible/3.0.37 runtime/bun/1.3.13"),),
         ),
         IdeConfig(
-            "pi",
-            f"~/.pi/agent/models.json, then `pi --provider {PROVIDER} --model {model}` "
-            "(Google's Gemini API on the proxy; X-Title names pi to it)",
-            json.dumps(pi, indent=2),
-            dialect="gemini",
-            headers=(("User-Agent", "google-genai-sdk/1.52.0 gl-node/v20"), ("X-Title", "pi")),
-        ),
-        IdeConfig(
             "aider",
             "a shell (aider talks to Ollama's native API through LiteLLM's ollama_chat; "
             "LiteLLM sends OLLAMA_API_KEY as the token)",
@@ -172,12 +197,5 @@ def _open_agents(root: str, v1: str, key: str, model: str) -> tuple[IdeConfig, .
             f"# - name: ollama_chat/{model}\n"
             "#   extra_params: {extra_headers: {X-Title: aider}}",
             headers=(("User-Agent", "litellm/1.81.10"), ("X-Title", "aider")),
-        ),
-        IdeConfig(
-            "Crush",
-            "crush.json in the project (not tested: its npm package downloads the program "
-            "from GitHub when installed, which the test machines cannot reach)",
-            json.dumps(crush, indent=2),
-            dialect="openai",
         ),
     )

@@ -10,14 +10,21 @@ or the cache, and every other client was dropped without a reply. So:
   below the soft limit for upstream sockets, sqlite and logs); a connection past the cap
   closes the oldest idle connections first, and only if none is idle is the newcomer
   itself refused. Connections with a request in progress are never shed.
+
+``listen`` opens the port (shared with SO_REUSEPORT by several workers) and says in one
+line what stopped it.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 from typing import Any
 
 from aiohttp import web
+
+from .errors import PortInUse, StartupError
 
 log = logging.getLogger(__name__)
 RESERVED_FDS = 128  # upstream pool, sqlite, logs, the GUI: never given to clients
@@ -74,3 +81,23 @@ class ConnectionShedder:
         handler.force_close()
         connections.pop(handler, None)
         self.refused += 1
+
+
+async def listen(runner: web.AppRunner, host: str, port: int, *, shared: bool) -> web.TCPSite:
+    """Listen on host:port (``shared``: with SO_REUSEPORT, as one of several workers: the
+    kernel spreads the connections over them); a failure in one line naming the setting."""
+    site = web.TCPSite(runner, host, port, reuse_port=shared or None)
+    try:
+        await site.start()
+    except socket.gaierror:
+        raise StartupError(f"host: {host!r} does not resolve to an address") from None
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(host, port) from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise StartupError(
+                f"host: {host} is not an address of this machine, so the proxy cannot "
+                "listen on it (use 127.0.0.1, or one of this machine's addresses)"
+            ) from None
+        raise StartupError(f"host: cannot listen on {host} port {port} ({exc})") from None
+    return site

@@ -7,9 +7,7 @@ Nothing here knows which.
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
-import socket
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -20,12 +18,12 @@ from .app_factory import create_app
 from .assembly import build_cache, build_profiles, build_router, close_all, conversations
 from .cache import CacheLayer
 from .capabilities import installed_capabilities
-from .connections import ConnectionShedder, connection_cap, raise_fd_limit
+from .connections import ConnectionShedder, connection_cap, listen, raise_fd_limit
 from .credentials import redact_url
 from .engines import poller
 from .engines.base import Engine
 from .engines.router import Router
-from .errors import PortInUse, StartupError, UpstreamError
+from .errors import StartupError, UpstreamError
 from .events import EventHub, Listener
 from .observe.hardware import HardwareMonitor
 from .observe.monitor import BackgroundMonitor
@@ -220,22 +218,7 @@ class ProxyService:
 
     async def _bind(self, host: str, port: int) -> None:
         assert self._runner is not None
-        # Workers share the port; the kernel spreads the connections over them.
-        site = web.TCPSite(self._runner, host, port, reuse_port=self._worker is not None or None)
-        try:
-            await site.start()
-        except socket.gaierror:
-            raise StartupError(f"host: {host!r} does not resolve to an address") from None
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise PortInUse(host, port) from None
-            if exc.errno == errno.EADDRNOTAVAIL:
-                raise StartupError(
-                    f"host: {host} is not an address of this machine, so the proxy cannot "
-                    "listen on it (use 127.0.0.1, or one of this machine's addresses)"
-                ) from None
-            raise StartupError(f"host: cannot listen on {host} port {port} ({exc})") from None
-        self._site = site
+        self._site = await listen(self._runner, host, port, shared=self._worker is not None)
 
     async def stop(self) -> None:
         """Stop listening; in-flight streams get ``shutdown_grace`` seconds to finish."""

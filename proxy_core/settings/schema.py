@@ -249,10 +249,8 @@ class ProxySettings:
         help="pass /api/pull, push, create, copy, delete and blobs through",
         scope="access",
     )
-    # A connection with no complete request head this long after opening or after its
-    # last reply is closed (idle keep-alive and slowloris alike). 65 s, as the server
-    # guide this product follows says (KEEPALIVE_TIMEOUT): longer than any client keeps
-    # an idle connection, so the client closes first. Formerly idle_timeout (30 s).
+    # Idle keep-alive and slowloris alike (slow_clients.py). 65 s as the server guide says
+    # (KEEPALIVE_TIMEOUT): clients close idle connections first. Formerly idle_timeout.
     keepalive_timeout: float = setting(
         65.0,
         **_SECONDS,
