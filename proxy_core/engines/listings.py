@@ -48,9 +48,9 @@ async def fetch_listing(router: Router, path: str) -> tuple[int, Mapping[str, st
             continue
         answered = True
         for model in listed:
-            name = str(model.get("model") or model.get("name")) if isinstance(model, dict) else ""
-            if not name:
-                continue
+            name = (model.get("model") or model.get("name")) if isinstance(model, dict) else None
+            if not isinstance(name, str) or not name:
+                continue  # not a model entry (str(None) was listed as a model "None")
             prefix = backend.client.prefix
             if name in seen and prefix:
                 # Another engine serves this name (other weights, maybe): listed by the
