@@ -66,7 +66,7 @@ async def fetch_listing(router: Router, path: str) -> tuple[int, Mapping[str, st
                 raise result
             if not isinstance(result, BaseException):
                 return result  # a host's own error reply, as it sent it
-        raise NoUpstream("no Ollama host answered " + path)
+        raise NoUpstream(f"no engine answered {path}")
     return 200, JSON_HEADERS, dumps({"models": models})
 
 

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestServer
 
 from proxy_core.engines.listings import client_for_model, fetch_listing
 from proxy_core.engines.ollama import OllamaEngine
-from proxy_core.engines.router import Router
+from proxy_core.engines.router import NoUpstream, Router
 
 DEAD = "http://127.0.0.1:9"  # nothing listens there
 
@@ -127,3 +127,16 @@ async def test_a_request_about_no_model_goes_to_the_primary(hosts: Hosts) -> Non
     router = Router([primary, await hosts.tags({"models": []})])
     router.backends[0].in_flight = 5  # the least busy would be the other one
     assert client_for_model(router, None) is primary
+
+
+async def test_when_every_engine_fails_unexpectedly_the_listing_says_so(hosts: Hosts) -> None:
+    """Not an engine's mapped error (those are passed on): a 502 saying what was asked."""
+
+    class Broken(OllamaEngine):
+        async def fetch(self, *args: Any, **kwargs: Any) -> Any:
+            raise ValueError("a bug in the engine")
+
+    broken = [Broken(DEAD, connect_timeout=1, read_timeout=5, max_connections=1) for _ in "ab"]
+    with pytest.raises(NoUpstream, match=r"^no engine answered /api/tags$") as raised:
+        await fetch_listing(Router(broken), "/api/tags")
+    assert raised.value.status == 502
