@@ -94,7 +94,8 @@ async def test_when_no_host_answers_the_first_error_is_passed_on(hosts: Hosts) -
 
 
 async def test_entries_named_either_way_and_junk_skipped(hosts: Hosts) -> None:
-    entries = [{"name": "old:1"}, {"model": "new:1", "name": "new:1"}, "junk", {}, None]
+    junk = ["junk", {}, None, {"model": 5}]  # first: junk never ends the listing
+    entries = [*junk, {"name": "old:1"}, {"model": "new:1", "name": "new:1"}]
     router = Router([await hosts.tags({"models": entries}), await hosts.tags({"models": []})])
     assert listed(await fetch_listing(router, "/api/tags")) == ["old:1", "new:1"]
 
@@ -140,3 +141,14 @@ async def test_when_every_engine_fails_unexpectedly_the_listing_says_so(hosts: H
     with pytest.raises(NoUpstream, match=r"^no engine answered /api/tags$") as raised:
         await fetch_listing(Router(broken), "/api/tags")
     assert raised.value.status == 502
+
+
+async def test_the_same_model_on_two_hosts_is_listed_once(hosts: Hosts) -> None:
+    """A model is its ``model`` name (``name`` may be an alias), once in the union."""
+    router = Router(
+        [
+            await hosts.tags({"models": [{"model": "m:1", "name": "first"}]}),
+            await hosts.tags({"models": [{"model": "m:1", "name": "second"}]}),
+        ]
+    )
+    assert listed(await fetch_listing(router, "/api/tags")) == ["first"]
