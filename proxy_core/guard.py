@@ -67,8 +67,11 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             headers["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE
             return web.Response(status=204, headers=headers)
     tools = path == MCP_PATH or path.startswith(MCP_PATH + "/")
-    sent = request.headers
-    if not policy.token_ok(sent.get("Authorization"), _api_key(request), always=tools):
+    # The keys are read only where a token is checked: most requests (loopback, no token
+    # required) skip the header and query lookups.
+    if (policy.token_required or tools) and not policy.token_ok(
+        request.headers.get("Authorization"), _api_key(request), always=tools
+    ):
         request[REQUEST_REFUSED_BY] = "token"
         response = error_response(
             request, 401, "a valid access token is required: send Authorization: Bearer <token>"
