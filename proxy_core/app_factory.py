@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 
 from aiohttp import web
+from aiohttp.web_urldispatcher import UrlMappingMatchInfo
 
 from . import admin
 from .access import MCP_PATH
 from .dialects.base import PROXY, ROUTE_DIALECTS, Dialect, Route, shared
 from .dialects.registry import DIALECTS
+from .front import FRONT_ROUTES, FrontRoute
 from .guard import add_cors_headers, deferred_expect, guard
 from .middleware import boundary
 from .state import STATE, ProxyState
@@ -27,6 +30,8 @@ def create_app(state: ProxyState) -> web.Application:
     state.requests.dialect_of_route = lambda route: dialects.get(route, PROXY).name
     app.on_response_prepare.append(add_cors_headers)
     own: set[str] = set()
+    front: dict[tuple[str, str], FrontRoute] = {}
+    app[FRONT_ROUTES] = front
 
     def add(route: Route, dialect: Dialect) -> None:
         registered = app.router.add_route(
@@ -36,6 +41,8 @@ def create_app(state: ProxyState) -> web.Application:
         dialects[canonical] = dialect
         if route.own:
             own.add(canonical)
+        elif dialect is not PROXY and "{" not in route.path and route.method != "*":
+            front[(route.method, route.path)] = _front_route(app, registered, route)
 
     for route in (*admin.ROUTES, Route("*", MCP_PATH, mcp_route.route)):
         add(route, PROXY)
@@ -53,3 +60,12 @@ def create_app(state: ProxyState) -> web.Application:
             add(route, dialect)
     state.metrics.own_routes = frozenset(own)
     return app
+
+
+def _front_route(app: web.Application, registered: web.AbstractRoute, route: Route) -> FrontRoute:
+    """A dialect's exact route for the short path (front.py): its handler inside the same
+    middlewares, in the same order, and the match info the router would have made."""
+    match_info = UrlMappingMatchInfo({}, registered)
+    match_info.add_app(app)
+    match_info.freeze()
+    return partial(boundary, handler=partial(guard, handler=route.handler)), match_info

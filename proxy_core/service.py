@@ -25,6 +25,7 @@ from .engines.base import Engine
 from .engines.router import Router
 from .errors import StartupError, UpstreamError
 from .events import EventHub, Listener
+from .front import FrontRunner, FrontServer
 from .observe.hardware import HardwareMonitor
 from .observe.monitor import BackgroundMonitor
 from .observe.ollama_status import OllamaStatus
@@ -87,6 +88,12 @@ class ProxyService:
         return str(host), int(port)
 
     @property
+    def front_served(self) -> int:
+        """Requests answered on the short path (front.py) since start."""
+        server = self._runner.server if self._runner is not None else None
+        return server.front_served if isinstance(server, FrontServer) else 0
+
+    @property
     def base_url(self) -> str:
         host, port = self.address
         shown = f"[{host}]" if ":" in host else host
@@ -114,7 +121,7 @@ class ProxyService:
         self.state = self._assemble(settings, router, cache)
         if settings.agent_tools:
             await self._start_tools(self.state, settings)
-        runner = web.AppRunner(
+        runner = FrontRunner(
             create_app(self.state),
             keepalive_timeout=settings.keepalive_timeout,  # also a slow head (slow_clients)
             handler_cancellation=True,  # a client disconnect closes the upstream request
