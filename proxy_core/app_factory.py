@@ -18,12 +18,13 @@ from .middleware import boundary
 from .state import STATE, ProxyState
 from .tools import mcp_route
 
+# boundary outermost: the guard's refusals are counted and logged like any reply. One
+# list for both of the server's paths (front.py builds the same chain per route).
+MIDDLEWARES = (boundary, guard)
+
 
 def create_app(state: ProxyState) -> web.Application:
-    # boundary outermost: the guard's refusals are counted and logged like any reply.
-    app = web.Application(
-        middlewares=[boundary, guard], client_max_size=state.settings.max_body_size
-    )
+    app = web.Application(middlewares=MIDDLEWARES, client_max_size=state.settings.max_body_size)
     app[STATE] = state
     dialects: dict[str, Dialect] = {}
     app[ROUTE_DIALECTS] = dialects
@@ -68,4 +69,7 @@ def _front_route(app: web.Application, registered: web.AbstractRoute, route: Rou
     match_info = UrlMappingMatchInfo({}, registered)
     match_info.add_app(app)
     match_info.freeze()
-    return partial(boundary, handler=partial(guard, handler=route.handler)), match_info
+    handler = route.handler
+    for middleware in reversed(MIDDLEWARES):
+        handler = partial(middleware, handler=handler)
+    return handler, match_info
