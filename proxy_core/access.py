@@ -131,10 +131,19 @@ class Policy:
         self.origins = (*DEFAULT_ORIGINS, *split_list(settings.allowed_origins))
         self.token = token.encode()
         self.token_required = token_required(settings)
+        self._hosts: dict[str, bool] = {}  # Host header -> allowed: a handful per machine
 
     def host_allowed(self, header: str | None) -> bool:
         if header is None:
             return True  # HTTP/1.0 tools; browsers always send Host
+        allowed = self._hosts.get(header)
+        if allowed is None:
+            allowed = self._judge_host(header)
+            if len(self._hosts) < 64:  # clients choose the header: the memo stays bounded
+                self._hosts[header] = allowed
+        return allowed
+
+    def _judge_host(self, header: str) -> bool:
         name = host_name(header)
         if name in LOOPBACK_NAMES:
             return True

@@ -20,6 +20,7 @@ from .state import (
     REQUEST_TOKENS,
     REQUEST_TTFB,
     STATE,
+    ProxyState,
 )
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,8 @@ def _route_label(request: web.Request) -> str:
 
 @web.middleware
 async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse:
-    metrics = request.app[STATE].metrics
+    state = request.app[STATE]
+    metrics = state.metrics
     started = time.perf_counter()
     metrics.request_started()
     status = 500
@@ -81,7 +83,7 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
         log.exception("unexpected error serving %s %s", request.method, _route_label(request))
         return error_response(request, 500, "internal proxy error")
     finally:
-        _record(request, status, time.perf_counter() - started, reply_headers)
+        _record(request, state, status, time.perf_counter() - started, reply_headers)
 
 
 def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
@@ -100,15 +102,17 @@ def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
 
 
 def _record(
-    request: web.Request, status: int, elapsed: float, reply_headers: Mapping[str, str]
+    request: web.Request,
+    state: ProxyState,
+    status: int,
+    elapsed: float,
+    reply_headers: Mapping[str, str],
 ) -> None:
     """One request into the metrics, the inspector and (at debug level) the log."""
-    state = request.app[STATE]
     cache = request.get(REQUEST_CACHE, "NONE")
+    model = request.get(REQUEST_MODEL)
     route = _route_label(request)
-    state.metrics.request_finished(
-        route, request.method, status, cache, elapsed, request.get(REQUEST_MODEL)
-    )
+    state.metrics.request_finished(route, request.method, status, cache, elapsed, model)
     if state.requests.enabled:  # the inspector: references only (observe/requests_log)
         state.requests.add(
             (
@@ -116,7 +120,7 @@ def _record(
                 route,
                 request.method,
                 request.path,
-                request.get(REQUEST_MODEL),
+                model,
                 status,
                 cache,
                 elapsed,
@@ -124,7 +128,7 @@ def _record(
                 request.get(REQUEST_TOKENS),
                 request.headers,
                 reply_headers,
-                request.get(REQUEST_BODY),  # set only with log_bodies
+                request.get(REQUEST_BODY) if state.settings.log_bodies else None,
             )
         )
     if log.isEnabledFor(logging.DEBUG):

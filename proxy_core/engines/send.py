@@ -9,7 +9,7 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import aiohttp
 
@@ -33,8 +33,7 @@ class EngineReply:
 Route = tuple[str | None, int | None]  # (model, conversation): which engine (router.py)
 
 
-@asynccontextmanager
-async def send(
+def send(
     router: Router,
     path: str,
     raw_body: bytes,
@@ -42,25 +41,46 @@ async def send(
     whole: bool,
     route: Route = (None, None),
     retried: Callable[[], None] = lambda: None,
-) -> AsyncIterator[EngineReply]:
+) -> AbstractAsyncContextManager[EngineReply]:
     """The engine's reply; leaving the block releases (or closes) its connection.
 
     ``whole`` (the client asked for no stream, or an embedding): the lean pool, which
     reads a small framed reply in one go and relays anything else as it arrives;
     ``retried`` is told when a request went to a second engine."""
     if not router.single:
-        async with _routed(router, path, raw_body, headers, whole, route, retried) as reply:
-            yield reply
-        return
+        return _routed(router, path, raw_body, headers, whole, route, retried)
     client = router.primary.client  # one engine: no routing, no bookkeeping
-    started = time.perf_counter()
     if whole or client.translating:  # translated replies: fetch() only
-        got = await client.fetch("POST", path, headers, raw_body)
-        try:
-            yield _fetched(got, started)
-        finally:
-            got.release()
-        return
+        return _Fetch(client, path, headers, raw_body)
+    return _stream(client, path, headers, raw_body)
+
+
+class _Fetch(AbstractAsyncContextManager[EngineReply]):
+    """One engine, a whole reply: the common request. A class, not a generator: an async
+    generator costs the event loop's bookkeeping on every request (docs/PERFORMANCE.md)."""
+
+    __slots__ = ("_args", "_got")
+
+    def __init__(self, client: Engine, path: str, headers: dict[str, str], body: bytes) -> None:
+        self._args = (client, path, headers, body)
+        self._got: PoolReply | None = None
+
+    async def __aenter__(self) -> EngineReply:
+        client, path, headers, body = self._args
+        started = time.perf_counter()
+        self._got = await client.fetch("POST", path, headers, body)
+        return _fetched(self._got, started)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._got is not None:
+            self._got.release()
+
+
+@asynccontextmanager
+async def _stream(
+    client: Engine, path: str, headers: dict[str, str], raw_body: bytes
+) -> AsyncIterator[EngineReply]:
+    started = time.perf_counter()
     async with client.request("POST", path, headers=headers, data=raw_body) as resp:
         yield _streamed(client, resp, started)
 

@@ -3,8 +3,8 @@ its reply as the pipeline's :class:`Reply`, carrying the request's facts."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 from ..cache import RouteKind
 from ..engines import send as engines
@@ -12,8 +12,7 @@ from ..state import ProxyState
 from .reply import BYPASS, PATHS, Facts, Reply
 
 
-@asynccontextmanager
-async def send(
+def send(
     state: ProxyState,
     kind: RouteKind,
     raw_body: bytes,
@@ -21,16 +20,30 @@ async def send(
     whole: bool,
     facts: Facts,
     route: engines.Route = (None, None),
-) -> AsyncIterator[Reply]:
+) -> AbstractAsyncContextManager[Reply]:
     """The engine's reply; leaving the block releases (or closes) its connection."""
 
     def retried() -> None:
         state.metrics.upstream_error("retried_elsewhere")
 
-    async with engines.send(
-        state.router, PATHS[kind], raw_body, headers, whole, route, retried
-    ) as got:
-        yield Reply(
+    sent = engines.send(state.router, PATHS[kind], raw_body, headers, whole, route, retried)
+    return _AsReply(sent, facts)
+
+
+class _AsReply(AbstractAsyncContextManager[Reply]):
+    """The engine's context, its reply carrying the facts. A class, not a generator: it
+    runs for every request, and an async generator costs the event loop's bookkeeping
+    each time (docs/PERFORMANCE.md)."""
+
+    __slots__ = ("_sent", "_facts")
+
+    def __init__(self, sent: AbstractAsyncContextManager[engines.EngineReply], facts: Facts):
+        self._sent = sent
+        self._facts = facts
+
+    async def __aenter__(self) -> Reply:
+        got = await self._sent.__aenter__()
+        return Reply(
             got.status,
             got.headers,
             BYPASS,
@@ -38,5 +51,8 @@ async def send(
             body=got.body,
             ttfb=got.ttfb,
             length=got.length,
-            **facts.fields(),
+            **self._facts.fields(),
         )
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
+        return await self._sent.__aexit__(*exc_info)

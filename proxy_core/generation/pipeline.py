@@ -33,9 +33,12 @@ from .reply import BYPASS, HIT, MISS, NO_FACTS, Facts, Reply, requested_ctx, wan
 
 
 class FrontStage(Protocol):
-    """A stage before the profile that may take a request whole (the agent loop): its
-    reply, or None to let the pipeline go on. The service registers them in
-    ``ProxyState.front_stages``."""
+    """A stage before the profile that may take a request whole (the agent loop). The
+    service registers them in ``ProxyState.front_stages``. ``claims`` is a cheap test run
+    for every request; only a request it claims is awaited, and the stage may still give
+    it back (None) to let the pipeline go on."""
+
+    def claims(self, state: ProxyState, kind: RouteKind, body: dict[str, Any] | None) -> bool: ...
 
     def __call__(
         self,
@@ -64,31 +67,54 @@ class _Request:
         return self.facts is not NO_FACTS
 
 
+def open_reply(
+    state: ProxyState,
+    kind: RouteKind,
+    raw_body: bytes,
+    body: dict[str, Any] | None,
+    client_headers: Mapping[str, str],
+) -> AbstractAsyncContextManager[Reply]:
+    """The reply for one native request; leaving the block releases upstream. (Plain
+    functions choose the stages: no generator more than needed on every request.)"""
+    stages: tuple[FrontStage, ...] = state.front_stages
+    claimed = [stage for stage in stages if stage.claims(state, kind, body)] if stages else ()
+    if claimed:
+        return _fronted(claimed, state, kind, raw_body, body, client_headers)
+    return _staged(state, kind, raw_body, body, client_headers)
+
+
 @asynccontextmanager
-async def open_reply(
+async def _fronted(
+    stages: list[FrontStage],
     state: ProxyState,
     kind: RouteKind,
     raw_body: bytes,
     body: dict[str, Any] | None,
     client_headers: Mapping[str, str],
 ) -> AsyncIterator[Reply]:
-    """Yield the reply for one native request; leaving the block releases upstream."""
-    front: tuple[FrontStage, ...] = state.front_stages
-    for stage in front:  # the agent loop (tools/agent.py), when on
+    for stage in stages:  # the agent loop (tools/agent.py), when it claims the request
         taken = await stage(state, kind, body, client_headers)
         if taken is not None:
             async with taken as reply:
                 yield reply
             return
+    async with _staged(state, kind, raw_body, body, client_headers) as reply:
+        yield reply
+
+
+def _staged(
+    state: ProxyState,
+    kind: RouteKind,
+    raw_body: bytes,
+    body: dict[str, Any] | None,
+    client_headers: Mapping[str, str],
+) -> AbstractAsyncContextManager[Reply]:
     request = _profiled(state, kind, raw_body, body, client_headers)
     cache = state.cache
     body = request.body
     if body is not None and cache.enabled and is_cacheable_request(kind, body, cache.policy):
-        path = _cached(state, request, body)
-    else:
-        path = _uncached(state, request)
-    async with path as reply:
-        yield reply
+        return _cached(state, request, body)
+    return _Uncached(state, request)
 
 
 def _profiled(
@@ -123,29 +149,44 @@ def _lane(state: ProxyState, request: _Request) -> Lane | None:
     )
 
 
-@asynccontextmanager
-async def _uncached(state: ProxyState, request: _Request) -> AsyncIterator[Reply]:
-    """Not cacheable (or the cache is off): lane → engine, nothing shared."""
-    if request.body is not None:
-        state.cache.count_bypass()
-    lane = _lane(state, request)
-    whole = request.body is not None and not wants_stream(request.kind, request.body)
-    await admission.acquire(state, lane, request.facts)
-    try:
-        async with engine_call.send(
-            state,
-            request.kind,
-            request.raw_body,
-            request.headers,
-            whole,
-            request.facts,
+class _Uncached(AbstractAsyncContextManager[Reply]):
+    """Not cacheable (or the cache is off): lane → engine, nothing shared. A class, not a
+    generator: most requests take it (docs/PERFORMANCE.md, "The generation path")."""
+
+    __slots__ = ("_state", "_request", "_lane", "_sent")
+
+    def __init__(self, state: ProxyState, request: _Request) -> None:
+        self._state, self._request = state, request
+        self._lane: Lane | None = None
+        self._sent: AbstractAsyncContextManager[Reply] | None = None
+
+    async def __aenter__(self) -> Reply:
+        state, request = self._state, self._request
+        if request.body is not None:
+            state.cache.count_bypass()
+        lane = self._lane = _lane(state, request)
+        whole = request.body is not None and not wants_stream(request.kind, request.body)
+        await admission.acquire(state, lane, request.facts)
+        sent = engine_call.send(
+            state, request.kind, request.raw_body, request.headers, whole, request.facts,
             request.route,
-        ) as reply:
-            if request.generation and not whole:  # a whole reply's head comes at its end
-                state.metrics.first_token(request.facts.model, reply.ttfb)
-            yield reply
-    finally:
-        admission.release(state, lane)
+        )  # fmt: skip
+        try:
+            reply = await sent.__aenter__()
+        except BaseException:
+            admission.release(state, lane)
+            raise
+        self._sent = sent
+        if request.generation and not whole:  # a whole reply's head comes at its end
+            state.metrics.first_token(request.facts.model, reply.ttfb)
+        return reply
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
+        assert self._sent is not None
+        try:
+            return await self._sent.__aexit__(*exc_info)
+        finally:
+            admission.release(self._state, self._lane)
 
 
 @asynccontextmanager

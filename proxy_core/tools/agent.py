@@ -45,24 +45,35 @@ def agent_model(model: object) -> str | None:
     return None
 
 
-async def agent_stage(
-    state: ProxyState,
-    kind: RouteKind,
-    body: dict[str, Any] | None,
-    client_headers: Mapping[str, str],
-) -> AbstractAsyncContextManager[Reply] | None:
+class AgentStage:
     """The front stage of the generation pipeline (registered by the service): a chat
     for ``agent/<model>`` while the tools are on is the loop's; anything else is not."""
-    if kind != "chat" or state.tools is None or body is None:
-        return None
-    real = agent_model(body.get("model"))
-    if real is None:
-        return None
-    _require_token_for_tools(state, client_headers)
-    # A model without tools is answered as Ollama answers an unknown name.
-    if "tools" not in await model_capabilities(state, real):
-        return None
-    return agent_reply(state, body, client_headers)
+
+    @staticmethod
+    def claims(state: ProxyState, kind: RouteKind, body: dict[str, Any] | None) -> bool:
+        if kind != "chat" or state.tools is None or body is None:
+            return False
+        return agent_model(body.get("model")) is not None
+
+    async def __call__(
+        self,
+        state: ProxyState,
+        kind: RouteKind,
+        body: dict[str, Any] | None,
+        client_headers: Mapping[str, str],
+    ) -> AbstractAsyncContextManager[Reply] | None:
+        if body is None or not self.claims(state, kind, body):
+            return None
+        real = agent_model(body.get("model"))
+        assert real is not None
+        _require_token_for_tools(state, client_headers)
+        # A model without tools is answered as Ollama answers an unknown name.
+        if "tools" not in await model_capabilities(state, real):
+            return None
+        return agent_reply(state, body, client_headers)
+
+
+agent_stage = AgentStage()
 
 
 def _require_token_for_tools(state: ProxyState, client_headers: Mapping[str, str]) -> None:
