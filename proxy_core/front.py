@@ -15,20 +15,23 @@ aiohttp's own path unchanged, so behaviour is identical and only the cost differ
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from aiohttp import web
+from aiohttp import __version__ as aiohttp_version
+from aiohttp import web, web_protocol
 from aiohttp.http import HttpVersion11
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.http_writer import StreamWriter
 from aiohttp.streams import EMPTY_PAYLOAD
-from aiohttp.web_protocol import RequestHandler, _ErrInfo
+from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_urldispatcher import UrlMappingMatchInfo
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FrontRoute = tuple[Handler, UrlMappingMatchInfo]
 FRONT_ROUTES = web.AppKey("front_routes", dict)
+log = logging.getLogger(__name__)
 
 
 class FrontHandler(RequestHandler):
@@ -65,7 +68,7 @@ class FrontHandler(RequestHandler):
         try:
             messages, upgraded, tail = self._parser.feed_data(data)
         except HttpProcessingError as exc:  # answered 400 by aiohttp, as it would have
-            error = _ErrInfo(status=400, exc=exc, message=exc.message)
+            error = web_protocol._ErrInfo(status=400, exc=exc, message=exc.message)
             self._queue([(error, EMPTY_PAYLOAD)], False, b"")
             return
         if len(messages) == 1 and not upgraded:
@@ -183,11 +186,40 @@ class FrontServer(web.Server):
         return FrontHandler(self, loop=self._loop, **self._kwargs)
 
 
+# What the short path reads, sets and calls of aiohttp's internals (checked with 3.14).
+_HANDLER_INTERNALS = (
+    *("_messages", "_parser", "_payload_parser", "_request_in_progress", "_upgraded"),
+    *("_force_close", "_close", "_handler_waiter", "_keepalive_handle", "_keepalive_timeout"),
+    *("_next_keepalive_close_time", "_read_bufsize", "_request_factory", "_task_handler"),
+    *("_request_count", "_waiter", "_buffer_paused", "_max_msg_queue_size", "_message_tail"),
+    *("_manager", "_loop", "_pause_reading_for_buffer", "_process_keepalive", "handle_error"),
+    "force_close",
+)
+
+
+def front_supported(server: web.Server) -> bool:
+    """Whether this aiohttp has the internals the short path relies on. Another version
+    may not: then every request takes aiohttp's own path (slower, never wrong)."""
+    return (
+        all(hasattr(RequestHandler, name) for name in _HANDLER_INTERNALS)
+        and all(hasattr(web.Request, name) for name in ("_match_info", "_finish"))
+        and hasattr(web_protocol, "_ErrInfo")
+        and hasattr(server, "_kwargs")
+    )
+
+
 class FrontRunner(web.AppRunner):
     """``web.AppRunner`` whose server takes the short path for ``app[FRONT_ROUTES]``."""
 
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()
+        if not front_supported(server):
+            log.warning(
+                "aiohttp %s: its request handler changed; the server's short path is off "
+                "(requests are served as before, at some more CPU each)",
+                aiohttp_version,
+            )
+            return server
         server.__class__ = FrontServer  # same object, one method more: aiohttp built it
         server.front_routes = self.app[FRONT_ROUTES]  # type: ignore[attr-defined]
         return server

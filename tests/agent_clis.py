@@ -8,6 +8,7 @@ The versions are pinned: the README's client table names the ones tested."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,6 +84,32 @@ async def run(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str
         await process.wait()
         raise
     return int(process.returncode or 0), out.decode(), err.decode()
+
+
+def left_behind(home: Path) -> list[psutil.Process]:
+    """Processes still running with ``home`` as their HOME: what an agent left behind when
+    its command returned (Cline's CLI starts a hub daemon in a session of its own, which
+    no process group reaches). Each test's HOME is its own temporary folder."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get("HOME") == str(home):
+                found.append(process)
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def reap(home: Path) -> None:
+    """Stop what an agent left behind (``left_behind``)."""
+    processes = left_behind(home)
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.terminate()
+    _, alive = psutil.wait_procs(processes, timeout=5)
+    for process in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
 
 
 def base_env(home: Path) -> dict[str, str]:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import ollama
 import openai
+import pytest
 
-from proxy_core import ProxyService
-from tests.conftest import Sim
+from proxy_core import ProxyService, front
+from tests.conftest import Sim, make_settings, serving
 
 CHAT = json.dumps(
     {"model": "llama3.2", "stream": False, "messages": [{"role": "user", "content": "hi"}]}
@@ -161,3 +163,19 @@ async def test_a_refusal_on_the_short_path_is_in_the_route_dialect(proxy: ProxyS
         proxy, _post("/api/chat").replace(b"Host: localhost", b"Host: evil.example")
     )
     assert status == 403 and "DNS rebinding" in json.loads(body)["error"]
+
+
+async def test_an_aiohttp_without_the_internals_it_relies_on_serves_everything_as_before(
+    sim: Sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A future aiohttp that renamed one of them: the short path stays off, nothing breaks.
+    monkeypatch.setattr(front, "_HANDLER_INTERNALS", (*front._HANDLER_INTERNALS, "_renamed"))
+    async with serving(make_settings(tmp_path, sim.url)) as proxy:
+        ((status, _, body),) = await _exchange(proxy, _post("/api/chat") + _post("/api/chat"))
+        assert status == 200 and json.loads(body)["done"] is True
+        answer = await ollama.AsyncClient(host=proxy.base_url).chat(
+            model="llama3.2", messages=[{"role": "user", "content": "hi"}]
+        )
+        assert answer.message.content
+        assert proxy.front_served == 0
+    assert "short path is off" in caplog.text

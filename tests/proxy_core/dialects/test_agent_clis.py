@@ -12,6 +12,7 @@ Installed from npm by tests/agent_clis.py; headless, offline, in a temporary HOM
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import shlex
@@ -23,7 +24,7 @@ import pytest
 
 from app.agent_configs import PROVIDER, agent_configs
 from proxy_core import ProxyService
-from tests.agent_clis import base_env, run
+from tests.agent_clis import base_env, left_behind, reap, run
 from tests.conftest import Sim
 
 MARKER = "the-file-says-42"
@@ -178,10 +179,14 @@ async def run_agent(
     work.mkdir()
     (work / "notes.txt").write_text(MARKER + "\n")
     env = base_env(home) | agent.setup(home, work, proxy, key)
-    if agent.before is not None:
-        code, out, err = await run(agent.before(agents, proxy, key), env, work)
-        assert code == 0, (out + err)[-2000:]
-    return await run(agent.argv(agents, prompt), env, work)
+    try:
+        if agent.before is not None:
+            code, out, err = await run(agent.before(agents, proxy, key), env, work)
+            assert code == 0, (out + err)[-2000:]
+        return await run(agent.argv(agents, prompt), env, work)
+    finally:
+        await asyncio.get_running_loop().run_in_executor(None, reap, home)
+        assert not left_behind(home)  # nothing of the agent outlives its test
 
 
 @pytest.mark.parametrize("agent", AGENTS, ids=lambda a: a.name)
