@@ -13,7 +13,7 @@ from .access import MCP_PATH
 from .dialects.base import PROXY, ROUTE_DIALECTS, Dialect, Route, shared
 from .dialects.registry import DIALECTS
 from .front import FRONT_ROUTES, FrontRoute
-from .guard import add_cors_headers, deferred_expect, guard
+from .guard import deferred_expect, guard
 from .middleware import boundary
 from .state import STATE, ProxyState
 from .tools import mcp_route
@@ -29,7 +29,6 @@ def create_app(state: ProxyState) -> web.Application:
     dialects: dict[str, Dialect] = {}
     app[ROUTE_DIALECTS] = dialects
     state.requests.dialect_of_route = lambda route: dialects.get(route, PROXY).name
-    app.on_response_prepare.append(add_cors_headers)
     own: set[str] = set()
     front: dict[tuple[str, str], FrontRoute] = {}
     app[FRONT_ROUTES] = front

@@ -25,24 +25,16 @@ from aiohttp import web
 
 from .access import (
     ALLOWED_METHODS,
-    EXPOSED_HEADERS,
     MCP_PATH,
     PREFLIGHT_MAX_AGE,
     STREAMED_UPLOADS,
+    cors_headers,
     is_management,
 )
 from .middleware import error_response
 from .state import REQUEST_REFUSED_BY, STATE
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _cors_headers(origin: str) -> dict[str, str]:
-    return {
-        "Access-Control-Allow-Origin": origin,
-        "Access-Control-Expose-Headers": EXPOSED_HEADERS,
-        "Vary": "Origin",
-    }
 
 
 @web.middleware
@@ -59,7 +51,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             request[REQUEST_REFUSED_BY] = "origin"
             return error_response(request, 403, f"origin {origin!r} is not allowed")
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
-            headers = _cors_headers(origin)
+            headers = cors_headers(origin)
             headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
             headers["Access-Control-Allow-Headers"] = request.headers.get(
                 "Access-Control-Request-Headers", "Authorization, Content-Type"
@@ -107,14 +99,6 @@ async def deferred_expect(request: web.Request) -> None:
     expect = request.headers.get("Expect", "")
     if request.version >= (1, 1) and expect.lower() != "100-continue":
         raise web.HTTPExpectationFailed(text=f"Unknown Expect: {expect}")
-
-
-async def add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare: allowed origins see the reply (streams included)."""
-    origin = request.headers.get("Origin")
-    if origin is not None and request.app[STATE].policy.origin_allowed(origin):
-        for name, value in _cors_headers(origin).items():
-            response.headers.setdefault(name, value)
 
 
 def _api_key(request: web.Request) -> str | None:

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
+from .access import add_cors
 from .dialects.base import dialect_of
 from .errors import BadRequest, ProxyError, UpstreamError
 from .state import (
@@ -57,33 +58,35 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
         response = await handler(request)
         status = 499 if request.get(CLIENT_GONE) else response.status
         reply_headers = response.headers
-        return response
     except BadRequest as exc:
         status = 400
-        return error_response(request, 400, str(exc), exc.param)
+        response = error_response(request, 400, str(exc), exc.param)
     except UpstreamError as exc:
         status = exc.status
         metrics.upstream_error(type(exc).__name__)
-        return error_response(request, exc.status, str(exc))
+        response = error_response(request, exc.status, str(exc))
     except ProxyError as exc:
         status = exc.status
         response = error_response(request, exc.status, str(exc), exc.param, exc.code)
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="ollama-tray-proxy"'
-        return response
     except web.HTTPException as exc:
         status = exc.status
         if exc.status < 400:
             raise
-        return _http_error(request, exc)
+        response = _http_error(request, exc)
     except (asyncio.CancelledError, ConnectionError):
         status = 499  # the client went away; nothing to answer
         raise
     except Exception:
         log.exception("unexpected error serving %s %s", request.method, _route_label(request))
-        return error_response(request, 500, "internal proxy error")
+        response = error_response(request, 500, "internal proxy error")
     finally:
         _record(request, state, status, time.perf_counter() - started, reply_headers)
+    origin = request.headers.get("Origin")
+    if origin is not None and not response.prepared:  # a stream's went with its head
+        add_cors(state.policy, origin, response.headers)
+    return response
 
 
 def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:

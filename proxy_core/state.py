@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
-from .access import Policy
+from .access import Policy, add_cors
 from .cache import CacheLayer
 from .engines.base import Engine
 from .engines.router import Router
@@ -113,6 +113,7 @@ async def prepare_stream(request: web.Request, response: web.StreamResponse) -> 
         response.enable_chunked_encoding()
     else:
         response.force_close()
+    add_cors(request.app[STATE].policy, request.headers.get("Origin"), response.headers)
     await response.prepare(request)
 
 

@@ -12,7 +12,7 @@ Stateless JSON mode: each POST is one JSON-RPC exchange, nothing is kept between
 from __future__ import annotations
 
 import asyncio
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from aiohttp import web
@@ -91,8 +91,11 @@ class McpEndpoint:
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
 
-    async def handle(self, request: web.Request, body: bytes) -> web.StreamResponse:
-        """One HTTP exchange through the SDK's ASGI application."""
+    async def handle(
+        self, request: web.Request, body: bytes, head: Mapping[str, str]
+    ) -> web.StreamResponse:
+        """One HTTP exchange through the SDK's ASGI application; ``head``: headers the
+        reply's head carries besides the SDK's."""
         scope = {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -125,6 +128,8 @@ class McpEndpoint:
                 response = web.StreamResponse(status=message["status"])
                 for name, value in message.get("headers", ()):
                     response.headers.add(name.decode("latin-1"), value.decode("latin-1"))
+                for name, value in head.items():  # CORS (mcp_route.py)
+                    response.headers.setdefault(name, value)
                 await response.prepare(request)
             elif message["type"] == "http.response.body" and response is not None:
                 await response.write(message.get("body", b""))

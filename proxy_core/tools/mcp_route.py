@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..access import add_cors
 from ..slow_clients import read_body
 from ..state import STATE
 
@@ -15,4 +16,6 @@ async def route(request: web.Request) -> web.StreamResponse:
     if state.mcp is None:
         return web.Response(status=404, text="404 page not found", content_type="text/plain")
     body = await read_body(request) if request.body_exists else b""
-    return await state.mcp.handle(request, body)
+    head: dict[str, str] = {}
+    add_cors(state.policy, request.headers.get("Origin"), head)  # the head leaves in handle
+    return await state.mcp.handle(request, body, head)

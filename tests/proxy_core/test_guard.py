@@ -145,6 +145,25 @@ async def test_streamed_replies_carry_cors_too(proxy: ProxyService) -> None:
     assert status == 200 and headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body", "expected"),
+    [
+        ("POST", "/v1/chat/completions", {"model": 3}, 400),  # refused by the dialect
+        ("POST", "/api/pull", {"model": "x"}, 403),  # refused by the guard
+        ("GET", "/no/such/route", None, 404),  # refused by aiohttp's router
+        ("POST", "/api/chat", {**CHAT, "model": "no-such-model"}, 404),  # Ollama's error
+    ],
+)
+async def test_an_allowed_page_can_read_the_errors_too(
+    proxy: ProxyService, method: str, path: str, body: object, expected: int
+) -> None:
+    origin = "http://localhost:5173"
+    status, headers, _ = await call(proxy, method, path, headers={"Origin": origin}, body=body)
+    assert status == expected
+    assert headers["Access-Control-Allow-Origin"] == origin
+    assert headers["Vary"] == "Origin"
+
+
 async def test_extra_origins_setting(sim: Sim, tmp_path: Path) -> None:
     service = ProxyService(
         make_settings(

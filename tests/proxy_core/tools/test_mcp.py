@@ -121,6 +121,19 @@ async def test_a_foreign_origin_and_a_rebinding_host_are_refused(
             assert resp.status == 403
 
 
+async def test_an_allowed_origin_reads_the_tool_server_s_replies(
+    proxy: ProxyService, http: aiohttp.ClientSession
+) -> None:
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "Authorization": f"Bearer {proxy.access_token}",
+        "Origin": "http://localhost:5173",
+    }
+    async with http.post(proxy.base_url + "/mcp", json=INITIALIZE, headers=headers) as resp:
+        assert resp.status == 200
+        assert resp.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
+
+
 async def test_with_tools_off_mcp_is_not_found(sim: Sim, tmp_path: Path) -> None:
     service = ProxyService(make_settings(tmp_path, sim.url))
     await service.start()
