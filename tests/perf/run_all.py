@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from . import (
     bench_cache,
     bench_ide_session,
+    bench_layers,
     bench_litellm,
     bench_metrics,
     bench_profiles,
@@ -44,6 +45,7 @@ SECTIONS: dict[str, Callable[[], Awaitable[list[tuple[str, str]]]]] = {
     "real-engine": bench_real_engine.run,
     "ide-session": bench_ide_session.run,
     "workers": bench_workers.run,
+    "layers": bench_layers.run,
 }
 
 
