@@ -77,7 +77,7 @@ def open_reply(
     """The reply for one native request; leaving the block releases upstream. (Plain
     functions choose the stages: no generator more than needed on every request.)"""
     stages: tuple[FrontStage, ...] = state.front_stages
-    claimed = [stage for stage in stages if stage.claims(state, kind, body)] if stages else ()
+    claimed = [stage for stage in stages if stage.claims(state, kind, body)]
     if claimed:
         return _fronted(claimed, state, kind, raw_body, body, client_headers)
     return _staged(state, kind, raw_body, body, client_headers)

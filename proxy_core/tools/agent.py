@@ -50,10 +50,13 @@ class AgentStage:
     for ``agent/<model>`` while the tools are on is the loop's; anything else is not."""
 
     @staticmethod
-    def claims(state: ProxyState, kind: RouteKind, body: dict[str, Any] | None) -> bool:
+    def _real_model(state: ProxyState, kind: RouteKind, body: dict[str, Any] | None) -> str | None:
         if kind != "chat" or state.tools is None or body is None:
-            return False
-        return agent_model(body.get("model")) is not None
+            return None
+        return agent_model(body.get("model"))
+
+    def claims(self, state: ProxyState, kind: RouteKind, body: dict[str, Any] | None) -> bool:
+        return self._real_model(state, kind, body) is not None
 
     async def __call__(
         self,
@@ -62,10 +65,9 @@ class AgentStage:
         body: dict[str, Any] | None,
         client_headers: Mapping[str, str],
     ) -> AbstractAsyncContextManager[Reply] | None:
-        if body is None or not self.claims(state, kind, body):
+        real = self._real_model(state, kind, body)
+        if real is None or body is None:
             return None
-        real = agent_model(body.get("model"))
-        assert real is not None
         _require_token_for_tools(state, client_headers)
         # A model without tools is answered as Ollama answers an unknown name.
         if "tools" not in await model_capabilities(state, real):

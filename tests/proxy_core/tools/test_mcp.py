@@ -107,16 +107,20 @@ async def test_the_token_is_required_on_mcp_even_on_loopback(
         assert (await resp.json())["result"]["serverInfo"]["name"] == "ollama-tray-proxy"
 
 
-async def test_a_foreign_origin_and_a_rebinding_host_are_refused(
-    proxy: ProxyService, http: aiohttp.ClientSession
-) -> None:
-    good = {
+def authorized(proxy: ProxyService) -> dict[str, str]:
+    """What an MCP client with the token sends."""
+    return {
         "Accept": "application/json, text/event-stream",
         "Authorization": f"Bearer {proxy.access_token}",
     }
+
+
+async def test_a_foreign_origin_and_a_rebinding_host_are_refused(
+    proxy: ProxyService, http: aiohttp.ClientSession
+) -> None:
     for extra in ({"Origin": "https://evil.example"}, {"Host": "evil.example"}):
         async with http.post(
-            proxy.base_url + "/mcp", json=INITIALIZE, headers={**good, **extra}
+            proxy.base_url + "/mcp", json=INITIALIZE, headers={**authorized(proxy), **extra}
         ) as resp:
             assert resp.status == 403
 
@@ -124,11 +128,7 @@ async def test_a_foreign_origin_and_a_rebinding_host_are_refused(
 async def test_an_allowed_origin_reads_the_tool_server_s_replies(
     proxy: ProxyService, http: aiohttp.ClientSession
 ) -> None:
-    headers = {
-        "Accept": "application/json, text/event-stream",
-        "Authorization": f"Bearer {proxy.access_token}",
-        "Origin": "http://localhost:5173",
-    }
+    headers = {**authorized(proxy), "Origin": "http://localhost:5173"}
     async with http.post(proxy.base_url + "/mcp", json=INITIALIZE, headers=headers) as resp:
         assert resp.status == 200
         assert resp.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
