@@ -28,6 +28,8 @@ from aiohttp.streams import EMPTY_PAYLOAD
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_urldispatcher import UrlMappingMatchInfo
 
+from .whole_reply import RESPONSE_INTERNALS, write_whole, writes_whole
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FrontRoute = tuple[Handler, UrlMappingMatchInfo]
 FRONT_ROUTES = web.AppKey("front_routes", dict)
@@ -132,11 +134,13 @@ class FrontHandler(RequestHandler):
                 raise
             except Exception as exc:
                 response = self.handle_error(request, 500, exc)
-            if not response.prepared:
-                await response.prepare(request)
-            await response.write_eof()
-            keep_alive = bool(response.keep_alive)
+            keep_alive = await self._write(request, response)
         except (asyncio.CancelledError, ConnectionError):
+            keep_alive = False
+        except Exception as exc:
+            # A reply that cannot be written (a header with a line break): as aiohttp
+            # does, log it and close the connection.
+            self.log_exception("Unhandled exception", exc_info=exc)
             keep_alive = False
         finally:
             request._finish()
@@ -145,6 +149,18 @@ class FrontHandler(RequestHandler):
             if self._handler_waiter is not None:
                 self._handler_waiter.set_result(None)
         self._after(keep_alive)
+
+    async def _write(self, request: web.Request, response: web.StreamResponse) -> bool:
+        """Send the reply; returns whether the connection stays open."""
+        if self._front_server.writes_whole and writes_whole(request, response):
+            keep_alive = write_whole(request, response)  # type: ignore[arg-type]
+            if self._paused:  # the client reads slower than we write: wait for it
+                await self._drain_helper()
+            return keep_alive
+        if not response.prepared:
+            await response.prepare(request)
+        await response.write_eof()
+        return bool(response.keep_alive)
 
     def _after(self, keep_alive: bool) -> None:
         """Keep the connection (and read what arrived meanwhile) or close it."""
@@ -181,6 +197,7 @@ class FrontServer(web.Server):
 
     front_routes: Mapping[tuple[str, str], FrontRoute] = {}
     front_served = 0  # requests answered on the short path (tests and benchmarks read it)
+    writes_whole = False  # whole replies written in one step (whole_reply.py)
 
     def __call__(self) -> RequestHandler:
         return FrontHandler(self, loop=self._loop, **self._kwargs)
@@ -193,7 +210,7 @@ _HANDLER_INTERNALS = (
     *("_next_keepalive_close_time", "_read_bufsize", "_request_factory", "_task_handler"),
     *("_request_count", "_waiter", "_buffer_paused", "_max_msg_queue_size", "_message_tail"),
     *("_manager", "_loop", "_pause_reading_for_buffer", "_process_keepalive", "handle_error"),
-    "force_close",
+    *("force_close", "log_exception", "_paused", "_drain_helper"),
 )
 
 
@@ -203,6 +220,7 @@ def front_supported(server: web.Server) -> bool:
     return (
         all(hasattr(RequestHandler, name) for name in _HANDLER_INTERNALS)
         and all(hasattr(web.Request, name) for name in ("_match_info", "_finish"))
+        and all(hasattr(web.Response(), name) for name in RESPONSE_INTERNALS)
         and hasattr(web_protocol, "_ErrInfo")
         and hasattr(server, "_kwargs")
     )
@@ -222,4 +240,6 @@ class FrontRunner(web.AppRunner):
             return server
         server.__class__ = FrontServer  # same object, one method more: aiohttp built it
         server.front_routes = self.app[FRONT_ROUTES]  # type: ignore[attr-defined]
+        # A prepare signal must see each reply: then aiohttp writes them.
+        server.writes_whole = not self.app.on_response_prepare  # type: ignore[attr-defined]
         return server
