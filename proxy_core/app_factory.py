@@ -13,14 +13,15 @@ from .access import MCP_PATH
 from .dialects.base import PROXY, ROUTE_DIALECTS, Dialect, Route, shared
 from .dialects.registry import DIALECTS
 from .front import FRONT_ROUTES, FrontRoute
-from .guard import deferred_expect, guard
+from .guard import deferred_expect
 from .middleware import boundary
 from .state import STATE, ProxyState
 from .tools import mcp_route
 
-# boundary outermost: the guard's refusals are counted and logged like any reply. One
-# list for both of the server's paths (front.py builds the same chain per route).
-MIDDLEWARES = (boundary, guard)
+# One middleware: the boundary runs the guard first, so its refusals are counted and
+# logged like any reply. One list for both of the server's paths (front.py builds the
+# same chain per route).
+MIDDLEWARES = (boundary,)
 
 
 def create_app(state: ProxyState) -> web.Application:

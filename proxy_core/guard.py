@@ -19,8 +19,6 @@ a body that the checks above refuse anyway.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
 
 from .access import (
@@ -28,19 +26,18 @@ from .access import (
     MCP_PATH,
     PREFLIGHT_MAX_AGE,
     STREAMED_UPLOADS,
+    Policy,
     cors_headers,
     is_management,
 )
-from .middleware import error_response
-from .state import REQUEST_REFUSED_BY, STATE
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+from .dialects.base import error_response
+from .state import REQUEST_REFUSED_BY
 
 
-@web.middleware
-async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    state = request.app[STATE]
-    policy = state.policy
+def refusal(request: web.Request, policy: Policy) -> web.Response | None:
+    """The guard's answer when a rule refuses the request (or answers a preflight);
+    ``None`` lets it through. Called by the error boundary (middleware.py) before the
+    handler: a plain call, where a middleware of its own cost a coroutine per request."""
     path = request.path
     if not policy.host_allowed(request.headers.get("Host")):
         request[REQUEST_REFUSED_BY] = "host"
@@ -78,19 +75,26 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             "model management (pull, push, create, copy, delete, blobs) is switched off in "
             "the proxy; use Ollama directly or set allow_model_management",
         )
-    limit = policy.settings.max_body_size
+    return _too_large(request, policy.settings.max_body_size)
+
+
+def _too_large(request: web.Request, limit: int) -> web.Response | None:
     length = request.content_length
-    if length is not None and length > limit and not path.startswith(STREAMED_UPLOADS):
-        request[REQUEST_REFUSED_BY] = "max_body_size"
-        response = error_response(
-            request, 413, f"request body is larger than the limit of {limit} bytes"
-        )
-        response.force_close()  # the body is not read, so the connection cannot be reused
-        return response
+    if length is None or length <= limit or request.path.startswith(STREAMED_UPLOADS):
+        return None
+    request[REQUEST_REFUSED_BY] = "max_body_size"
+    message = f"request body is larger than the limit of {limit} bytes"
+    response = error_response(request, 413, message)
+    response.force_close()  # the body is not read, so the connection cannot be reused
+    return response
+
+
+async def send_continue(request: web.Request) -> None:
+    """``100 Continue`` for a client that waits for it, once the request passed the
+    checks (``deferred_expect`` kept aiohttp from sending it earlier)."""
     if request.version >= (1, 1) and request.headers.get("Expect", "").lower() == "100-continue":
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         request.writer.output_size = 0
-    return await handler(request)
 
 
 async def deferred_expect(request: web.Request) -> None:

@@ -1,4 +1,5 @@
-"""One boundary for errors (in the dialect of the route) and per-request metrics."""
+"""One boundary for every request: the guard's checks, errors (in the dialect of the
+route) and per-request metrics."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from aiohttp import web
 
 from .access import add_cors
-from .dialects.base import dialect_of
+from .dialects.base import error_response
 from .errors import BadRequest, ProxyError, UpstreamError
+from .guard import refusal, send_continue
 from .state import (
     CLIENT_GONE,
     REQUEST_BODY,
@@ -29,17 +31,6 @@ LOGGED_BODY = 4096  # bytes of a request body in the debug log (log_bodies setti
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def error_response(
-    request: web.Request,
-    status: int,
-    message: str,
-    param: str | None = None,
-    code: str | None = None,
-) -> web.Response:
-    """An error in the dialect of the request's route (dialects/base.py)."""
-    return dialect_of(request).error_response(status, message, param, code)
-
-
 def _route_label(request: web.Request) -> str:
     """A bounded label: the route pattern, never the client's raw path."""
     resource = request.match_info.route.resource
@@ -54,8 +45,13 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
     metrics.request_started()
     status = 500
     reply_headers: Mapping[str, str] = {}
+    response: web.StreamResponse | None
     try:
-        response = await handler(request)
+        response = refusal(request, state.policy)  # the guard (guard.py)
+        if response is None:
+            if "Expect" in request.headers:
+                await send_continue(request)
+            response = await handler(request)
         status = 499 if request.get(CLIENT_GONE) else response.status
         reply_headers = response.headers
     except BadRequest as exc:

@@ -84,3 +84,14 @@ def dialect_of(request: web.Request) -> Dialect:
         return PROXY
     table: dict[str, Dialect] = request.app[ROUTE_DIALECTS]
     return table.get(resource.canonical, PROXY)
+
+
+def error_response(
+    request: web.Request,
+    status: int,
+    message: str,
+    param: str | None = None,
+    code: str | None = None,
+) -> web.Response:
+    """An error in the dialect of the request's route."""
+    return dialect_of(request).error_response(status, message, param, code)
