@@ -5,11 +5,12 @@ starts a task per request, resolves the route through the router and wraps the
 middlewares before the handler runs. For the generation routes (an exact method and path,
 one complete request in one read, nothing else queued or running on the connection)
 ``FrontHandler`` skips that bookkeeping: the same parser (aiohttp's), the same
-``web.Request``, the same boundary, guard and handler, and aiohttp's own response
-writing, called from one task. Everything else (a query string, ``Expect``, a body
-still arriving, a pipelined queue, an upgrade, HTTP/1.0, any other route) takes
-aiohttp's own path unchanged, so behaviour is identical and only the cost differs
-(docs/PERFORMANCE.md has the figures).
+``web.Request``, the same boundary, guard and handler, called from one task; a whole
+reply is written in one step with aiohttp's header rules and serializer (whole_reply.py),
+any other by aiohttp's own response writing. Everything else (a query string,
+``Expect``, a body still arriving, a pipelined queue, an upgrade, HTTP/1.0, any other
+route) takes aiohttp's own path unchanged, so behaviour is identical and only the cost
+differs (docs/PERFORMANCE.md has the figures).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ write_eof, drain. ``write_whole`` produces the same bytes synchronously: the sam
 rules (Content-Length, Content-Type's default, Date, Server, Connection) and aiohttp's own
 serializer, which also refuses control characters in headers. Anything unusual (a
 streamed or compressed body, cookies, a status without a body, a prepare signal) is left
-to aiohttp. tests/test_whole_reply.py compares the bytes with aiohttp's for each shape.
+to aiohttp. tests/proxy_core/test_whole_reply.py compares the bytes with aiohttp's for each shape.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ _COPY_LIMIT = 2048
 
 # What write_whole reads and sets of a response (checked against aiohttp by front.py).
 RESPONSE_INTERNALS = (
-    *("_body", "_compressed_body", "_compression", "_chunked", "_cookies", "_keep_alive"),
+    *("_body", "_compression", "_chunked", "_cookies", "_keep_alive"),
     *("_eof_sent", "_body_length", "_must_be_empty_body", "_status", "_reason", "_headers"),
 )
 
