@@ -33,11 +33,12 @@ REPLIES: dict[str, Callable[[], web.Response]] = {
     "error": lambda: web.Response(status=400, body=b'{"error":"bad"}'),
     "reason": lambda: web.Response(status=599, reason="Odd", body=b"x"),
     "large": lambda: web.Response(body=b"y" * 100_000, content_type="text/plain"),
+    "huge": lambda: web.Response(body=b"z" * 8_000_000, content_type="text/plain"),
     "closed": _closed,
     "no-body": lambda: web.Response(),  # left to aiohttp
     "no-content": lambda: web.Response(status=204),  # left to aiohttp
 }
-WRITTEN_WHOLE = {"json", "text", "headers", "empty", "error", "reason", "large", "closed"}
+WRITTEN_WHOLE = {"json", "text", "headers", "empty", "error", "reason", "large", "huge", "closed"}
 
 
 async def _reply_handler(request: web.Request) -> web.Response:
@@ -150,3 +151,34 @@ async def test_a_prepare_signal_gets_every_reply_from_aiohttp() -> None:
         assert seen == [200] and runner.server.front_served == 1
     finally:
         await runner.cleanup()
+
+
+async def test_a_reply_larger_than_the_socket_buffers_waits_for_a_slow_reader(
+    servers: tuple[FrontRunner, tuple[str, int], tuple[str, int]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The write fills the buffers and pauses the protocol: the short path waits for the
+    reader (the drain), then keeps the connection for the next request."""
+    runner, ours, _ = servers
+    drained: list[bool] = []
+    drain = front.FrontHandler._drain_helper
+
+    async def counted(self: front.FrontHandler) -> None:
+        drained.append(True)
+        await drain(self)
+
+    monkeypatch.setattr(front.FrontHandler, "_drain_helper", counted)
+    reader, writer = await asyncio.open_connection(*ours)
+    request = b"POST /case/large HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+    writer.write(request.replace(b"/case/large", b"/case/huge"))
+    await asyncio.sleep(0.3)  # a slow reader: nothing read while the reply is written
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    assert head.startswith(b"HTTP/1.1 200 OK") and b"Content-Length: 8000000" in head
+    assert await asyncio.wait_for(reader.readexactly(8_000_000), 10) == b"z" * 8_000_000
+    writer.write(request)  # the same connection, kept
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    assert head.startswith(b"HTTP/1.1 200 OK") and b"Content-Length: 100000" in head
+    writer.close()
+    assert runner.server is not None and isinstance(runner.server, FrontServer)
+    assert runner.server.front_served == 2
+    assert drained  # the writer waited for the reader instead of buffering 8 MB unasked
