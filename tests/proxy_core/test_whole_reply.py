@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
-from functools import partial
 
 import pytest
 from aiohttp import web
@@ -51,15 +50,15 @@ async def _injecting_handler(request: web.Request) -> web.Response:
 
 def _app() -> web.Application:
     app = web.Application()
-    front = {}
+    routes = {}
     for name in [*REPLIES, "inject"]:
         handler = _injecting_handler if name == "inject" else _reply_handler
         route = app.router.add_post(f"/case/{name}", handler)
         match_info = UrlMappingMatchInfo({}, route)
         match_info.add_app(app)
         match_info.freeze()
-        front[("POST", f"/case/{name}")] = (partial(handler), match_info)
-    app[FRONT_ROUTES] = front
+        routes[("POST", f"/case/{name}")] = (handler, match_info)
+    app[FRONT_ROUTES] = routes
     return app
 
 
