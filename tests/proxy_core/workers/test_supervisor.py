@@ -131,16 +131,27 @@ async def test_the_cache_and_its_clear_are_shared(workers: Running, sim: Sim) ->
         await b.close()
 
 
+async def worker_or_lost(base: str) -> int | None:
+    """Which worker answers, or None for a connection the kernel reset: one that arrives
+    while a listening worker dies can be queued on its socket and lost with it
+    (Linux with net.ipv4.tcp_migrate_req=0, the default; see the README)."""
+    try:
+        return await worker_of(base)
+    except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError):
+        return None
+
+
 async def test_a_worker_that_dies_is_restarted(workers: Running) -> None:
     pids = {await worker_of(workers.base_url) for _ in range(40)}
     victim = min(pids)
     os.kill(victim, signal.SIGKILL)
     for _ in range(200):
-        now = {await worker_of(workers.base_url) for _ in range(20)}
-        if len(now) == 2 and victim not in now:
+        now = {await worker_or_lost(workers.base_url) for _ in range(20)}
+        if len(now) == 2 and victim not in now and None not in now:
             break
         await asyncio.sleep(0.1)
-    assert len(now) == 2 and victim not in now
+    # Two workers answer, the victim is not one of them, and no connection is lost.
+    assert len(now) == 2 and victim not in now and None not in now
     assert workers.process.stderr is not None
     logged = await asyncio.wait_for(workers.process.stderr.readline(), 5)
     while b"restarting" not in logged:
