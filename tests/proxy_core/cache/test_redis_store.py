@@ -43,9 +43,14 @@ async def two_proxies(
             await proxy.stop()
 
 
-async def chat(base: str, body: dict[str, object] = CHAT) -> tuple[int, str, str]:
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+async def chat(
+    base: str, body: dict[str, object] = CHAT, headers: dict[str, str] | None = None
+) -> tuple[int, str, str]:
     async with aiohttp.ClientSession() as http:
-        async with http.post(base + "/api/chat", json=body) as resp:
+        async with http.post(base + "/api/chat", json=body, headers=headers) as resp:
             data = await resp.json()
             return resp.status, resp.headers.get("X-Cache", ""), data["message"]["content"]
 
@@ -99,8 +104,13 @@ def test_a_hit_is_shared_by_two_proxy_processes(tmp_path: Path, redis_server: Re
                             pass
                         await asyncio.sleep(0.1)
             first = await chat(f"http://127.0.0.1:{ports[0]}")
-            await asyncio.sleep(0.3)  # the write is a task after the reply
-            second = await chat(f"http://127.0.0.1:{ports[1]}")
+            # The write is a task after the reply: wait for it to land. no-store keeps a
+            # miss of the second proxy's from storing the answer itself.
+            for _ in range(100):
+                second = await chat(f"http://127.0.0.1:{ports[1]}", headers=NO_STORE)
+                if second[1] == "HIT":
+                    break
+                await asyncio.sleep(0.1)
             assert first[0] == second[0] == 200
             assert (first[1], second[1]) == ("MISS", "HIT") and first[2] == second[2]
 

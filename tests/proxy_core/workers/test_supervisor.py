@@ -113,14 +113,22 @@ async def test_the_cache_and_its_clear_are_shared(workers: Running, sim: Sim) ->
     a, pid_a = await pinned(workers.base_url, set())
     b, _ = await pinned(workers.base_url, {pid_a})
 
-    async def cache(http: aiohttp.ClientSession) -> str:
-        async with http.post(workers.base_url + "/api/generate", json=body) as resp:
+    async def cache(http: aiohttp.ClientSession, control: str = "") -> str:
+        headers = {"Cache-Control": control} if control else {}
+        url = workers.base_url + "/api/generate"
+        async with http.post(url, json=body, headers=headers) as resp:
             return resp.headers["X-Cache"]
 
     try:
         assert await cache(a) == "MISS"
-        await asyncio.sleep(0.3)  # the answer's disk write lands (it is off the request)
-        assert await cache(b) == "HIT"  # the other worker reads it from the shared disk
+        # The answer's disk write is off the request: wait for it to land. no-store keeps
+        # a miss of b's from storing the answer itself (a hit must come from a's write).
+        for _ in range(100):
+            if await cache(b, "no-store") == "HIT":
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the other worker never read the shared answer")
         assert await cache(b) == "HIT"  # ...and from its memory now
         async with a.delete(workers.base_url + "/_proxy/cache") as resp:
             assert resp.status == 200
