@@ -39,7 +39,9 @@ def refusal(request: web.Request, policy: Policy) -> web.Response | None:
     ``None`` lets it through. Called by the error boundary (middleware.py) before the
     handler: a plain call, where a middleware of its own cost a coroutine per request."""
     path = request.path
-    if not policy.host_allowed(request.headers.get("Host")):
+    if not policy.host_allowed(request.headers.get("Host")) or not _target_host_allowed(
+        request, policy
+    ):
         request[REQUEST_REFUSED_BY] = "host"
         return error_response(request, 403, "this Host is not allowed (DNS rebinding protection)")
     origin = request.headers.get("Origin")
@@ -103,6 +105,16 @@ async def deferred_expect(request: web.Request) -> None:
     expect = request.headers.get("Expect", "")
     if request.version >= (1, 1) and expect.lower() != "100-continue":
         raise web.HTTPExpectationFailed(text=f"Unknown Expect: {expect}")
+
+
+def _target_host_allowed(request: web.Request, policy: Policy) -> bool:
+    """An absolute-form target (``POST http://name/api/chat``) names the host itself, and
+    it overrides the Host header (RFC 9112 §3.2.2; Ollama's Go server reads it so): it is
+    judged too. Origin-form targets (every client's) start with ``/`` and skip this."""
+    if request.raw_path.startswith("/"):
+        return True
+    authority = request.url.raw_authority
+    return not authority or policy.host_allowed(authority)
 
 
 def _api_key(request: web.Request) -> str | None:

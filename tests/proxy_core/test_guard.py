@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import stat
@@ -68,6 +69,44 @@ async def test_foreign_host_is_refused_in_the_routes_dialect(
 async def test_loopback_hosts_are_served(proxy: ProxyService, host: str) -> None:
     status, _, _ = await call(proxy, "GET", "/api/version", headers={"Host": host})
     assert status == 200
+
+
+async def raw_exchange(service: ProxyService, request: bytes) -> tuple[int, bytes]:
+    reader, writer = await asyncio.open_connection(*service.address)
+    try:
+        writer.write(request)
+        reply = await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+    head, _, body = reply.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+@pytest.mark.parametrize(
+    ("target", "host", "status"),
+    [
+        ("http://evil.test/api/chat", "localhost", 403),  # the target's name is judged
+        ("http://evil.test:11435/v1/models", "127.0.0.1", 403),
+        ("http://localhost/api/chat", "evil.test", 403),  # and so is the header
+        ("http://127.0.0.1:11435/api/chat", "localhost", 200),
+    ],
+)
+async def test_an_absolute_form_target_names_the_host_too(
+    proxy: ProxyService, sim: Sim, target: str, host: str, status: int
+) -> None:
+    """RFC 9112 §3.2.2: the authority of an absolute-form target overrides Host, and
+    Ollama's own server judges that one; the proxy must not let it through on a loopback
+    Host header."""
+    body = json.dumps(CHAT).encode()
+    method = "GET" if target.endswith("/models") else "POST"
+    head = (
+        f"{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    got, raw = await raw_exchange(proxy, head.encode() + body)
+    assert got == status, raw
+    if status == 403:
+        assert b"Host" in raw and upstream_calls(sim) == 0
 
 
 def test_host_name_parsing() -> None:
