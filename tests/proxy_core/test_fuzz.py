@@ -31,6 +31,10 @@ ROUTES = [
     "/v1/messages",
     "/v1/messages/count_tokens",
     "/v1/responses",
+    "/v1beta/models/llama3.2:generateContent",
+    "/v1beta/models/llama3.2:streamGenerateContent?alt=sse",
+    "/v1beta/models/llama3.2:countTokens",
+    "/v1beta/models/llama3.2:embedContent",
 ]
 
 scalars = st.one_of(
@@ -91,8 +95,42 @@ shaped = st.fixed_dictionaries(
         "text": json_values,
     },
 )
+# Gemini's shape (camelCase, and the snake_case the REST API also takes).
+parts = st.lists(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "text": json_values,
+            "inlineData": json_values,
+            "functionCall": json_values,
+            "functionResponse": json_values,
+        },
+    ),
+    max_size=3,
+)
+gemini_shaped = st.fixed_dictionaries(
+    {},
+    optional={
+        "contents": st.one_of(
+            st.lists(
+                st.fixed_dictionaries({}, optional={"role": json_values, "parts": parts}),
+                max_size=3,
+            ),
+            json_values,
+        ),
+        "content": st.one_of(st.fixed_dictionaries({"parts": parts}), json_values),
+        "systemInstruction": json_values,
+        "system_instruction": json_values,
+        "generationConfig": st.one_of(
+            st.dictionaries(st.text(max_size=16), json_values, max_size=4), json_values
+        ),
+        "tools": json_values,
+        "toolConfig": json_values,
+    },
+)
 bodies = st.one_of(
     shaped.map(lambda b: json.dumps(b).encode()),
+    gemini_shaped.map(lambda b: json.dumps(b).encode()),
     json_values.map(lambda v: json.dumps(v).encode()),
     st.binary(max_size=200),  # invalid UTF-8, truncated JSON, garbage
     st.sampled_from([b"[" * 100_000, b'{"a":' * 50_000, b"", b"null", b'"\xff"', b"\x00"]),
@@ -138,7 +176,7 @@ def client(live_url: str) -> Iterator[httpx.Client]:
 
 
 @settings(
-    max_examples=300,
+    max_examples=600,
     deadline=None,
     derandomize=True,  # the same examples every run: a failure reproduces, CI never flakes
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -153,6 +191,9 @@ def test_no_proxy_5xx_whatever_the_body(client: httpx.Client, route: str, body: 
     if reply.status_code >= 400 and route.startswith("/v1/messages"):
         body = reply.json()
         assert body["type"] == "error" and body["error"]["message"]
+    elif reply.status_code >= 400 and route.startswith("/v1beta/"):
+        error = reply.json()["error"]  # Google's: {"error": {"code", "message", "status"}}
+        assert error["code"] == reply.status_code and error["message"] and error["status"]
     elif reply.status_code >= 400 and route.startswith("/v1/"):
         error = reply.json()["error"]
         assert isinstance(error["message"], str) and error["message"]
