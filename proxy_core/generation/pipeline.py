@@ -76,69 +76,56 @@ def open_reply(
 ) -> AbstractAsyncContextManager[Reply]:
     """The reply for one native request; leaving the block releases upstream. (Plain
     functions choose the stages: no generator more than needed on every request.)"""
+    request = _Request(kind, raw_body, body, client_headers, request_headers(client_headers))
     stages: tuple[FrontStage, ...] = state.front_stages
     claimed = [stage for stage in stages if stage.claims(state, kind, body)]
     if claimed:
-        return _fronted(claimed, state, kind, raw_body, body, client_headers)
-    return _staged(state, kind, raw_body, body, client_headers)
+        return _fronted(claimed, state, request)
+    return _staged(state, request)
 
 
 @asynccontextmanager
 async def _fronted(
-    stages: list[FrontStage],
-    state: ProxyState,
-    kind: RouteKind,
-    raw_body: bytes,
-    body: dict[str, Any] | None,
-    client_headers: Mapping[str, str],
+    stages: list[FrontStage], state: ProxyState, request: _Request
 ) -> AsyncIterator[Reply]:
     for stage in stages:  # the agent loop (tools/agent.py), when it claims the request
-        taken = await stage(state, kind, body, client_headers)
+        taken = await stage(state, request.kind, request.body, request.client_headers)
         if taken is not None:
             async with taken as reply:
                 yield reply
             return
-    async with _staged(state, kind, raw_body, body, client_headers) as reply:
+    async with _staged(state, request) as reply:
         yield reply
 
 
-def _staged(
-    state: ProxyState,
-    kind: RouteKind,
-    raw_body: bytes,
-    body: dict[str, Any] | None,
-    client_headers: Mapping[str, str],
-) -> AbstractAsyncContextManager[Reply]:
-    request = _profiled(state, kind, raw_body, body, client_headers)
-    cache = state.cache
-    body = request.body
-    if body is not None and cache.enabled and is_cacheable_request(kind, body, cache.policy):
+def _staged(state: ProxyState, request: _Request) -> AbstractAsyncContextManager[Reply]:
+    _profile(state, request)
+    cache, body = state.cache, request.body
+    if (
+        body is not None
+        and cache.enabled
+        and is_cacheable_request(request.kind, body, cache.policy)
+    ):
         return _cached(state, request, body)
     return _Uncached(state, request)
 
 
-def _profiled(
-    state: ProxyState,
-    kind: RouteKind,
-    raw_body: bytes,
-    body: dict[str, Any] | None,
-    client_headers: Mapping[str, str],
-) -> _Request:
+def _profile(state: ProxyState, request: _Request) -> None:
     """The profile stage: the model's serving policy applied to the body (the engine gets
     what the cache key is made from), the client recognised, the request counted."""
-    request = _Request(kind, raw_body, body, client_headers, request_headers(client_headers))
+    body = request.body
     model = body.get("model") if body is not None else None
     if body is None or not isinstance(model, str):
-        return request
+        return
+    kind = request.kind
     request.route = state.router.route_for(model, body if kind == "chat" else None)
     if kind in ("chat", "generate"):
         request.profile = state.profiles.profile_for(model)
         if request.profile is not NO_PROFILE and apply_profile(body, request.profile):
             request.raw_body = dumps(body)
         num_ctx = requested_ctx(body) or state.metrics.loaded_context(model)
-        request.facts = Facts(recognise(client_headers), model, num_ctx)
+        request.facts = Facts(recognise(request.client_headers), model, num_ctx)
         state.metrics.generation_requested(model, request.facts.client, num_ctx)
-    return request
 
 
 def _lane(state: ProxyState, request: _Request) -> Lane | None:
