@@ -76,17 +76,17 @@ async def test_a_models_slots_are_shared_not_multiplied(workers: Running, sim: S
 
 
 async def test_metrics_are_the_whole_proxys(workers: Running) -> None:
-    pids = set()
-    for _ in range(12):  # each on a new connection: both workers answer some
-        pids.add(await worker_of(workers.base_url))
-    assert len(pids) == 2
+    answered = []
+    while len(set(answered)) < 2 or len(answered) < 12:  # new connections: both answer some
+        answered.append(await worker_of(workers.base_url))
+        assert len(answered) < 200
     totals = set()
     for _ in range(6):  # any worker answers the scrape with the same sum
         async with aiohttp.ClientSession() as one:
             async with one.get(workers.base_url + "/metrics") as resp:
                 text = await resp.text()
         totals.add(_requests(text, "/healthz"))
-    assert totals == {12.0}
+    assert totals == {float(len(answered))}
 
 
 def _requests(text: str, route: str) -> float:
