@@ -39,9 +39,7 @@ def refusal(request: web.Request, policy: Policy) -> web.Response | None:
     ``None`` lets it through. Called by the error boundary (middleware.py) before the
     handler: a plain call, where a middleware of its own cost a coroutine per request."""
     path = request.path
-    if not policy.host_allowed(request.headers.get("Host")) or not _target_host_allowed(
-        request, policy
-    ):
+    if not _hosts_allowed(request, policy):
         request[REQUEST_REFUSED_BY] = "host"
         return error_response(request, 403, "this Host is not allowed (DNS rebinding protection)")
     origin = request.headers.get("Origin")
@@ -107,10 +105,12 @@ async def deferred_expect(request: web.Request) -> None:
         raise web.HTTPExpectationFailed(text=f"Unknown Expect: {expect}")
 
 
-def _target_host_allowed(request: web.Request, policy: Policy) -> bool:
-    """An absolute-form target (``POST http://name/api/chat``) names the host itself, and
-    it overrides the Host header (RFC 9112 §3.2.2; Ollama's Go server reads it so): it is
-    judged too. Origin-form targets (every client's) start with ``/`` and skip this."""
+def _hosts_allowed(request: web.Request, policy: Policy) -> bool:
+    """The Host header, and the host an absolute-form target (``POST http://name/api/chat``)
+    names, which overrides Host (RFC 9112 §3.2.2; Ollama's Go server reads it so): both are
+    judged. Origin-form targets (every client's) start with ``/`` and name no host."""
+    if not policy.host_allowed(request.headers.get("Host")):
+        return False
     if request.raw_path.startswith("/"):
         return True
     authority = request.url.raw_authority
