@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from urllib.parse import quote, unquote
 
 from .credentials import drop_credential_params, is_credential_header
@@ -68,11 +69,13 @@ def response_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return _filter(headers.items(), _RESPONSE_DROP, _connection_tokens(headers))
 
 
+@lru_cache(maxsize=1024)  # the guard asks for every request; clients use a few paths
 def upstream_path(raw_path: str) -> str | None:
     """The normalized path to request from Ollama, or None when it leaves Ollama's API.
 
     Decodes percent-escapes before normalizing, so ``/api/%2e%2e/x`` and ``/api/../x``
-    are judged by what they resolve to; empty segments (``//``) collapse.
+    are judged by what they resolve to; empty segments (``//``) collapse. The guard
+    judges this path too (model management), never the one the client spelled.
     """
     decoded = unquote(raw_path)
     if "\x00" in decoded or "\\" in decoded:

@@ -31,6 +31,7 @@ from .access import (
     is_management,
 )
 from .dialects.base import error_response
+from .forwarding import upstream_path
 from .state import REQUEST_REFUSED_BY
 
 
@@ -67,7 +68,14 @@ def refusal(request: web.Request, policy: Policy) -> web.Response | None:
         )
         response.headers["WWW-Authenticate"] = 'Bearer realm="ollama-tray-proxy"'
         return response
-    if is_management(path) and not policy.settings.allow_model_management:
+    # Judged by the path the pass-through forwards: ``//api/delete`` reaches Ollama as
+    # ``/api/delete`` (forwarding.upstream_path normalizes it).
+    forwarded = upstream_path(request.rel_url.raw_path)
+    if (
+        forwarded is not None
+        and is_management(forwarded)
+        and not policy.settings.allow_model_management
+    ):
         request[REQUEST_REFUSED_BY] = "model_management"
         return error_response(
             request,
@@ -75,12 +83,14 @@ def refusal(request: web.Request, policy: Policy) -> web.Response | None:
             "model management (pull, push, create, copy, delete, blobs) is switched off in "
             "the proxy; use Ollama directly or set allow_model_management",
         )
-    return _too_large(request, policy.settings.max_body_size)
+    return _too_large(request, policy.settings.max_body_size, forwarded)
 
 
-def _too_large(request: web.Request, limit: int) -> web.Response | None:
+def _too_large(request: web.Request, limit: int, forwarded: str | None) -> web.Response | None:
     length = request.content_length
-    if length is None or length <= limit or request.path.startswith(STREAMED_UPLOADS):
+    if length is None or length <= limit:
+        return None
+    if forwarded is not None and forwarded.startswith(STREAMED_UPLOADS):
         return None
     request[REQUEST_REFUSED_BY] = "max_body_size"
     message = f"request body is larger than the limit of {limit} bytes"

@@ -170,11 +170,14 @@ def note_reply(request: web.Request, reply: Reply) -> None:
         request[REQUEST_TTFB] = reply.ttfb
 
 
-async def open_event_stream(request: web.Request, reply: Reply) -> web.StreamResponse:
-    """Send the head of a server-sent-events reply (every SSE dialect's)."""
+async def open_event_stream(
+    request: web.Request, reply: Reply, content_type: str = "text/event-stream"
+) -> web.StreamResponse:
+    """Send the head of a streamed reply: server-sent events (every SSE dialect's), or
+    Gemini's JSON array."""
     response = web.StreamResponse(
         headers={
-            "Content-Type": "text/event-stream",
+            "Content-Type": content_type,
             "Cache-Control": "no-cache",
             "X-Cache": reply.cache,
         }
@@ -185,12 +188,13 @@ async def open_event_stream(request: web.Request, reply: Reply) -> web.StreamRes
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Framing:
-    """How a dialect writes an event on the wire, what ends a complete stream, and what
-    closes any stream, complete or not (a JSON array's bracket)."""
+    """How a dialect writes an event on the wire, what ends a complete stream, what
+    closes any stream, complete or not (a JSON array's bracket), and its content type."""
 
     encode: Callable[[Event], bytes]
     epilogue: bytes = b""
     close: Callable[[], bytes] | None = None
+    content_type: str = "text/event-stream"
 
 
 NAMED_EVENTS = Framing(lambda event: sse(*event))  # Anthropic, Responses: event + data
@@ -210,7 +214,7 @@ async def stream_events(
     event and ends it; a stream that stops short is told so; only a complete stream gets
     the framing's epilogue."""
     state = request.app[STATE]
-    response = await open_event_stream(request, reply)
+    response = await open_event_stream(request, reply, framing.content_type)
     seen: list[dict[str, Any]] = []  # kept only when someone wants the whole answer
 
     async def write(events: Iterable[Event]) -> None:

@@ -335,6 +335,38 @@ async def test_model_management_is_off_by_default(
     assert upstream_calls(sim) == 0
 
 
+@pytest.mark.parametrize(
+    ("method", "target"),
+    [
+        ("DELETE", "//api/delete"),
+        ("DELETE", "/api//delete"),
+        ("DELETE", "/api/./delete"),
+        ("DELETE", "/x/../api/delete"),
+        ("DELETE", "/api/delete/"),
+        ("DELETE", "/api/%64elete"),
+        ("POST", "/api/pull%2f"),
+        ("POST", "/api/%2e/pull"),
+        ("POST", "/%61pi/create"),
+        ("POST", "/api//blobs/sha256:" + "0" * 64),
+        ("POST", "/api/copy?x=1"),
+    ],
+)
+async def test_model_management_is_judged_by_the_path_forwarded(
+    proxy: ProxyService, sim: Sim, method: str, target: str
+) -> None:
+    """The pass-through forwards the normalized path (``//api/delete`` reaches Ollama as
+    ``/api/delete``), so the guard must judge that path, not the one the client spelled."""
+    body = json.dumps({"model": "llama3.2"}).encode()
+    head = (
+        f"{method} {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    status, raw = await raw_exchange(proxy, head.encode() + body)
+    assert status == 403, raw
+    assert "allow_model_management" in json.loads(raw)["error"]
+    assert upstream_calls(sim) == 0
+
+
 async def test_listed_hosts_are_accepted_on_loopback_for_docker_desktop(
     sim: Sim, tmp_path: Path
 ) -> None:

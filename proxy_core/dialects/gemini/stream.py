@@ -100,7 +100,7 @@ def json_array() -> Framing:
     def close() -> bytes:
         return b"]" if opened else b"[]"
 
-    return Framing(encode, close=close)
+    return Framing(encode, close=close, content_type="application/json")
 
 
 def model_entry(tag: Mapping[str, Any], context: int | None) -> dict[str, Any]:

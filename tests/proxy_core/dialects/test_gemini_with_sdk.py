@@ -233,8 +233,12 @@ async def test_snake_case_and_the_json_array_stream(
     url = f"{proxy.base_url}/v1beta/models/llama3.2:streamGenerateContent"
     async with http.post(url, json=body) as resp:
         assert resp.status == 200
+        assert resp.content_type == "application/json"  # a JSON array, not events
         elements = json.loads(await resp.read())
     assert isinstance(elements, list) and len(elements) > 2
+    async with http.post(url + "?alt=sse", json=body) as resp:
+        assert resp.content_type == "text/event-stream"
+        assert (await resp.read()).startswith(b"data: {")
     text = "".join(p["text"] for e in elements for p in e["candidates"][0]["content"]["parts"])
     assert text.startswith("Simulated reply to: array please")
     assert elements[-1]["candidates"][0]["finishReason"] == "STOP"
