@@ -84,6 +84,15 @@ def generation_handler(kind: RouteKind) -> Handler:
     return handle
 
 
+# The generation routes, also reached from the pass-through by another spelling of the path.
+_GENERATION = {
+    "/api/chat": generation_handler("chat"),
+    "/api/generate": generation_handler("generate"),
+    "/api/embed": generation_handler("embed"),
+    "/api/embeddings": generation_handler("embeddings"),
+}
+
+
 async def send_native(
     request: web.Request, state: ProxyState, reply: Reply, want_stream: bool
 ) -> web.StreamResponse:
@@ -160,6 +169,9 @@ async def passthrough(request: web.Request) -> web.StreamResponse:
     path = upstream_path(request.rel_url.raw_path)
     if path is None:
         return web.Response(status=404, text="404 page not found", content_type="text/plain")
+    own = _GENERATION.get(path) if request.method == "POST" else None
+    if own is not None:  # //api/chat, /api/chat/: still the proxy's route, its policy applies
+        return await own(request)
     headers = request_headers(request.headers)
     data: bytes | AsyncIterator[bytes] | None = None
     if request.body_exists:
@@ -282,10 +294,7 @@ DIALECT = Dialect(
     "native",
     native_error,
     routes=(
-        Route("POST", "/api/chat", generation_handler("chat")),
-        Route("POST", "/api/generate", generation_handler("generate")),
-        Route("POST", "/api/embed", generation_handler("embed")),
-        Route("POST", "/api/embeddings", generation_handler("embeddings")),
+        *(Route("POST", path, handler) for path, handler in _GENERATION.items()),
         Route("*", "/{tail:.*}", passthrough, fallback=True),  # the rest is Ollama's
     ),
 )

@@ -106,6 +106,38 @@ async def test_a_query_string_reaches_ollama_unchanged(sim: Sim, proxy: ProxySer
     assert sim.recorder.requests[-1].query == "b=2&a=%20x&a=y&flag"
 
 
+@pytest.mark.parametrize("target", ["//api/chat", "/api//chat", "/api/chat/", "/api/./chat"])
+async def test_another_spelling_of_a_generation_route_is_still_the_proxys(
+    sim: Sim, proxy: ProxyService, target: str
+) -> None:
+    """A base URL with a trailing slash makes ``//api/chat``. The pass-through would send
+    it to Ollama as ``/api/chat`` past the proxy's cache, lanes and profiles; it is served
+    by the generation route instead (a second call is a cache hit)."""
+    messages = [{"role": "user", "content": "spelled"}]
+    chat = {"model": "llama3.2", "messages": messages, "stream": False, "options": {"seed": 1}}
+    body = json.dumps(chat).encode()
+    head = (
+        f"POST {target} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    reader, writer = await asyncio.open_connection(*proxy.address)
+    try:
+        caches = []
+        for _ in range(2):
+            writer.write(head + body)
+            reply_head = await reader.readuntil(b"\r\n\r\n")
+            fields = dict(
+                line.split(": ", 1) for line in reply_head.decode().split("\r\n")[1:] if line
+            )
+            answer = json.loads(await reader.readexactly(int(fields["Content-Length"])))
+            assert answer["message"]["content"].startswith("Simulated reply to: spelled")
+            caches.append(fields.get("X-Cache"))
+    finally:
+        writer.close()
+    assert caches == ["MISS", "HIT"]
+    assert [r.path for r in sim.recorder.requests if r.path.endswith("chat")] == ["/api/chat"]
+
+
 def _strip_times(raw: bytes) -> list[dict[str, object]]:
     out = []
     for line in raw.splitlines():
