@@ -10,7 +10,13 @@ from collections.abc import Sequence
 
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from proxy_core import ProxyService, SettingsError, build_parser, settings_from_args
+from proxy_core import (
+    ProxyService,
+    SettingsError,
+    build_parser,
+    settings_from_args,
+    tune_for_serving,
+)
 
 from . import HEADLESS_FLAG
 from .controller import AppController
@@ -77,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     controller = AppController(ProxyService(settings), store)
     instance.activated.connect(controller.open_dashboard)
     signals = QuitOnSignals(loop, controller.quit)
+    tune_for_serving()
     try:
         with loop:
             signals.install()

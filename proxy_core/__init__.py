@@ -9,6 +9,7 @@ from .cache.keys import normalize_model
 from .cli import PROG, build_parser, settings_from_args
 from .cli import main as run_headless
 from .clients import name_of
+from .collector import tune_for_serving
 from .errors import PortInUse, ProxyError, StartupError
 from .events import ContextTruncated
 from .observe.hardware import HardwareSample
@@ -49,6 +50,7 @@ __all__ = [
     # the service and its settings
     "ProxyService",
     "ProxySettings",
+    "tune_for_serving",
     "SettingsError",
     "Spec",
     "SPECS",

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .access import TOKEN_FILE
+from .collector import tune_for_serving
 from .errors import PortInUse, StartupError
 from .service import ProxyService
 from .settings import (
@@ -85,6 +86,7 @@ async def serve(settings: ProxySettings) -> None:
         Supervisor(settings, count) if count > 1 else ProxyService(settings)
     )
     await service.start()
+    tune_for_serving()
     workers = f" ({count} workers)" if count > 1 else ""
     print(f"{PROG}: listening on {service.base_url}{workers} -> {settings.ollama_base}", flush=True)
     if service.token_required:

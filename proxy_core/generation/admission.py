@@ -40,10 +40,14 @@ def lane_for(
     return Lane(normalize_model(str(body.get("model"))), slots, background)
 
 
-async def acquire(state: ProxyState, lane: Lane | None, facts: Facts) -> None:
-    """A slot in ``lane`` (none: no wait); the fast path takes a free one with no coroutine."""
-    if lane is None or state.lanes.try_acquire(lane.model, lane.slots):
-        return
+def take(state: ProxyState, lane: Lane) -> bool:
+    """A free slot in ``lane`` taken at once; False: ``wait`` for one. Split so that most
+    requests, which find a slot free, await no coroutine here."""
+    return state.lanes.try_acquire(lane.model, lane.slots)
+
+
+async def wait(state: ProxyState, lane: Lane, facts: Facts) -> None:
+    """Queue for a slot in ``lane`` (interactive before background)."""
     waited = await state.lanes.acquire(
         lane.model, lane.slots, background=lane.background, client=facts.client
     )

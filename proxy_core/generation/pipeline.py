@@ -153,7 +153,8 @@ class _Uncached(AbstractAsyncContextManager[Reply]):
             state.cache.count_bypass()
         lane = self._lane = _lane(state, request)
         whole = request.body is not None and not wants_stream(request.kind, request.body)
-        await admission.acquire(state, lane, request.facts)
+        if lane is not None and not admission.take(state, lane):
+            await admission.wait(state, lane, request.facts)
         sent = engine_call.send(
             state, request.kind, request.raw_body, request.headers, whole, request.facts,
             request.route,
@@ -200,7 +201,10 @@ async def _cached(
             cache.count_hit(entry)
             kind = "application/x-ndjson" if entry.streamed else "application/json; charset=utf-8"
             headers = {"Content-Type": kind}
-            yield Reply(200, headers, HIT, entry=entry, key=key, **request.facts.fields())
+            facts = request.facts
+            yield Reply(
+                200, headers, HIT, entry=entry, key=key, num_ctx=facts.num_ctx, client=facts.client
+            )
             return
         cache.count_miss()
     else:
@@ -220,7 +224,8 @@ async def _cached(
             chunks=flight.follow(),
             ttfb=ttfb,
             length=length,
-            **request.facts.fields(),
+            num_ctx=request.facts.num_ctx,
+            client=request.facts.client,
         )
     finally:
         flight.unsubscribe()
@@ -256,7 +261,8 @@ async def _join_flight(
             admission.release(state, lane)  # the slot belongs to the flight, not a client
 
     try:
-        await admission.acquire(state, lane, request.facts)
+        if lane is not None and not admission.take(state, lane):
+            await admission.wait(state, lane, request.facts)
     except BaseException:  # the client left while queued: other proxies must not wait
         cache.unclaim(key)
         raise

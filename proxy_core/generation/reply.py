@@ -51,9 +51,6 @@ class Facts:
     model: str
     num_ctx: int | None
 
-    def fields(self) -> dict[str, Any]:
-        return {"client": self.client, "num_ctx": self.num_ctx}
-
 
 NO_FACTS = Facts(OTHER, "", None)
 

@@ -12,6 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
+from ..collector import tune_for_serving
 from ..errors import PortInUse, StartupError
 from ..service import ProxyService
 from ..settings import ProxySettings, SettingsError, resolve
@@ -29,6 +30,7 @@ async def serve(settings: ProxySettings, link: BrokerLink) -> None:
     except BaseException:
         await link.close()
         raise
+    tune_for_serving()
     print("ready", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -12,7 +12,7 @@ import pytest
 
 from proxy_core.engines.ollama import OllamaEngine
 from proxy_core.engines.router import Router
-from proxy_core.generation.admission import Lane, acquire, lane_for
+from proxy_core.generation.admission import Lane, lane_for, take, wait
 from proxy_core.generation.reply import Facts
 from proxy_core.lanes import Lanes, Superseded
 from proxy_core.observe.recorder import MetricsRecorder
@@ -88,11 +88,12 @@ async def test_waiting_requests_are_told_apart_by_client() -> None:
     """A newer autocomplete supersedes only its own client's waiting ones."""
     s = state(default_num_parallel=1)
     lane = Lane("llama3.2:latest", 1, True)
-    await acquire(s, lane, Facts("continue", "llama3.2", None))  # takes the one slot
-    first = asyncio.ensure_future(acquire(s, lane, Facts("continue", "llama3.2", None)))
-    other = asyncio.ensure_future(acquire(s, lane, Facts("zed", "llama3.2", None)))
+    assert take(s, lane)  # the one slot
+    assert not take(s, lane)  # none left: the others wait
+    first = asyncio.ensure_future(wait(s, lane, Facts("continue", "llama3.2", None)))
+    other = asyncio.ensure_future(wait(s, lane, Facts("zed", "llama3.2", None)))
     await asyncio.sleep(0)
-    newer = asyncio.ensure_future(acquire(s, lane, Facts("continue", "llama3.2", None)))
+    newer = asyncio.ensure_future(wait(s, lane, Facts("continue", "llama3.2", None)))
     await asyncio.sleep(0)
     with pytest.raises(Superseded):
         await first
