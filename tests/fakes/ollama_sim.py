@@ -238,6 +238,12 @@ _MESSAGE_TYPES: dict[str, tuple[type, ...]] = {
     "tool_name": _STR,
 }
 
+_FUNCTION_TYPES: dict[str, tuple[type, ...]] = {
+    "name": _STR,
+    "description": _STR,
+    "parameters": _OBJ,
+}
+
 
 def _go_kind(value: Any) -> str:
     if isinstance(value, bool):
@@ -269,6 +275,15 @@ def _check_go_types(body: dict[str, Any]) -> None:
                 "ChatRequest.messages of type api.Message"
             )
         _check_fields(message, _MESSAGE_TYPES, "ChatRequest.messages")
+    for tool in body.get("tools") or ():
+        # api.Tool{Type, Function api.ToolFunction{Name, Description, Parameters struct}}
+        function = tool.get("function") if isinstance(tool, dict) else tool
+        if not isinstance(function, dict | None):
+            raise _BadRequest(
+                f"json: cannot unmarshal {_go_kind(function)} into Go struct field "
+                "Tool.tools.function of type api.ToolFunction"
+            )
+        _check_fields(function or {}, _FUNCTION_TYPES, "Tool.tools.function")
 
 
 def _normalize(name: str) -> str:

@@ -325,6 +325,34 @@ async def test_bad_request_error_from_sdk(client: openai.AsyncOpenAI) -> None:
         await client.chat.completions.create(model="llama3.2", messages=[])
 
 
+async def test_a_tool_schema_that_is_not_an_object_is_a_400_naming_it(
+    client: openai.AsyncOpenAI, sim: Sim
+) -> None:
+    """It reached Ollama as it was (and the simulator, unlike Ollama, failed with a 500)."""
+    tools = [{"type": "function", "function": {"name": "f", "parameters": "x"}}]
+    with pytest.raises(openai.BadRequestError) as info:
+        await client.chat.completions.create(
+            model="llama3.2",
+            messages=[{"role": "user", "content": "hi"}],
+            tools=tools,  # type: ignore[arg-type]
+        )
+    assert info.value.body["param"] == "tools[0].function.parameters"  # type: ignore[index]
+    assert sim.recorder.by_path("/api/chat") == []
+
+
+async def test_the_simulator_refuses_a_malformed_tool_as_ollama_does(sim: Sim) -> None:
+    """Ollama decodes tools into Go structs: a non-object schema is a 400, not a crash."""
+    body = {
+        "model": "llama3.2",
+        "messages": [{"role": "user", "content": "hi"}],
+        "tools": [{"type": "function", "function": {"name": "f", "parameters": "x"}}],
+    }
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{sim.url}/api/chat", json=body) as resp:
+            assert resp.status == 400
+            assert "cannot unmarshal string" in (await resp.json())["error"]
+
+
 async def test_mid_stream_error_is_one_error_event(proxy: ProxyService, sim: Sim) -> None:
     sim.config.fail_after_chunks = 2
     _, raw = await post_sse(

@@ -196,6 +196,11 @@ def _tools(body: Mapping[str, Any]) -> list[Any] | None:
         for t in tools
     ):
         raise BadRequest("'tools' must be an array of function tools", "tools")
+    for index, tool in enumerate(tools):
+        parameters = tool["function"].get("parameters")
+        if parameters is not None and not isinstance(parameters, dict):
+            where = f"tools[{index}].function.parameters"
+            raise BadRequest(f"'{where}' must be a JSON Schema object", where)
     choice = body.get("tool_choice")
     if choice == "none":
         return None
