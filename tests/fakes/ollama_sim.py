@@ -284,6 +284,12 @@ def _check_go_types(body: dict[str, Any]) -> None:
                 "Tool.tools.function of type api.ToolFunction"
             )
         _check_fields(function or {}, _FUNCTION_TYPES, "Tool.tools.function")
+        properties = ((function or {}).get("parameters") or {}).get("properties")
+        if not isinstance(properties, dict | None):
+            raise _BadRequest(
+                f"json: cannot unmarshal {_go_kind(properties)} into Go struct field "
+                "ToolFunctionParameters.tools.function.parameters.properties of type map"
+            )
 
 
 def _normalize(name: str) -> str:

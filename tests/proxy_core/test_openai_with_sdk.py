@@ -340,17 +340,20 @@ async def test_a_tool_schema_that_is_not_an_object_is_a_400_naming_it(
     assert sim.recorder.by_path("/api/chat") == []
 
 
-async def test_the_simulator_refuses_a_malformed_tool_as_ollama_does(sim: Sim) -> None:
+@pytest.mark.parametrize("parameters", ["x", {"type": "object", "properties": 5}])
+async def test_the_simulator_refuses_a_malformed_tool_as_ollama_does(
+    sim: Sim, parameters: object
+) -> None:
     """Ollama decodes tools into Go structs: a non-object schema is a 400, not a crash."""
     body = {
         "model": "llama3.2",
         "messages": [{"role": "user", "content": "hi"}],
-        "tools": [{"type": "function", "function": {"name": "f", "parameters": "x"}}],
+        "tools": [{"type": "function", "function": {"name": "f", "parameters": parameters}}],
     }
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{sim.url}/api/chat", json=body) as resp:
             assert resp.status == 400
-            assert "cannot unmarshal string" in (await resp.json())["error"]
+            assert "cannot unmarshal" in (await resp.json())["error"]
 
 
 async def test_mid_stream_error_is_one_error_event(proxy: ProxyService, sim: Sim) -> None:

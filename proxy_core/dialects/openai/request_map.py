@@ -242,7 +242,7 @@ def _think(body: Mapping[str, Any]) -> Any:
         effort = reasoning["effort"]
     if effort is None:
         return body.get("think")
-    if effort not in _EFFORT:
+    if not isinstance(effort, str) or effort not in _EFFORT:
         raise BadRequest(f"invalid reasoning value: {effort!r}", "reasoning_effort")
     return _EFFORT[effort]
 

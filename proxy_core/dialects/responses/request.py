@@ -193,6 +193,8 @@ def to_native(
         native["tools"] = tools
     reasoning = body.get("reasoning")
     effort = reasoning.get("effort") if isinstance(reasoning, dict) else None
+    if effort is not None and not isinstance(effort, str):
+        raise BadRequest("'reasoning.effort' must be a string", "reasoning.effort")
     if effort in ("none", "minimal"):
         native["think"] = False
     elif effort in _EFFORTS:

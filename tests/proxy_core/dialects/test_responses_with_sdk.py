@@ -183,6 +183,20 @@ async def test_length_is_incomplete(client: openai.AsyncOpenAI) -> None:
     assert reply.incomplete_details.reason == "max_output_tokens"
 
 
+@pytest.mark.parametrize("effort", [{}, [], 3])
+async def test_a_reasoning_effort_that_is_not_a_string_is_a_400(
+    client: openai.AsyncOpenAI, sim: Sim, effort: object
+) -> None:
+    """It was looked up in a dict: a list or an object made a 500."""
+    with pytest.raises(openai.BadRequestError) as info:
+        await client.responses.create(
+            model="llama3.2",
+            input="x",
+            reasoning={"effort": effort},  # type: ignore[typeddict-item]
+        )
+    assert info.value.body["param"] == "reasoning.effort"  # type: ignore[index]
+
+
 async def test_reasoning_effort_and_json_schema(client: openai.AsyncOpenAI, sim: Sim) -> None:
     schema = {"type": "object", "properties": {"answer": {"type": "string"}}}
     reply = await client.responses.create(

@@ -92,6 +92,8 @@ def test_reasoning_effort(effort: str, think: Any) -> None:
             "messages": [{"role": "user", "content": "x"}],
             "reasoning_effort": "extreme",
         },
+        {"model": "m", "messages": [{"role": "user", "content": "x"}], "reasoning_effort": {}},
+        {"model": "m", "messages": [{"role": "user", "content": "x"}], "reasoning": {"effort": []}},
         {
             "model": "m",
             "messages": [{"role": "user", "content": "x"}],
