@@ -69,7 +69,7 @@ def response_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return _filter(headers.items(), _RESPONSE_DROP, _connection_tokens(headers))
 
 
-@lru_cache(maxsize=1024)  # the guard asks for every request; clients use a few paths
+@lru_cache(maxsize=256)  # the guard asks for every request; clients use a few paths
 def upstream_path(raw_path: str) -> str | None:
     """The normalized path to request from Ollama, or None when it leaves Ollama's API.
 
