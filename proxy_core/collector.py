@@ -5,9 +5,9 @@ CPython collects its youngest generation every 700 allocations of container obje
 request through the proxy makes a few hundred (the request, its headers, coroutines,
 replies), so the collector ran about every other request and walked what the requests in
 flight held. Collecting every 10,000 and freezing what start-up made (modules, the
-application, Qt), which lives as long as the process, took 4-10% of the CPU of a
-pass-through on this machine (docs/PERFORMANCE.md); memory did not move (RSS within 1 MB
-after load). Cycles are still collected, later.
+application, Qt), which lives as long as the process, cut the CPU of a pass-through by
+5-12% on this machine (docs/PERFORMANCE.md); memory did not move (RSS within 1 MB after
+load). Cycles are still collected, later.
 """
 
 from __future__ import annotations

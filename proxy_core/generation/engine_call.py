@@ -25,11 +25,17 @@ def send(
     layer of coroutines less on every request (docs/PERFORMANCE.md)."""
 
     def as_reply(got: engines.EngineReply) -> Reply:
-        status, headers, chunks, body, length, ttfb = got
         return Reply(
-            status, headers, BYPASS, chunks, body, None, None, ttfb, length,
-            facts.num_ctx, facts.client,
-        )  # fmt: skip
+            got.status,
+            got.headers,
+            BYPASS,
+            chunks=got.chunks,
+            body=got.body,
+            ttfb=got.ttfb,
+            length=got.length,
+            num_ctx=facts.num_ctx,
+            client=facts.client,
+        )
 
     def retried() -> None:
         state.metrics.upstream_error("retried_elsewhere")
