@@ -243,6 +243,7 @@ _FUNCTION_TYPES: dict[str, tuple[type, ...]] = {
     "description": _STR,
     "parameters": _OBJ,
 }
+_PARAMETERS_TYPES: dict[str, tuple[type, ...]] = {"properties": _OBJ}
 
 
 def _go_kind(value: Any) -> str:
@@ -277,19 +278,20 @@ def _check_go_types(body: dict[str, Any]) -> None:
         _check_fields(message, _MESSAGE_TYPES, "ChatRequest.messages")
     for tool in body.get("tools") or ():
         # api.Tool{Type, Function api.ToolFunction{Name, Description, Parameters struct}}
-        function = tool.get("function") if isinstance(tool, dict) else tool
+        if not isinstance(tool, dict):
+            raise _BadRequest(
+                f"json: cannot unmarshal {_go_kind(tool)} into Go struct field "
+                "ChatRequest.tools of type api.Tool"
+            )
+        function = tool.get("function")
         if not isinstance(function, dict | None):
             raise _BadRequest(
                 f"json: cannot unmarshal {_go_kind(function)} into Go struct field "
                 "Tool.tools.function of type api.ToolFunction"
             )
         _check_fields(function or {}, _FUNCTION_TYPES, "Tool.tools.function")
-        properties = ((function or {}).get("parameters") or {}).get("properties")
-        if not isinstance(properties, dict | None):
-            raise _BadRequest(
-                f"json: cannot unmarshal {_go_kind(properties)} into Go struct field "
-                "ToolFunctionParameters.tools.function.parameters.properties of type map"
-            )
+        parameters = (function or {}).get("parameters") or {}
+        _check_fields(parameters, _PARAMETERS_TYPES, "ToolFunctionParameters")
 
 
 def _normalize(name: str) -> str:
