@@ -79,6 +79,10 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
         response = error_response(request, 500, "internal proxy error")
     finally:
         _record(request, state, status, time.perf_counter() - started, reply_headers)
+    if not response.prepared and request.writer.output_size:
+        # A stream's head is out: an error reply now would land inside its body. Cut the
+        # connection instead, as aiohttp does (the client sees an unfinished reply).
+        raise ConnectionResetError("the reply had begun; its stream is cut")
     origin = request.headers.get("Origin")
     if origin is not None and not response.prepared:  # a stream's went with its head
         add_cors(state.policy, origin, response.headers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -78,11 +79,24 @@ def loads(raw: bytes | str) -> Any:
     ``json`` for what orjson refuses and Python accepts (a lone surrogate escape, NaN,
     nesting past orjson's limit of 1024), so the errors callers see are ``json``'s: ValueError,
     UnicodeDecodeError, RecursionError. (orjson reads an integer past 64 bits as a float;
-    Ollama, in Go, refuses one anyway.)"""
+    Ollama, in Go, refuses one anyway.) What Python reads and JSON has not (NaN, Infinity,
+    a number past a double) is refused as orjson and Go refuse it: translated, it would
+    reach Ollama as null."""
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_not_json, parse_float=_finite)
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"the number {text} is out of range")
+    return number
 
 
 def object_or_none(line: bytes) -> dict[str, Any] | None:

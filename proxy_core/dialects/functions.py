@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import BadRequest
+from ..ndjson import loads
 
 
 def tool_objects(body: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -31,3 +32,23 @@ def native_function(name: str, schema: Any, description: Any = None) -> dict[str
     if isinstance(description, str):
         function["description"] = description
     return {"type": "function", "function": function}
+
+
+def call_arguments(raw: Any, where: str) -> dict[str, Any]:
+    """An earlier tool call's arguments as Ollama takes them, an object: sent as one, or
+    as the JSON text the OpenAI dialects carry (none, or empty text: no arguments)."""
+    if isinstance(raw, dict):
+        return raw
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return {}
+    if not isinstance(raw, str):
+        raise BadRequest("tool call arguments must be a JSON object's text", where)
+    try:
+        parsed = loads(raw)
+    except RecursionError:  # Python's parser, past orjson's depth: never a 500
+        raise BadRequest("tool call arguments are nested too deeply", where) from None
+    except ValueError:
+        raise BadRequest("tool call arguments are not valid JSON", where) from None
+    if not isinstance(parsed, dict):
+        raise BadRequest("tool call arguments must be a JSON object", where)
+    return parsed

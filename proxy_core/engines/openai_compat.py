@@ -22,6 +22,7 @@ from .openai_wire import (
     JSON,
     NDJSON,
     TranslatedReply,
+    as_text,
     chat_answer,
     chat_request,
     copy_options,
@@ -32,6 +33,8 @@ from .openai_wire import (
     native_model,
     now_iso,
     parse_json,
+    read_as_answer,
+    reading_answer,
     refused_reply,
     sse_events,
     usage_counts,
@@ -99,7 +102,8 @@ class OpenAICompatEngine(Engine):
             raw = await resp.read()
             resp.release()
             return error_reply(resp.status, error_message(parse_json(raw), resp.status))
-        return TranslatedReply(200, NDJSON, None, lines(resp, model, started), resp.close)
+        source = read_as_answer(lines(resp, model, started), self.who)
+        return TranslatedReply(200, NDJSON, None, source, resp.close)
 
     # UpstreamClient's interface, in native form ---------------------------------------------
     async def fetch(
@@ -225,7 +229,8 @@ class OpenAICompatEngine(Engine):
             status, answer = await self._post("/v1/chat/completions", request)
             if status != 200 or not isinstance(answer, dict):
                 return refused_reply(status, answer)
-            native = chat_answer(answer, model, time.perf_counter() - started)
+            with reading_answer(self.who):
+                native = chat_answer(answer, model, time.perf_counter() - started)
             return TranslatedReply(200, JSON, dumps(native))
         return await self._stream("/v1/chat/completions", request, self._chat_lines, model, started)
 
@@ -246,10 +251,10 @@ class OpenAICompatEngine(Engine):
                     for call in delta.get("tool_calls") or []:
                         slot = calls.setdefault(call.get("index", 0), {"name": "", "arguments": ""})
                         function = call.get("function") or {}
-                        slot["name"] += function.get("name") or ""
-                        slot["arguments"] += function.get("arguments") or ""
-                    text = delta.get("content") or ""
-                    thinking = delta.get("reasoning_content") or ""
+                        slot["name"] += as_text(function.get("name"))
+                        slot["arguments"] += as_text(function.get("arguments"))
+                    text = as_text(delta.get("content"))
+                    thinking = as_text(delta.get("reasoning_content"))
                     if text or thinking:
                         piece: dict[str, Any] = {"role": "assistant", "content": text}
                         if thinking:
@@ -294,7 +299,8 @@ class OpenAICompatEngine(Engine):
                 return refused_reply(status, answer)
             else:
                 self.has_infill = True
-                text = str(answer.get("content") or "")
+                with reading_answer(self.who):
+                    text = as_text(answer.get("content"))
                 counts = usage_counts(
                     {
                         "prompt_tokens": answer.get("tokens_evaluated", 0),
@@ -313,9 +319,10 @@ class OpenAICompatEngine(Engine):
             status, answer = await self._post("/v1/completions", request)
             if status != 200 or not isinstance(answer, dict):
                 return refused_reply(status, answer)
-            choice = (answer.get("choices") or [{}])[0]
-            text = str(choice.get("text") or "")
-            finish = FINISH.get(choice.get("finish_reason") or "stop", "stop")
+            with reading_answer(self.who):
+                choice = (answer.get("choices") or [{}])[0]
+                text = as_text(choice.get("text"))
+                finish = FINISH.get(choice.get("finish_reason") or "stop", "stop")
             counts = usage_counts(answer.get("usage"), time.perf_counter() - started)
         done = {
             "model": model,
@@ -350,7 +357,7 @@ class OpenAICompatEngine(Engine):
                 usage = chunk.get("usage") or usage
                 for choice in chunk.get("choices") or []:
                     finish = choice.get("finish_reason") or finish
-                    if choice.get("text"):
+                    if as_text(choice.get("text")):
                         yield native_line(model, {"response": choice["text"], "done": False})
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise self.map_error(exc) from exc
@@ -368,7 +375,8 @@ class OpenAICompatEngine(Engine):
         )
         if status != 200 or not isinstance(answer, dict):
             return refused_reply(status, answer)
-        vectors = [d.get("embedding") for d in answer.get("data") or [] if isinstance(d, dict)]
+        with reading_answer(self.who):
+            vectors = [d.get("embedding") for d in answer.get("data") or [] if isinstance(d, dict)]
         if legacy:
             return TranslatedReply(200, JSON, dumps({"embedding": vectors[0] if vectors else []}))
         usage = answer.get("usage") if isinstance(answer.get("usage"), dict) else {}

@@ -5,14 +5,16 @@ Pure but for reading an SSE response; the engine (openai_compat.py) does the I/O
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 from multidict import CIMultiDict
 
+from ..errors import UpstreamMalformed
 from ..ndjson import dumps, loads
 from .connection import PoolReply
 
@@ -30,6 +32,35 @@ OPTIONS = {  # native options -> OpenAI request fields
 # In /api/show's model_info: the context is the server's, which no num_ctx changes.
 FIXED_CONTEXT_KEY = "ollama_tray_proxy.context_fixed_by_server"
 FINISH = {"stop": "stop", "length": "length", "tool_calls": "stop", "content_filter": "stop"}
+# What reading an answer of another shape raises (a list where an object belongs...).
+_SHAPE_ERRORS = (AttributeError, TypeError, KeyError, IndexError, ValueError, RecursionError)
+
+
+@contextlib.contextmanager
+def reading_answer(who: str) -> Iterator[None]:
+    """An answer the translation cannot read is the server's fault (502, in the caller's
+    dialect, in-band in a stream), never the proxy's 500."""
+    try:
+        yield
+    except _SHAPE_ERRORS as exc:
+        raise UpstreamMalformed(f"{who} sent an answer of an unexpected shape ({exc})") from exc
+
+
+async def read_as_answer(lines: AsyncIterator[bytes], who: str) -> AsyncIterator[bytes]:
+    """A stream's translation, where an event of an unexpected shape ends it as the
+    server's error (told in-band by every dialect's stream writer)."""
+    with reading_answer(who):
+        async for line in lines:
+            yield line
+
+
+def as_text(value: Any) -> str:
+    """A text field of the server's answer: absent is empty, anything but text an error."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TypeError(f"a text field holds {type(value).__name__}")
+    return value
 
 
 class TranslatedReply(PoolReply):
@@ -160,11 +191,16 @@ def native_calls(calls: Any) -> list[dict[str, Any]]:
     out = []
     for call in calls or []:
         function = call.get("function") or {}
-        try:
-            arguments = json.loads(function.get("arguments") or "{}")
-        except ValueError:
+        arguments = function.get("arguments") or {}
+        if isinstance(arguments, str):
+            try:
+                arguments = json.loads(arguments)
+            except (ValueError, RecursionError):  # a model's broken JSON: no arguments
+                arguments = {}
+        if not isinstance(arguments, dict):
             arguments = {}
-        out.append({"function": {"name": function.get("name", ""), "arguments": arguments}})
+        name = as_text(function.get("name"))
+        out.append({"function": {"name": name, "arguments": arguments}})
     return out
 
 
@@ -182,9 +218,9 @@ def usage_counts(usage: Any, seconds: float) -> dict[str, Any]:
 def chat_answer(answer: Mapping[str, Any], model: str, seconds: float) -> dict[str, Any]:
     choice = (answer.get("choices") or [{}])[0]
     message = choice.get("message") or {}
-    native: dict[str, Any] = {"role": "assistant", "content": message.get("content") or ""}
+    native: dict[str, Any] = {"role": "assistant", "content": as_text(message.get("content"))}
     if message.get("reasoning_content"):
-        native["thinking"] = message["reasoning_content"]
+        native["thinking"] = as_text(message["reasoning_content"])
     if message.get("tool_calls"):
         native["tool_calls"] = native_calls(message["tool_calls"])
     return {
@@ -218,7 +254,7 @@ def native_line(model: str, fields: Mapping[str, Any]) -> bytes:
 def parse_json(raw: bytes) -> Any:
     try:
         return loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

@@ -181,7 +181,7 @@ async def _read_json(request: web.Request) -> dict[str, Any]:
         raise _BadRequest("missing request body")
     try:
         # Go's encoding/json replaces invalid UTF-8 and lone surrogates with U+FFFD.
-        body = _go_strings(json.loads(raw.decode("utf-8", "replace")))
+        body = _go_strings(json.loads(raw.decode("utf-8", "replace"), **_GO_NUMBERS))
     except json.JSONDecodeError as exc:
         raise _BadRequest(f"invalid character looking for beginning of value: {exc.msg}") from None
     except RecursionError:  # Go's decoder answers this with 400 too
@@ -191,6 +191,20 @@ async def _read_json(request: web.Request) -> dict[str, Any]:
     _check_go_types(body)
     return body
 
+
+def _go_refuses_constant(name: str) -> Any:
+    raise _BadRequest(f"invalid character '{name.lstrip('-')[0]}' looking for beginning of value")
+
+
+def _go_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise _BadRequest(f"json: cannot unmarshal number {text} into Go value of type float64")
+    return number
+
+
+# What Python's json reads and Go's refuses: NaN, Infinity, a number past a double.
+_GO_NUMBERS: dict[str, Any] = {"parse_constant": _go_refuses_constant, "parse_float": _go_float}
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 

@@ -27,6 +27,9 @@ class FakeState:
     n_ctx: int = 4096  # llama-server's -c
     fim_tokens: bool = True  # the model has fill-in-the-middle tokens (/infill works)
     fail: tuple[int, str] | None = None  # the next chat answers with this error
+    # The next generation or embedding answers 200 with this (a server's bug): whole, or
+    # as the one event of a stream.
+    broken: Any = None
     requests: list[tuple[str, dict[str, Any]]] = dataclasses.field(default_factory=list)
 
     def bodies(self, path: str) -> list[dict[str, Any]]:
@@ -49,7 +52,21 @@ async def _record(request: web.Request, handler: Any) -> web.StreamResponse:
     body = await request.json() if request.can_read_body else {}
     state.requests.append((request.path, body))
     request[BODY] = body
+    if state.broken is not None and request.method == "POST":
+        return await _broken(request, body)
     return await handler(request)
+
+
+async def _broken(request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+    state: FakeState = request.app[FAKE]
+    answer, state.broken = state.broken, None
+    if not body.get("stream"):
+        return web.json_response(answer)
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(request)
+    await resp.write(b"data: " + json.dumps(answer).encode() + b"\n\ndata: [DONE]\n\n")
+    await resp.write_eof()
+    return resp
 
 
 def _unknown(state: FakeState, model: str) -> web.Response | None:

@@ -82,6 +82,86 @@ async def test_invalid_utf8_bytes_are_400_or_forwarded_never_500(
         assert_dialect_error(path, resp.status, raw, 400)
 
 
+NOT_JSON_NUMBERS = ["NaN", "-Infinity", "1e400"]
+MESSAGES = b'"messages":[{"role":"user","content":"hi"}],'
+TRANSLATED = {
+    "/v1/chat/completions": b'{"model":"llama3.2",' + MESSAGES,
+    "/v1/completions": b'{"model":"llama3.2","prompt":"hi",',
+    "/v1/messages": b'{"model":"llama3.2","max_tokens":8,' + MESSAGES,
+    "/v1/responses": b'{"model":"llama3.2","input":"hi",',
+}
+
+
+@pytest.mark.parametrize("number", NOT_JSON_NUMBERS)
+@pytest.mark.parametrize("path", list(TRANSLATED))
+async def test_a_number_json_does_not_have_is_400_in_dialect_and_never_sent(
+    proxy: ProxyService, sim: Sim, http: aiohttp.ClientSession, path: str, number: str
+) -> None:
+    """NaN, Infinity and 1e400 parse in Python, not in JSON: translated, they reached
+    Ollama as null (the client's value silently dropped)."""
+    body = TRANSLATED[path] + b'"temperature":' + number.encode() + b"}"
+    async with http.post(proxy.base_url + path, data=body) as resp:
+        raw = await resp.read()
+    assert_dialect_error(path, resp.status, raw, 400)
+    assert "JSON" in raw.decode() or "range" in raw.decode()
+    assert sim.recorder.by_path("/api/chat") == [] and sim.recorder.by_path("/api/generate") == []
+
+
+@pytest.mark.parametrize("number", NOT_JSON_NUMBERS)
+async def test_a_number_json_does_not_have_reaches_ollama_as_sent_on_the_native_api(
+    proxy: ProxyService, sim: Sim, http: aiohttp.ClientSession, number: str
+) -> None:
+    """The native API forwards the client's bytes; Ollama (Go) refuses them with a 400."""
+    body = b'{"model":"llama3.2","prompt":"hi","options":{"temperature":' + number.encode() + b"}}"
+    async with http.post(proxy.base_url + "/api/generate", data=body) as resp:
+        raw = await resp.read()
+    assert_dialect_error("/api/generate", resp.status, raw, 400)
+    assert sim.recorder.by_path("/api/generate")[-1].body == body
+
+
+DEEP_ARGUMENTS = "[" * 100_000 + "]" * 100_000
+EARLIER_CALL = {
+    "/v1/chat/completions": {
+        "model": "llama3.2",
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {
+                "role": "assistant",
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "f", "arguments": DEEP_ARGUMENTS},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "call_1", "content": "ok"},
+        ],
+    },
+    "/v1/responses": {
+        "model": "llama3.2",
+        "input": [
+            {"role": "user", "content": "hi"},
+            {"type": "function_call", "call_id": "c1", "name": "f", "arguments": DEEP_ARGUMENTS},
+            {"type": "function_call_output", "call_id": "c1", "output": "ok"},
+        ],
+    },
+}
+
+
+@pytest.mark.parametrize("path", list(EARLIER_CALL))
+async def test_tool_call_arguments_nested_too_deeply_are_400_in_dialect(
+    proxy: ProxyService, sim: Sim, http: aiohttp.ClientSession, path: str
+) -> None:
+    """The arguments of an earlier tool call are a JSON string parsed by the proxy; one
+    nested past Python's recursion limit was a 500."""
+    async with http.post(proxy.base_url + path, json=EARLIER_CALL[path]) as resp:
+        raw = await resp.read()
+    assert_dialect_error(path, resp.status, raw, 400)
+    assert "arguments" in raw.decode()
+    assert sim.recorder.by_path("/api/chat") == []
+
+
 # -- 4. compressed bodies ---------------------------------------------------------------------
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from pathlib import Path
 
@@ -146,3 +148,39 @@ async def test_polling_the_proxys_own_routes_is_not_traffic(
         assert resp.status == 200
     snapshot = proxy.metrics_snapshot()
     assert snapshot is not None and snapshot.requests == 1
+
+
+@pytest.mark.parametrize("target", ["/api/chat", "/api/chat?through=aiohttp"])
+async def test_an_error_after_a_stream_began_closes_it_and_writes_no_second_reply(
+    proxy: ProxyService,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    target: str,
+) -> None:
+    """Once a stream's head and chunks are out, an unexpected error cannot become a 500
+    reply: one written then lands inside the chunked body (a second status line the
+    client reads as garbage). The stream is cut instead, and the error logged, on the
+    short path (front.py) and on aiohttp's own (a query string takes it)."""
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("a bug after the last chunk")
+
+    monkeypatch.setattr("proxy_core.dialects.native._observe_final", broken)
+    body = b'{"model":"llama3.2","messages":[{"role":"user","content":"hi"}]}'
+    head = f"POST {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n\r\n"
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxy.address[1])
+    writer.write(head.encode() + body)
+    got = b""
+    closed = False
+    with caplog.at_level(logging.ERROR, logger="proxy_core.middleware"):
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                while chunk := await reader.read(65536):
+                    got += chunk
+                closed = True
+    writer.close()
+    assert closed, got[-400:]  # the proxy closed the connection: a cut reply is not kept alive
+    assert got.startswith(b"HTTP/1.1 200 OK\r\n") and b'"done":false' in got
+    assert got.count(b"HTTP/1.1") == 1, got[-300:]
+    assert not got.endswith(b"0\r\n\r\n")  # no end of body: the client sees a cut reply
+    assert "a bug after the last chunk" in caplog.text

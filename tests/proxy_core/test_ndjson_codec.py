@@ -16,8 +16,6 @@ from proxy_core.ndjson import dumps, loads
     [
         '{"model":"m","messages":[{"role":"user","content":"é😀\\u2028"}]}',
         '{"a":"\\ud800"}',  # a lone surrogate: json takes it, orjson does not
-        '{"a":NaN}',
-        '{"a":1e400}',
         "[" * 600 + "]" * 600,  # deep nesting
     ],
 )
@@ -28,6 +26,17 @@ def test_loads_accepts_what_json_accepts(text: str) -> None:
 @pytest.mark.parametrize("raw", [b"{", b"\xff\xfe", b"", b"[1,]"])
 def test_loads_raises_what_json_raises(raw: bytes) -> None:
     with pytest.raises(ValueError):
+        loads(raw)
+
+
+@pytest.mark.parametrize(
+    "raw", [b'{"a":NaN}', b'{"a":-Infinity}', b'{"a":Infinity}', b'{"a":1e400}', b"[-1e999]"]
+)
+def test_loads_refuses_what_is_not_json_though_python_reads_it(raw: bytes) -> None:
+    """NaN, Infinity and a number past a double are not JSON (RFC 8259); Python's json
+    reads them, Go (Ollama) and the OpenAI and Anthropic APIs refuse them. Read here they
+    would reach Ollama as null after a translation."""
+    with pytest.raises(ValueError, match="not valid JSON|out of range"):
         loads(raw)
 
 

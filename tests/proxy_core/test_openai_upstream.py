@@ -276,3 +276,57 @@ async def test_a_health_poll_asks_the_server_for_its_context_once(fake: TestServ
         assert [path for path, _ in state_of(fake).requests].count("/props") == 1
     finally:
         await engine.close()
+
+
+BROKEN_CHAT = [
+    {"choices": "x"},
+    {"choices": [5]},
+    {"choices": [{"message": "x"}]},
+    {"choices": [{"message": {"content": "a", "tool_calls": "x"}}]},
+    {"choices": [{"message": {"tool_calls": [5]}}]},
+    {"choices": [{"message": {"tool_calls": [{"function": "f"}]}}]},
+    {"choices": [{"message": {"tool_calls": [{"function": {"arguments": "[" * 100_000}}]}}]},
+    {"choices": [{"delta": "x", "finish_reason": 5}]},
+    {"choices": [{"delta": {"tool_calls": [{"function": {"arguments": 5}}]}}]},
+    {"choices": [{"delta": {"content": 5}}]},
+]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("broken", BROKEN_CHAT)
+async def test_a_malformed_answer_from_its_server_is_a_502_naming_it(
+    proxy: ProxyService, fake: TestServer, broken: dict[str, object], stream: bool
+) -> None:
+    """A server's reply of the wrong shape is the server's fault (502, as a malformed
+    Ollama reply is), never the proxy's 500; whatever part of it is usable is kept."""
+    state_of(fake).broken = broken
+    client = ollama.AsyncClient(host=proxy.base_url)
+    try:
+        if stream:
+            async for _ in await client.chat(
+                model=CODER, messages=[{"role": "user", "content": "hi"}], stream=True
+            ):
+                pass
+        else:
+            await client.chat(model=CODER, messages=[{"role": "user", "content": "hi"}])
+    except ollama.ResponseError as exc:
+        assert exc.status_code == 502 or (stream and exc.status_code == -1), exc
+        assert "internal proxy error" not in exc.error and "llamacpp" in exc.error, exc.error
+
+
+@pytest.mark.parametrize(
+    "broken", [{"choices": "x"}, {"choices": [5]}, {"choices": [{"text": 5}]}, {"data": 5}]
+)
+async def test_a_malformed_completion_or_embedding_is_never_a_500(
+    proxy: ProxyService, fake: TestServer, broken: dict[str, object]
+) -> None:
+    client = ollama.AsyncClient(host=proxy.base_url)
+    for call in (
+        lambda: client.generate(model=CODER, prompt="def f(", suffix="pass", stream=False),
+        lambda: client.embed(model="nomic-embed-text-v1.5", input="x"),
+    ):
+        state_of(fake).broken = broken
+        try:
+            await call()
+        except ollama.ResponseError as exc:
+            assert exc.status_code == 502 and "llamacpp" in exc.error, exc.error

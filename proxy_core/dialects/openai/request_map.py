@@ -6,11 +6,11 @@ equivalent native request share one cache key, and the model's own defaults stil
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from ...errors import BadRequest
+from ..functions import call_arguments
 from ..images import data_uri_image
 
 _EFFORT = {
@@ -131,18 +131,7 @@ def _tool_calls(calls: Any, index: int) -> list[dict[str, Any]]:
         fn = call.get("function") if isinstance(call, dict) else None
         if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
             raise BadRequest("tool call needs function.name", f"messages[{index}].tool_calls")
-        args = fn.get("arguments")
-        if isinstance(args, str):
-            try:
-                args = json.loads(args) if args.strip() else {}
-            except ValueError:
-                raise BadRequest(
-                    "invalid tool call arguments", f"messages[{index}].tool_calls"
-                ) from None
-        if not isinstance(args, dict):
-            raise BadRequest(
-                "tool call arguments must be a JSON object", f"messages[{index}].tool_calls"
-            )
+        args = call_arguments(fn.get("arguments"), f"messages[{index}].tool_calls")
         native: dict[str, Any] = {"function": {"index": n, "name": fn["name"], "arguments": args}}
         if isinstance(call.get("id"), str):
             native["id"] = call["id"]

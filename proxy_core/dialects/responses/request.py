@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from ...errors import BadRequest
+from ..functions import call_arguments
 from ..images import data_uri_image
 
 _EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "high"}
@@ -35,20 +35,6 @@ def _content(content: Any, where: str) -> tuple[str, list[str]]:
             raise BadRequest("each content part must be an object with a 'type'", where)
         # input_file and future parts: ignored, as Ollama does with what it cannot read
     return "".join(texts), images
-
-
-def _arguments(raw: Any, where: str) -> dict[str, Any]:
-    if isinstance(raw, dict):
-        return raw
-    if raw in (None, ""):
-        return {}
-    try:
-        parsed = json.loads(str(raw))
-    except ValueError:
-        raise BadRequest("function_call arguments are not valid JSON", where) from None
-    if not isinstance(parsed, dict):
-        raise BadRequest("function_call arguments must be a JSON object", where)
-    return parsed
 
 
 def _items(items: list[Any]) -> list[dict[str, Any]]:
@@ -81,7 +67,10 @@ def _items(items: list[Any]) -> list[dict[str, Any]]:
                 name = f"{item['namespace']}.{name}"
             call = {
                 "id": str(item.get("call_id") or ""),
-                "function": {"name": name, "arguments": _arguments(item.get("arguments"), where)},
+                "function": {
+                    "name": name,
+                    "arguments": call_arguments(item.get("arguments"), where),
+                },
             }
             last = messages[-1] if messages else None
             if last is not None and last["role"] == "assistant":
