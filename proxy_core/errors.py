@@ -15,6 +15,12 @@ ProxyError
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
+
+log = logging.getLogger(__name__)
+
 
 class ProxyError(Exception):
     status = 500
@@ -38,6 +44,22 @@ class UpstreamMalformed(UpstreamError):
     """Ollama answered, but not with the JSON the proxy needs to translate."""
 
     status = 502
+
+
+# What reading a reply of another shape raises (a list where an object belongs...).
+_SHAPE_ERRORS = (AttributeError, TypeError, KeyError, IndexError, ValueError, RecursionError)
+
+
+@contextlib.contextmanager
+def reading_reply(who: str) -> Iterator[None]:
+    """A reply the translation cannot read is its sender's fault (502, in the caller's
+    dialect, in-band in a stream), never the proxy's 500. Logged with its traceback: a
+    fault of the translation itself would show up here too."""
+    try:
+        yield
+    except _SHAPE_ERRORS as exc:
+        log.warning("%s sent a reply of an unexpected shape", who, exc_info=True)
+        raise UpstreamMalformed(f"{who} sent a reply of an unexpected shape ({exc})") from exc
 
 
 class BadRequest(ProxyError):

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from ..errors import BadRequest, ReplyError, UpstreamError, UpstreamMalformed
+from ..errors import BadRequest, ReplyError, UpstreamError, UpstreamMalformed, reading_reply
 from ..generation import TRUNCATED_HEADER, Reply, observe_final, open_reply
 from ..ndjson import (
     LineSplitter,
@@ -128,13 +128,15 @@ async def generate(
             framing = framing or NAMED_EVENTS
             return await stream_events(request, reply, mapper, model, framing, finished)
         chunks, truncated = await whole_chunks(request, reply, model)
-    merged = merge_chunks(chunks)
+    with reading_reply("Ollama"):
+        merged = merge_chunks(chunks)
+        answer = whole(merged)
     if finished is not None:
         finished(merged)
     headers = {"X-Cache": reply.cache}
     if truncated is not None:
         headers[TRUNCATED_HEADER] = truncated
-    return web.Response(body=dumps(whole(merged)), content_type="application/json", headers=headers)
+    return web.Response(body=dumps(answer), content_type="application/json", headers=headers)
 
 
 async def raise_for_status(reply: Reply) -> None:
@@ -231,7 +233,9 @@ async def stream_events(
                     await write(mapper.error(500, str(native["error"])))
                     told = True
                     break
-                await write(mapper.feed(native))
+                with reading_reply("Ollama"):
+                    events = mapper.feed(native)
+                await write(events)
                 if native.get("done"):
                     ended = True
                     note_tokens(request, native)

@@ -13,6 +13,7 @@ from typing import Any, Unpack
 
 import aiohttp
 
+from ..errors import reading_reply
 from ..ndjson import dumps, loads
 from .base import Engine, EngineOptions
 from .connection import PoolReply
@@ -34,7 +35,6 @@ from .openai_wire import (
     now_iso,
     parse_json,
     read_as_answer,
-    reading_answer,
     refused_reply,
     sse_events,
     usage_counts,
@@ -229,7 +229,7 @@ class OpenAICompatEngine(Engine):
             status, answer = await self._post("/v1/chat/completions", request)
             if status != 200 or not isinstance(answer, dict):
                 return refused_reply(status, answer)
-            with reading_answer(self.who):
+            with reading_reply(self.who):
                 native = chat_answer(answer, model, time.perf_counter() - started)
             return TranslatedReply(200, JSON, dumps(native))
         return await self._stream("/v1/chat/completions", request, self._chat_lines, model, started)
@@ -299,7 +299,7 @@ class OpenAICompatEngine(Engine):
                 return refused_reply(status, answer)
             else:
                 self.has_infill = True
-                with reading_answer(self.who):
+                with reading_reply(self.who):
                     text = as_text(answer.get("content"))
                 counts = usage_counts(
                     {
@@ -319,7 +319,7 @@ class OpenAICompatEngine(Engine):
             status, answer = await self._post("/v1/completions", request)
             if status != 200 or not isinstance(answer, dict):
                 return refused_reply(status, answer)
-            with reading_answer(self.who):
+            with reading_reply(self.who):
                 choice = (answer.get("choices") or [{}])[0]
                 text = as_text(choice.get("text"))
                 finish = FINISH.get(choice.get("finish_reason") or "stop", "stop")
@@ -375,7 +375,7 @@ class OpenAICompatEngine(Engine):
         )
         if status != 200 or not isinstance(answer, dict):
             return refused_reply(status, answer)
-        with reading_answer(self.who):
+        with reading_reply(self.who):
             vectors = [d.get("embedding") for d in answer.get("data") or [] if isinstance(d, dict)]
         if legacy:
             return TranslatedReply(200, JSON, dumps({"embedding": vectors[0] if vectors else []}))

@@ -5,16 +5,15 @@ Pure but for reading an SSE response; the engine (openai_compat.py) does the I/O
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 from multidict import CIMultiDict
 
-from ..errors import UpstreamMalformed
+from ..errors import reading_reply
 from ..ndjson import dumps, loads
 from .connection import PoolReply
 
@@ -32,24 +31,12 @@ OPTIONS = {  # native options -> OpenAI request fields
 # In /api/show's model_info: the context is the server's, which no num_ctx changes.
 FIXED_CONTEXT_KEY = "ollama_tray_proxy.context_fixed_by_server"
 FINISH = {"stop": "stop", "length": "length", "tool_calls": "stop", "content_filter": "stop"}
-# What reading an answer of another shape raises (a list where an object belongs...).
-_SHAPE_ERRORS = (AttributeError, TypeError, KeyError, IndexError, ValueError, RecursionError)
-
-
-@contextlib.contextmanager
-def reading_answer(who: str) -> Iterator[None]:
-    """An answer the translation cannot read is the server's fault (502, in the caller's
-    dialect, in-band in a stream), never the proxy's 500."""
-    try:
-        yield
-    except _SHAPE_ERRORS as exc:
-        raise UpstreamMalformed(f"{who} sent an answer of an unexpected shape ({exc})") from exc
 
 
 async def read_as_answer(lines: AsyncIterator[bytes], who: str) -> AsyncIterator[bytes]:
     """A stream's translation, where an event of an unexpected shape ends it as the
     server's error (told in-band by every dialect's stream writer)."""
-    with reading_answer(who):
+    with reading_reply(who):
         async for line in lines:
             yield line
 

@@ -14,6 +14,7 @@ import pytest
 
 from proxy_core import ProxyService
 from tests.conftest import Sim, make_settings
+from tests.fakes.ollama_sim import FaultyReply
 
 CHAT_PATHS = ["/api/chat", "/v1/chat/completions"]
 
@@ -270,6 +271,55 @@ async def test_unexpected_upstream_json_is_502_naming_the_upstream(
         return
     assert_dialect_error(path, resp.status, raw, 502)
     assert sim.url.split("//")[1] in json.loads(raw)["error"]["message"]
+
+
+DONE = b'{"model":"llama3.2","message":{"role":"assistant","content":""},"done":true}\n'
+MISSHAPEN_REPLIES = [
+    b'{"model":"llama3.2","message":"x","done":false}\n' + DONE,
+    b'{"model":"llama3.2","message":{"role":"assistant","content":"","tool_calls":[5]},'
+    b'"done":false}\n' + DONE,
+    b'{"model":"llama3.2","message":{"role":"assistant","content":"a"},"done":true,'
+    b'"eval_count":"x","prompt_eval_count":[]}\n',
+]
+DIALECT_BODIES = {
+    "/v1/chat/completions": {"model": "llama3.2", "messages": [{"role": "user", "content": "hi"}]},
+    "/v1/messages": {
+        "model": "llama3.2",
+        "max_tokens": 9,
+        "messages": [{"role": "user", "content": "hi"}],
+    },
+    "/v1/responses": {"model": "llama3.2", "input": "hi"},
+    "/v1beta/models/llama3.2:generateContent": {"contents": [{"parts": [{"text": "hi"}]}]},
+}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("lines", MISSHAPEN_REPLIES)
+@pytest.mark.parametrize("path", list(DIALECT_BODIES))
+async def test_a_native_reply_of_an_unexpected_shape_is_ollamas_fault_in_every_dialect(
+    proxy: ProxyService,
+    sim: Sim,
+    http: aiohttp.ClientSession,
+    path: str,
+    lines: bytes,
+    stream: bool,
+) -> None:
+    """A reply line the dialect cannot map was a 500, or a stream cut with a second reply
+    inside it. Whole: a 502 in the dialect naming Ollama; streamed: the dialect's error
+    event, and the stream ends as a stream should."""
+    sim.config.override_replies["/api/chat"] = FaultyReply([lines], "application/x-ndjson")
+    body: dict[str, object] = dict(DIALECT_BODIES[path])
+    if stream and "generateContent" in path:
+        path = path.replace("generateContent", "streamGenerateContent?alt=sse")
+    elif stream:
+        body["stream"] = True
+    async with http.post(proxy.base_url + path, json=body) as resp:
+        raw = await resp.read()  # a cut stream raises ClientPayloadError here
+    assert b"internal proxy error" not in raw
+    if stream:  # an error event, or a dialect that reads past what another cannot
+        assert resp.status == 200, raw
+    elif resp.status != 200:
+        assert resp.status == 502 and b"Ollama sent a reply of an unexpected shape" in raw, raw
 
 
 # -- 7. HTTP/1.0 clients asking for a stream --------------------------------------------------

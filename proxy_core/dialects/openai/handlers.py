@@ -12,7 +12,7 @@ from aiohttp import web
 
 from ...cache import RouteKind, normalize_model
 from ...cache.answers import with_placeholders
-from ...errors import BadRequest, ReplyError, UpstreamMalformed
+from ...errors import BadRequest, ReplyError, UpstreamMalformed, reading_reply
 from ...generation import (
     TRUNCATED_HEADER,
     Reply,
@@ -104,7 +104,8 @@ async def _generate(
             events = _Events(stream_mapper(model, _include_usage(body)))
             return await stream_events(request, reply, events, model, DATA_ONLY)
         chunks, truncated = await whole_chunks(request, reply, model)
-        answer_object = whole(model, chunks)
+        with reading_reply("Ollama"):
+            answer_object = whole(model, chunks)
         response = _json(answer_object, reply, truncated)
         if reply.entry is not None:
             remember_answer(
@@ -161,7 +162,9 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
         raise UpstreamMalformed(
             f"Ollama at {state.upstream.base_url} answered /api/embed without embeddings"
         )
-    return _json(response_map.embeddings(native["model"], result, encoding), reply)
+    with reading_reply("Ollama"):
+        answer_object = response_map.embeddings(native["model"], result, encoding)
+    return _json(answer_object, reply)
 
 
 def _with_context(request: web.Request, entry: dict[str, Any]) -> dict[str, Any]:
