@@ -192,19 +192,18 @@ async def _read_json(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def _go_refuses_constant(name: str) -> Any:
-    raise _BadRequest(f"invalid character '{name.lstrip('-')[0]}' looking for beginning of value")
-
-
-def _go_float(text: str) -> float:
+def _go_number(text: str) -> float:
+    """Go's decoder: NaN and Infinity are no JSON, and a float64 holds nothing past 1e308."""
+    first = text.lstrip("-")[0]
+    if first.isalpha():  # NaN, Infinity
+        raise _BadRequest(f"invalid character '{first}' looking for beginning of value")
     number = float(text)
     if math.isinf(number):
         raise _BadRequest(f"json: cannot unmarshal number {text} into Go value of type float64")
     return number
 
 
-# What Python's json reads and Go's refuses: NaN, Infinity, a number past a double.
-_GO_NUMBERS: dict[str, Any] = {"parse_constant": _go_refuses_constant, "parse_float": _go_float}
+_GO_NUMBERS: dict[str, Any] = {"parse_constant": _go_number, "parse_float": _go_number}
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 

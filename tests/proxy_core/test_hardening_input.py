@@ -104,7 +104,7 @@ async def test_a_number_json_does_not_have_is_400_in_dialect_and_never_sent(
     async with http.post(proxy.base_url + path, data=body) as resp:
         raw = await resp.read()
     assert_dialect_error(path, resp.status, raw, 400)
-    assert "JSON" in raw.decode() or "range" in raw.decode()
+    assert "not valid JSON" in raw.decode()
     assert sim.recorder.by_path("/api/chat") == [] and sim.recorder.by_path("/api/generate") == []
 
 

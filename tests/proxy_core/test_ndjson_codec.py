@@ -36,7 +36,7 @@ def test_loads_refuses_what_is_not_json_though_python_reads_it(raw: bytes) -> No
     """NaN, Infinity and a number past a double are not JSON (RFC 8259); Python's json
     reads them, Go (Ollama) and the OpenAI and Anthropic APIs refuse them. Read here they
     would reach Ollama as null after a translation."""
-    with pytest.raises(ValueError, match="not valid JSON|out of range"):
+    with pytest.raises(ValueError, match="not valid JSON"):
         loads(raw)
 
 
