@@ -76,7 +76,7 @@ async def iter_lines(
 
 def loads(raw: bytes | str) -> Any:
     """Parse JSON with orjson (several times faster than ``json``), falling back to
-    ``json`` for what orjson refuses and Python accepts (a lone surrogate escape, NaN,
+    ``json`` for what orjson refuses and Python accepts (a lone surrogate escape,
     nesting past orjson's limit of 1024), so the errors callers see are ``json``'s: ValueError,
     UnicodeDecodeError, RecursionError. (orjson reads an integer past 64 bits as a float;
     Ollama, in Go, refuses one anyway.) What Python reads and JSON has not (NaN, Infinity,

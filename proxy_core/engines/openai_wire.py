@@ -181,7 +181,7 @@ def native_calls(calls: Any) -> list[dict[str, Any]]:
         arguments = function.get("arguments") or {}
         if isinstance(arguments, str):
             try:
-                arguments = json.loads(arguments)
+                arguments = loads(arguments)
             except (ValueError, RecursionError):  # a model's broken JSON: no arguments
                 arguments = {}
         if not isinstance(arguments, dict):
