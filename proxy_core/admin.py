@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 
 from aiohttp import web
@@ -12,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from .credentials import redact_url
 from .dialects.base import Route
 from .errors import BadRequest, UpstreamError
-from .ndjson import dumps
+from .ndjson import dumps, object_or_none
 from .state import STATE
 from .version import __version__
 
@@ -28,10 +27,14 @@ async def healthz(request: web.Request) -> web.Response:
             raw = await resp.read()
             if resp.status == 200:
                 ollama["reachable"] = True
-                ollama["version"] = json.loads(raw).get("version")
+                version = (object_or_none(raw) or {}).get("version")
+                if isinstance(version, str):
+                    ollama["version"] = version
+                else:  # another program on Ollama's port, or a broken one
+                    ollama["error"] = "its answer to /api/version is not Ollama's"
             else:
                 ollama["error"] = f"status {resp.status}"
-    except (UpstreamError, TimeoutError, ValueError) as exc:
+    except (UpstreamError, TimeoutError) as exc:
         ollama["error"] = str(exc) or "no answer in time"
     body = {
         "status": "ok",

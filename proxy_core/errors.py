@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import struct
 from collections.abc import Iterator
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,12 @@ class UpstreamMalformed(UpstreamError):
     status = 502
 
 
-# What reading a reply of another shape raises (a list where an object belongs...).
-_SHAPE_ERRORS = (AttributeError, TypeError, KeyError, IndexError, ValueError, RecursionError)
+# What reading a reply of another shape raises (a list where an object belongs, text
+# where a float is packed, a number past a float32...).
+_SHAPE_ERRORS = (
+    *(AttributeError, TypeError, KeyError, IndexError, ValueError, RecursionError),
+    *(ArithmeticError, struct.error),
+)
 
 
 @contextlib.contextmanager

@@ -440,3 +440,51 @@ async def test_upstream_credentials_are_sent_only_upstream(sim: Sim, tmp_path: P
         await service.stop()
     assert sim.recorder.requests[-1].headers.get("Authorization") == secret
     assert "upstream-gateway-secret" not in json.dumps(service.settings.to_json(redact=True))
+
+
+@pytest.mark.parametrize("vector", [["x"], [1e300], [None]])
+async def test_an_embedding_base64_cannot_pack_is_ollamas_502(
+    proxy: ProxyService, sim: Sim, http: aiohttp.ClientSession, vector: list[object]
+) -> None:
+    """A vector that is no 32-bit floats (text, a number past a float32) made the base64
+    encoding fail with struct's own errors: a 500."""
+    reply = {"model": "nomic-embed-text", "embeddings": [vector], "prompt_eval_count": 1}
+    sim.config.override_replies["/api/embed"] = json.dumps(reply).encode()
+    body = {"model": "nomic-embed-text", "input": "x", "encoding_format": "base64"}
+    async with http.post(proxy.base_url + "/v1/embeddings", json=body) as resp:
+        raw = await resp.read()
+    assert_dialect_error("/v1/embeddings", resp.status, raw, 502)
+    assert b"Ollama sent a reply of an unexpected shape" in raw
+
+
+@pytest.mark.parametrize("reply", [b"[1]", b'"x"', b"{not json", b"[" * 5000 + b"]" * 5000])
+async def test_healthz_says_what_an_answer_that_is_not_ollamas_is(
+    proxy: ProxyService, sim: Sim, http: aiohttp.ClientSession, reply: bytes
+) -> None:
+    """Another program on Ollama's port answering /api/version with JSON that is no
+    object made the proxy's health check a 500 (the tray's status reads it)."""
+    sim.config.override_replies["/api/version"] = reply
+    async with http.get(proxy.base_url + "/healthz") as resp:
+        health = await resp.json()
+    assert resp.status == 200 and health["proxy"] == "up"
+    assert "version" not in health["ollama"] and "not Ollama's" in health["ollama"]["error"]
+
+
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/responses"])
+async def test_a_model_description_nested_past_the_parser_is_not_a_500(
+    proxy: ProxyService, sim: Sim, http: aiohttp.ClientSession, path: str
+) -> None:
+    """Asking for thinking reads the model's capabilities (/api/show); a reply nested
+    past Python's recursion limit was a 500. Unknown capabilities: the request goes on."""
+    sim.config.override_replies["/api/show"] = b"[" * 5000 + b"]" * 5000
+    body: dict[str, object] = {"model": "llama3.2", "reasoning": {"effort": "high"}, "input": "x"}
+    if path == "/v1/messages":
+        body = {
+            "model": "llama3.2",
+            "max_tokens": 5,
+            "thinking": {"type": "enabled", "budget_tokens": 100},
+            "messages": [{"role": "user", "content": "x"}],
+        }
+    async with http.post(proxy.base_url + path, json=body) as resp:
+        raw = await resp.read()
+    assert resp.status != 500 and b"internal proxy error" not in raw, raw[:300]

@@ -217,3 +217,14 @@ async def test_no_host_available_is_a_502_naming_them(tmp_path: Path) -> None:
         assert caught.value.status_code == 502 and b_url in str(caught.value)
     finally:
         await proxy.stop()
+
+
+async def test_a_host_listing_nested_past_the_parser_is_left_out_of_the_union(
+    two: tuple[TestServer, TestServer, ProxyService],
+) -> None:
+    """A host's /api/tags nested past Python's recursion limit was a 500 for the whole
+    listing; it is skipped like any other answer that is not a model list."""
+    a, b, proxy = two
+    a.app[SIM_CONFIG].override_replies["/api/tags"] = b"[" * 5000 + b"]" * 5000
+    listed = await ollama.AsyncClient(host=proxy.base_url).list()
+    assert {m.model for m in listed.models} == {"qwen2.5-coder:1.5b", "llama3.2:latest"}
