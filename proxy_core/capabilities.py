@@ -34,7 +34,7 @@ async def model_capabilities(state: ProxyState, model: str) -> frozenset[str]:
             listed = parsed.get("capabilities") if isinstance(parsed, dict) else None
             if isinstance(listed, list):
                 caps = frozenset(str(c) for c in listed)
-    except (UpstreamError, ValueError, RecursionError):
+    except (UpstreamError, ValueError):
         pass
     state.capabilities[model] = (now, caps)
     return caps
@@ -51,7 +51,7 @@ async def installed_capabilities(state: ProxyState) -> list[tuple[str, frozenset
         return None
     try:
         tags = loads(raw)
-    except (ValueError, RecursionError):
+    except ValueError:
         return None
     models = tags.get("models") if isinstance(tags, dict) else None
     if not isinstance(models, list):

@@ -16,6 +16,11 @@ class LineTooLong(UpstreamMalformed):
     """A reply line longer than the proxy will hold (no newline in sight)."""
 
 
+class NestedTooDeep(ValueError):
+    """JSON nested past Python's recursion limit (``json`` raises RecursionError): a
+    ValueError like any other JSON that cannot be read, so no caller misses it."""
+
+
 class LineSplitter:
     """Cuts a byte stream into complete lines; network chunks may split a line anywhere.
 
@@ -77,15 +82,19 @@ async def iter_lines(
 def loads(raw: bytes | str) -> Any:
     """Parse JSON with orjson (several times faster than ``json``), falling back to
     ``json`` for what orjson refuses and Python accepts (a lone surrogate escape,
-    nesting past orjson's limit of 1024), so the errors callers see are ``json``'s: ValueError,
-    UnicodeDecodeError, RecursionError. (orjson reads an integer past 64 bits as a float;
-    Ollama, in Go, refuses one anyway.) What Python reads and JSON has not (NaN, Infinity,
-    a number past a double) is refused as orjson and Go refuse it: translated, it would
-    reach Ollama as null."""
+    nesting past orjson's limit of 1024), so the errors callers see are ``json``'s:
+    ValueError (NestedTooDeep past Python's own depth) and UnicodeDecodeError. (orjson
+    reads an integer past 64 bits as a float; Ollama, in Go, refuses one anyway.) What
+    Python reads and JSON has not (NaN, Infinity, a number past a double) is refused as
+    orjson and Go refuse it: translated, it would reach Ollama as null."""
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
+        pass
+    try:
         return json.loads(raw, parse_constant=_finite, parse_float=_finite)
+    except RecursionError:
+        raise NestedTooDeep("the JSON is nested too deeply") from None
 
 
 def _finite(text: str) -> float:
@@ -100,7 +109,7 @@ def object_or_none(line: bytes) -> dict[str, Any] | None:
     """A line parsed as a JSON object, or None (not JSON, not an object, not text)."""
     try:
         obj = loads(line)
-    except (ValueError, RecursionError):
+    except ValueError:
         return None
     return obj if isinstance(obj, dict) else None
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import BadRequest
-from ..ndjson import loads
+from ..ndjson import NestedTooDeep, loads
 
 
 def tool_objects(body: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -45,7 +45,7 @@ def call_arguments(raw: Any, where: str) -> dict[str, Any]:
         raise BadRequest("tool call arguments must be a JSON object's text", where)
     try:
         parsed = loads(raw)
-    except RecursionError:  # Python's parser, past orjson's depth: never a 500
+    except NestedTooDeep:
         raise BadRequest("tool call arguments are nested too deeply", where) from None
     except ValueError:
         raise BadRequest("tool call arguments are not valid JSON", where) from None

@@ -21,6 +21,7 @@ from ..errors import BadRequest, ReplyError, UpstreamError, UpstreamMalformed, r
 from ..generation import TRUNCATED_HEADER, Reply, observe_final, open_reply
 from ..ndjson import (
     LineSplitter,
+    NestedTooDeep,
     dumps,
     iter_lines,
     loads,
@@ -60,7 +61,7 @@ def json_object(raw: bytes) -> dict[str, Any]:
         body = loads(raw)
     except UnicodeDecodeError:
         raise BadRequest("the request body is not valid UTF-8") from None
-    except RecursionError:
+    except NestedTooDeep:
         raise BadRequest("the request body is nested too deeply") from None
     except ValueError as exc:
         raise BadRequest(f"the request body is not valid JSON: {exc}") from None

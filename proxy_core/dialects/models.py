@@ -17,7 +17,7 @@ def engine_object(base_url: str, path: str, raw: bytes) -> dict[str, Any]:
     """An engine's reply as a JSON object, or a 502 naming the engine."""
     try:
         parsed = loads(raw)
-    except (ValueError, RecursionError):
+    except ValueError:
         parsed = None
     if not isinstance(parsed, dict):
         raise UpstreamMalformed(f"Ollama at {base_url} answered {path} with something not JSON")

@@ -41,7 +41,7 @@ async def fetch_listing(router: Router, path: str) -> tuple[int, Mapping[str, st
         status, _, raw = result
         try:
             parsed = loads(raw) if status == 200 else None
-        except (ValueError, RecursionError):
+        except ValueError:
             parsed = None
         listed = parsed.get("models") if isinstance(parsed, dict) else None
         if not isinstance(listed, list):

@@ -182,7 +182,7 @@ def native_calls(calls: Any) -> list[dict[str, Any]]:
         if isinstance(arguments, str):
             try:
                 arguments = loads(arguments)
-            except (ValueError, RecursionError):  # a model's broken JSON: no arguments
+            except ValueError:  # a model's broken JSON: no arguments
                 arguments = {}
         if not isinstance(arguments, dict):
             arguments = {}
@@ -241,7 +241,7 @@ def native_line(model: str, fields: Mapping[str, Any]) -> bytes:
 def parse_json(raw: bytes) -> Any:
     try:
         return loads(raw)
-    except (ValueError, RecursionError):
+    except ValueError:
         return None
 
 

@@ -80,7 +80,7 @@ def _store_if_complete(
     for line in lines:
         try:
             final = loads(line)
-        except (ValueError, RecursionError):
+        except ValueError:
             return
         if not isinstance(final, dict) or "error" in final:
             return

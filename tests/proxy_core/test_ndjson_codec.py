@@ -8,7 +8,7 @@ import json
 import pytest
 
 from proxy_core.ids import unique_id
-from proxy_core.ndjson import dumps, loads
+from proxy_core.ndjson import NestedTooDeep, dumps, loads
 
 
 @pytest.mark.parametrize(
@@ -49,3 +49,11 @@ def test_dumps_is_compact_utf8_and_writes_what_orjson_cannot() -> None:
 def test_unique_ids_differ() -> None:
     ids = {unique_id("chatcmpl") for _ in range(10_000)}
     assert len(ids) == 10_000 and all(i.startswith("chatcmpl-") for i in ids)
+
+
+def test_nesting_past_pythons_depth_is_a_value_error_like_other_bad_json() -> None:
+    """Python's parser raises RecursionError there; every caller that handles JSON it
+    cannot read catches ValueError, so loads says it as one (NestedTooDeep)."""
+    with pytest.raises(NestedTooDeep, match="nested too deeply"):
+        loads(b"[" * 100_000 + b"]" * 100_000)
+    assert issubclass(NestedTooDeep, ValueError)
